@@ -1,0 +1,92 @@
+/*
+ * pullgate: the agent — logging, configuration, the registry table and the
+ * command line. Prototypes are grouped by the file that defines them.
+ */
+#ifndef PULLGATE_AGENT_H
+#define PULLGATE_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PULLGATE_VERSION "0.1.0"
+
+/* log.c */
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+void	log_set_level(enum log_level);
+int	log_parse_level(const char *, enum log_level *);
+void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* registry.c: one entry of the numbered registry table. */
+#define REGISTRY_ID_REMOTE	1
+#define REGISTRY_ID_LOCAL	2
+#define REGISTRY_NAME_MAX	64
+#define REGISTRY_URL_MAX	1024
+
+struct registry {
+	int	 id;
+	char	 name[REGISTRY_NAME_MAX];
+	char	 url[REGISTRY_URL_MAX];	/* base URL, no trailing '/'; empty for local */
+	char	 host[256];		/* host part of url, for ns= matching */
+	int	 is_local;		/* never touches the network */
+	int	 is_docker_hub;		/* one-component names get library/ */
+};
+
+struct registry_table {
+	struct registry	*entries;
+	size_t		 count;
+	int		 default_id;
+};
+
+int	 registry_table_init(struct registry_table *, const char *, char **);
+int	 registry_table_add(struct registry_table *, int, const char *,
+	     const char *, char **);
+int	 registry_set_url(struct registry *, const char *, char **);
+void	 registry_table_free(struct registry_table *);
+struct registry *registry_find_id(struct registry_table *, int);
+struct registry *registry_find_name(struct registry_table *, const char *);
+struct registry *registry_default(struct registry_table *);
+int	 registry_parse_url(const char *, char *, size_t, char **);
+
+/* config.c: everything the daemon reads from its file and flags. */
+struct config {
+	char	 listen_host[256];
+	int	 listen_port;
+	char	 cache_dir[1024];
+	enum log_level log_level;
+
+	/* Limits of the client side (evhttp). */
+	size_t	 max_header_bytes;
+	size_t	 max_body_bytes;
+	int	 client_timeout;		/* seconds */
+
+	/* Upstream transfers (libcurl). */
+	int	 connect_timeout;		/* seconds */
+	int	 low_speed_time;		/* seconds below low_speed_limit */
+	long	 low_speed_limit;		/* bytes per second */
+	size_t	 manifest_max_bytes;
+	int	 tag_ttl;			/* seconds a cached tag is fresh */
+
+	struct registry_table registries;
+};
+
+void	 config_defaults(struct config *);
+int	 config_load(struct config *, const char *, char **);
+int	 config_set_upstream(struct config *, const char *, char **);
+void	 config_free(struct config *);
+int	 config_parse_listen(const char *, char *, size_t, int *);
+
+/* serve.c */
+int	 serve_main(int, char **);
+
+/* util.c: small helpers with bounded buffers. */
+int	 util_strlcpy(char *, const char *, size_t);
+int	 util_parse_long(const char *, long, long, long *);
+char	*util_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
+int	 util_mkdirs(const char *, mode_t);
+
+#endif

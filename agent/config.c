@@ -1,0 +1,320 @@
+/*
+ * Configuration: built-in defaults, then the libconfig file, then the
+ * command-line flags. etc/pullgate.conf documents every key read here.
+ */
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+#define CONFIG_DEFAULT_UPSTREAM	"https://registry-1.docker.io"
+
+void
+config_defaults(struct config *c)
+{
+	char	*cause = NULL;
+
+	memset(c, 0, sizeof *c);
+	util_strlcpy(c->listen_host, "127.0.0.1", sizeof c->listen_host);
+	c->listen_port = 8080;
+	util_strlcpy(c->cache_dir, "/var/lib/pullgate", sizeof c->cache_dir);
+	c->log_level = LOG_LEVEL_INFO;
+	c->max_header_bytes = 16384;
+	c->max_body_bytes = 65536;
+	c->client_timeout = 120;
+	c->connect_timeout = 10;
+	c->low_speed_time = 30;
+	c->low_speed_limit = 1024;
+	c->manifest_max_bytes = 4 * 1024 * 1024;
+	c->tag_ttl = 300;
+	if (registry_table_init(&c->registries, CONFIG_DEFAULT_UPSTREAM, &cause) != 0)
+		fatal("%s: %s", __func__, cause);
+}
+
+void
+config_free(struct config *c)
+{
+	registry_table_free(&c->registries);
+}
+
+/* Splits "HOST:PORT" (or "[V6]:PORT"). */
+int
+config_parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char	*colon;
+	size_t		 len;
+	long		 p;
+
+	colon = strrchr(s, ':');
+	if (colon == NULL || util_parse_long(colon + 1, 1, 65535, &p) != 0)
+		return -1;
+	len = (size_t)(colon - s);
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+	}
+	if (len == 0 || len >= hostlen)
+		return -1;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+/* Sets the URL of the default registry entry (serve --upstream). */
+int
+config_set_upstream(struct config *c, const char *url, char **cause)
+{
+	return registry_set_url(registry_default(&c->registries), url, cause);
+}
+
+static const char *config_top_keys[] = {
+	"listen", "cache_dir", "log_level", "upstream", "default_registry",
+	"tag_ttl", "client", "upstream_transfer", "registries", NULL
+};
+
+static int
+config_check_keys(config_setting_t *group, const char **known,
+    const char *where, char **cause)
+{
+	config_setting_t	*s;
+	int			 i, k;
+
+	for (i = 0; (s = config_setting_get_elem(group, (unsigned)i)) != NULL; i++) {
+		for (k = 0; known[k] != NULL; k++)
+			if (strcmp(config_setting_name(s), known[k]) == 0)
+				break;
+		if (known[k] == NULL) {
+			*cause = util_printf("line %d: unknown key '%s'%s",
+			    config_setting_source_line(s), config_setting_name(s), where);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+config_int(config_setting_t *group, const char *name, long min, long max,
+    long *out, char **cause)
+{
+	config_setting_t	*s;
+	long long		 v;
+
+	s = config_setting_get_member(group, name);
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else {
+		*cause = util_printf("line %d: '%s' must be an integer",
+		    config_setting_source_line(s), name);
+		return -1;
+	}
+	if (v < min || v > max) {
+		*cause = util_printf("line %d: '%s' must be between %ld and %ld",
+		    config_setting_source_line(s), name, min, max);
+		return -1;
+	}
+	*out = (long)v;
+	return 0;
+}
+
+static int
+config_string(config_setting_t *group, const char *name, const char **out,
+    char **cause)
+{
+	config_setting_t	*s;
+
+	s = config_setting_get_member(group, name);
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		*cause = util_printf("line %d: '%s' must be a string",
+		    config_setting_source_line(s), name);
+		return -1;
+	}
+	*out = config_setting_get_string(s);
+	return 0;
+}
+
+static int
+config_load_registries(struct config *c, config_setting_t *list, char **cause)
+{
+	static const char	*keys[] = { "id", "name", "url", NULL };
+	config_setting_t	*e;
+	const char		*name, *url;
+	long			 id;
+	unsigned		 i;
+	char			*why = NULL;
+
+	if (!config_setting_is_list(list)) {
+		*cause = util_printf("line %d: 'registries' must be a list ( {...}, ... )",
+		    config_setting_source_line(list));
+		return -1;
+	}
+	for (i = 0; (e = config_setting_get_elem(list, i)) != NULL; i++) {
+		name = url = NULL;
+		id = 0;
+		if (!config_setting_is_group(e) ||
+		    config_check_keys(e, keys, " in a registry entry", cause) != 0 ||
+		    config_int(e, "id", 3, 9999, &id, cause) != 0 ||
+		    config_string(e, "name", &name, cause) != 0 ||
+		    config_string(e, "url", &url, cause) != 0) {
+			if (*cause == NULL)
+				*cause = util_printf("line %d: a registry entry must "
+				    "be a group { id = ...; name = ...; url = ...; }",
+				    config_setting_source_line(e));
+			return -1;
+		}
+		if (id == 0 || name == NULL || url == NULL) {
+			*cause = util_printf("line %d: a registry entry needs id, "
+			    "name and url", config_setting_source_line(e));
+			return -1;
+		}
+		if (registry_table_add(&c->registries, (int)id, name, url, &why) != 0) {
+			*cause = util_printf("line %d: %s",
+			    config_setting_source_line(e), why);
+			free(why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+config_apply(struct config *c, config_t *cf, char **cause)
+{
+	static const char	*client_keys[] = { "max_header_bytes",
+	    "max_body_bytes", "timeout", NULL };
+	static const char	*transfer_keys[] = { "connect_timeout",
+	    "low_speed_time", "low_speed_limit", "manifest_max_bytes", NULL };
+	config_setting_t	*root, *g;
+	struct registry		*r;
+	const char		*s;
+	long			 v;
+
+	root = config_root_setting(cf);
+	if (config_check_keys(root, config_top_keys, "", cause) != 0)
+		return -1;
+
+	s = NULL;
+	if (config_string(root, "listen", &s, cause) != 0)
+		return -1;
+	if (s != NULL && config_parse_listen(s, c->listen_host,
+	    sizeof c->listen_host, &c->listen_port) != 0) {
+		*cause = util_printf("'listen' must be HOST:PORT, not '%s'", s);
+		return -1;
+	}
+	s = NULL;
+	if (config_string(root, "cache_dir", &s, cause) != 0)
+		return -1;
+	if (s != NULL && (s[0] != '/' ||
+	    util_strlcpy(c->cache_dir, s, sizeof c->cache_dir) != 0)) {
+		*cause = util_printf("'cache_dir' must be an absolute path");
+		return -1;
+	}
+	s = NULL;
+	if (config_string(root, "log_level", &s, cause) != 0)
+		return -1;
+	if (s != NULL && log_parse_level(s, &c->log_level) != 0) {
+		*cause = util_printf("'log_level' must be error, warn, info or debug");
+		return -1;
+	}
+	v = c->tag_ttl;
+	if (config_int(root, "tag_ttl", 0, 365L * 86400, &v, cause) != 0)
+		return -1;
+	c->tag_ttl = (int)v;
+
+	if ((g = config_setting_get_member(root, "client")) != NULL) {
+		if (config_check_keys(g, client_keys, " in 'client'", cause) != 0)
+			return -1;
+		v = (long)c->max_header_bytes;
+		if (config_int(g, "max_header_bytes", 1024, 1048576, &v, cause) != 0)
+			return -1;
+		c->max_header_bytes = (size_t)v;
+		v = (long)c->max_body_bytes;
+		if (config_int(g, "max_body_bytes", 0, 1048576, &v, cause) != 0)
+			return -1;
+		c->max_body_bytes = (size_t)v;
+		v = c->client_timeout;
+		if (config_int(g, "timeout", 1, 86400, &v, cause) != 0)
+			return -1;
+		c->client_timeout = (int)v;
+	}
+	if ((g = config_setting_get_member(root, "upstream_transfer")) != NULL) {
+		if (config_check_keys(g, transfer_keys, " in 'upstream_transfer'",
+		    cause) != 0)
+			return -1;
+		v = c->connect_timeout;
+		if (config_int(g, "connect_timeout", 1, 600, &v, cause) != 0)
+			return -1;
+		c->connect_timeout = (int)v;
+		v = c->low_speed_time;
+		if (config_int(g, "low_speed_time", 1, 3600, &v, cause) != 0)
+			return -1;
+		c->low_speed_time = (int)v;
+		if (config_int(g, "low_speed_limit", 1, 1L << 30,
+		    &c->low_speed_limit, cause) != 0)
+			return -1;
+		v = (long)c->manifest_max_bytes;
+		if (config_int(g, "manifest_max_bytes", 4096, 64L << 20, &v, cause) != 0)
+			return -1;
+		c->manifest_max_bytes = (size_t)v;
+	}
+	if ((g = config_setting_get_member(root, "registries")) != NULL &&
+	    config_load_registries(c, g, cause) != 0)
+		return -1;
+
+	s = NULL;
+	if (config_string(root, "default_registry", &s, cause) != 0)
+		return -1;
+	if (s != NULL) {
+		r = registry_find_name(&c->registries, s);
+		if (r == NULL && util_parse_long(s, 1, 9999, &v) == 0)
+			r = registry_find_id(&c->registries, (int)v);
+		if (r == NULL) {
+			*cause = util_printf("'default_registry' names no registry: %s", s);
+			return -1;
+		}
+		c->registries.default_id = r->id;
+	}
+	s = NULL;
+	if (config_string(root, "upstream", &s, cause) != 0)
+		return -1;
+	if (s != NULL && config_set_upstream(c, s, cause) != 0)
+		return -1;
+	return 0;
+}
+
+/* Reads path over the defaults already in c. Returns -1 with *cause. */
+int
+config_load(struct config *c, const char *path, char **cause)
+{
+	config_t	cf;
+	int		rc;
+
+	config_init(&cf);
+	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			*cause = util_printf("%s: cannot read: %s", path, strerror(errno));
+		else
+			*cause = util_printf("%s:%d: %s", path,
+			    config_error_line(&cf), config_error_text(&cf));
+		config_destroy(&cf);
+		return -1;
+	}
+	rc = config_apply(c, &cf, cause);
+	if (rc != 0) {
+		char *inner = *cause;
+
+		*cause = util_printf("%s: %s", path, inner);
+		free(inner);
+	}
+	config_destroy(&cf);
+	return rc;
+}

@@ -1,0 +1,48 @@
+/*
+ * pullgate: one binary, subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+#include "crypto.h"
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+"usage: pullgate [--version] [--help] COMMAND [ARGS]\n"
+"\n"
+"An edge-gateway pull-through proxy: answers container image pulls on\n"
+"containers.local:8080, fetches from the configured registries with the\n"
+"device's credentials, and keeps everything in a verified local cache.\n"
+"\n"
+"Commands:\n"
+"  serve     run the proxy daemon in the foreground\n"
+"\n"
+"Run 'pullgate COMMAND --help' for a command's options.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		main_usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("pullgate %s (crypto: %s)\n", PULLGATE_VERSION,
+		    crypto_backend->name);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return serve_main(argc - 1, argv + 1);
+	fprintf(stderr, "pullgate: unknown command '%s'; see 'pullgate --help'\n",
+	    argv[1]);
+	return 2;
+}

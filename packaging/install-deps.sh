@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs what pullgate needs on Debian 12, as root, only if missing.
+#   install-deps.sh build    compilers and libraries
+#   install-deps.sh test     the above, plus the tests' servers and clients
+set -eu
+
+BUILD_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev
+libssl-dev libjansson-dev libconfig-dev libmbedtls-dev"
+TEST_PKGS="libcmocka-dev docker-registry skopeo apache2-utils python3 curl
+openssl ca-certificates"
+
+case "${1:-build}" in
+build) want="$BUILD_PKGS" ;;
+test) want="$BUILD_PKGS $TEST_PKGS" ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages:$missing — run as root, or: apt-get install$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,220 @@
+/*
+ * The /v2/ pull API: parse the path, pick the registry entry, validate
+ * names and references, and hand the request to its handler. Nothing that
+ * fails validation here ever reaches the cache or the network.
+ *
+ * Routing, in order: ?ns=<host> (containerd and k3s mirrors) matched
+ * against the entries' hosts; a first path component equal to an entry's
+ * name or id; otherwise the default entry.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "proxy.h"
+
+static int
+api_host_is_docker_hub(const char *host)
+{
+	return strcasecmp(host, "docker.io") == 0 ||
+	    strcasecmp(host, "index.docker.io") == 0 ||
+	    strcasecmp(host, "registry-1.docker.io") == 0;
+}
+
+static struct registry *
+api_route_ns(struct registry_table *t, const char *ns)
+{
+	size_t	i;
+
+	for (i = 0; i < t->count; i++) {
+		struct registry *r = &t->entries[i];
+
+		if (r->is_local)
+			continue;
+		if (strcasecmp(r->host, ns) == 0)
+			return r;
+		if (r->is_docker_hub && api_host_is_docker_hub(ns))
+			return r;
+	}
+	return NULL;
+}
+
+/* Splits "/v2/<name>/<kind>/<ref>" into ar; returns -1 after replying. */
+static int
+api_parse(struct api_request *ar, char *path)
+{
+	char	*p, *name = path, *ref = NULL;
+	size_t	 len;
+
+	len = strlen(path);
+	if ((p = strstr(path, "/blobs/uploads")) != NULL &&
+	    (p[14] == '\0' || p[14] == '/')) {
+		ar->kind = API_UPLOAD;
+		*p = '\0';
+	} else if (len > 10 && strcmp(path + len - 10, "/tags/list") == 0) {
+		ar->kind = API_TAGS;
+		path[len - 10] = '\0';
+	} else if ((p = strrchr(path, '/')) != NULL && p > path) {
+		ref = p + 1;
+		*p = '\0';
+		if ((p = strrchr(path, '/')) == NULL) {
+			reply_error(ar->req, 404, "NAME_UNKNOWN", "unknown API path");
+			return -1;
+		}
+		*p = '\0';
+		if (strcmp(p + 1, "manifests") == 0)
+			ar->kind = API_MANIFEST;
+		else if (strcmp(p + 1, "blobs") == 0)
+			ar->kind = API_BLOB;
+		else if (strcmp(p + 1, "referrers") == 0)
+			ar->kind = API_REFERRERS;
+		else {
+			reply_error(ar->req, 404, "NAME_UNKNOWN", "unknown API path");
+			return -1;
+		}
+	} else {
+		reply_error(ar->req, 404, "NAME_UNKNOWN", "unknown API path");
+		return -1;
+	}
+	if (util_strlcpy(ar->repo, name, sizeof ar->repo) != 0 ||
+	    !reference_valid_name(ar->repo)) {
+		reply_error(ar->req, 400, "NAME_INVALID", "invalid repository name");
+		return -1;
+	}
+	if (ref != NULL && util_strlcpy(ar->ref, ref, sizeof ar->ref) != 0) {
+		reply_error(ar->req, 400, "TAG_INVALID", "reference too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* Picks the entry and strips a leading "<name>/" or "<id>/" from repo. */
+static int
+api_route(struct api_request *ar, const char *query)
+{
+	struct registry_table	*t = &ar->proxy->config->registries;
+	struct evkeyvalq	 params;
+	struct registry		*r = NULL;
+	const char		*ns;
+	char			*slash;
+	long			 id;
+
+	TAILQ_INIT(&params);
+	if (query != NULL && evhttp_parse_query_str(query, &params) == 0 &&
+	    (ns = evhttp_find_header(&params, "ns")) != NULL) {
+		if ((r = api_route_ns(t, ns)) == NULL) {
+			log_info("refused: ns=%.100s names no configured registry", ns);
+			evhttp_clear_headers(&params);
+			reply_error(ar->req, 403, "DENIED",
+			    "no configured registry serves this host");
+			return -1;
+		}
+	}
+	evhttp_clear_headers(&params);
+	if (r == NULL && (slash = strchr(ar->repo, '/')) != NULL) {
+		*slash = '\0';
+		r = registry_find_name(t, ar->repo);
+		if (r == NULL && util_parse_long(ar->repo, 1, 9999, &id) == 0)
+			r = registry_find_id(t, (int)id);
+		*slash = '/';
+		if (r != NULL)
+			memmove(ar->repo, slash + 1, strlen(slash + 1) + 1);
+	}
+	if (r == NULL)
+		r = registry_default(t);
+	ar->registry = r;
+	return 0;
+}
+
+void
+api_handle(struct proxy *proxy, struct evhttp_request *req, const char *rawpath)
+{
+	struct api_request	 ar;
+	const char		*query;
+	char			*path = NULL;
+	size_t			 len;
+	enum evhttp_cmd_type	 method;
+
+	memset(&ar, 0, sizeof ar);
+	ar.proxy = proxy;
+	ar.req = req;
+	method = evhttp_request_get_command(req);
+	ar.head = (method == EVHTTP_REQ_HEAD);
+	ar.rawpath = rawpath;
+
+	if (strcmp(rawpath, "/v2") == 0 || strcmp(rawpath, "/v2/") == 0) {
+		if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+			reply_error(req, 405, "UNSUPPORTED", "method not allowed");
+			return;
+		}
+		struct evbuffer *b = evbuffer_new();
+		if (b != NULL)
+			evbuffer_add(b, "{}", 2);
+		reply_json(req, 200, b);
+		if (b != NULL)
+			evbuffer_free(b);
+		return;
+	}
+	path = evhttp_uridecode(rawpath + 4, 0, &len);
+	if (path == NULL || strlen(path) != len || len == 0) {
+		reply_error(req, 400, "NAME_INVALID", "malformed path");
+		goto out;
+	}
+	if (api_parse(&ar, path) != 0)
+		goto out;
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (api_route(&ar, query) != 0)
+		goto out;
+	if (!reference_valid_name(ar.repo)) {
+		reply_error(req, 400, "NAME_INVALID", "invalid repository name");
+		goto out;
+	}
+	if (ar.kind == API_UPLOAD || (method != EVHTTP_REQ_GET &&
+	    method != EVHTTP_REQ_HEAD)) {
+		reply_error(req, 405, "UNSUPPORTED", "pullgate is a read-only "
+		    "pull-through cache: push and delete are not supported");
+		goto out;
+	}
+	switch (ar.kind) {
+	case API_MANIFEST:
+		manifest_handle(&ar);
+		break;
+	case API_BLOB:
+		blob_handle(&ar);
+		break;
+	case API_TAGS:
+		tags_handle(&ar);
+		break;
+	case API_REFERRERS: {
+		struct digest	 d;
+		struct evbuffer	*b;
+
+		if (digest_parse(ar.ref, &d) != 0) {
+			reply_error(req, 400, "DIGEST_INVALID", "invalid digest");
+			break;
+		}
+		/* No referrers are cached: answer with an empty index. */
+		b = evbuffer_new();
+		if (b != NULL)
+			evbuffer_add_printf(b, "{\"schemaVersion\":2,\"mediaType\":"
+			    "\"application/vnd.oci.image.index.v1+json\","
+			    "\"manifests\":[]}");
+		reply_headers(req);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "application/vnd.oci.image.index.v1+json");
+		evhttp_send_reply(req, 200, NULL, b);
+		if (b != NULL)
+			evbuffer_free(b);
+		break;
+	}
+	default:
+		reply_error(req, 404, "NAME_UNKNOWN", "unknown API path");
+		break;
+	}
+out:
+	free(path);
+}

@@ -1,0 +1,191 @@
+/*
+ * Blobs: a cache hit is sent from the file with sendfile (an evbuffer file
+ * segment), with Range; a miss joins or starts the one upstream transfer
+ * of that digest and streams from it (stream.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "proxy.h"
+
+static void
+blob_add_headers(struct evhttp_request *req, const struct digest *d)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 dstr[DIGEST_STRING_LEN + 1];
+
+	digest_format(d, dstr, sizeof dstr);
+	reply_headers(req);
+	evhttp_add_header(h, "Content-Type", "application/octet-stream");
+	evhttp_add_header(h, "Docker-Content-Digest", dstr);
+	evhttp_add_header(h, "Etag", dstr);
+	evhttp_add_header(h, "Accept-Ranges", "bytes");
+	evhttp_add_header(h, "Cache-Control", "max-age=31536000");
+}
+
+/*
+ * Answers with a complete, verified blob file (fd is consumed), honouring
+ * the request's Range header.
+ */
+int
+blob_send_file(struct evhttp_request *req, int fd, off_t size,
+    const struct digest *d, int head)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct evbuffer		*b;
+	enum range_result	 rr;
+	off_t			 first = 0, last = size - 1;
+	char			 buf[96];
+	int			 status = 200;
+
+	blob_add_headers(req, d);
+	rr = range_parse(evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Range"), size, &first, &last);
+	if (rr == RANGE_UNSATISFIABLE) {
+		close(fd);
+		snprintf(buf, sizeof buf, "bytes */%lld", (long long)size);
+		evhttp_add_header(h, "Content-Range", buf);
+		evhttp_remove_header(h, "Content-Type");
+		reply_error(req, 416, "SIZE_INVALID", "requested range not satisfiable");
+		return 0;
+	}
+	if (rr == RANGE_OK) {
+		status = 206;
+		snprintf(buf, sizeof buf, "bytes %lld-%lld/%lld", (long long)first,
+		    (long long)last, (long long)size);
+		evhttp_add_header(h, "Content-Range", buf);
+	} else {
+		first = 0;
+		last = size - 1;
+	}
+	if (head) {
+		close(fd);
+		snprintf(buf, sizeof buf, "%lld", (long long)(last - first + 1));
+		evhttp_add_header(h, "Content-Length", buf);
+		evhttp_send_reply(req, status, NULL, NULL);
+		return 0;
+	}
+	if ((b = evbuffer_new()) == NULL) {
+		close(fd);
+		reply_error(req, 500, "UNKNOWN", "out of memory");
+		return -1;
+	}
+	if (last >= first && evbuffer_add_file(b, fd, first, last - first + 1) != 0) {
+		evbuffer_free(b);
+		close(fd);
+		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
+		return -1;
+	}
+	if (last < first)
+		close(fd);	/* an empty blob */
+	evhttp_send_reply(req, status, NULL, b);
+	evbuffer_free(b);
+	return 0;
+}
+
+struct blob_head {
+	struct evhttp_request	*req;
+	struct digest		 digest;
+	char			 registry[REGISTRY_NAME_MAX];
+};
+
+/* A HEAD for an uncached blob asks the upstream, and caches nothing. */
+static void
+blob_head_done_cb(struct fetch *f, const char *error, void *arg)
+{
+	struct blob_head	*bh = arg;
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(bh->req);
+	long			 status = fetch_status(f);
+	int64_t			 len = fetch_content_length(f);
+	char			 buf[32], msg[512];
+
+	if (error == NULL && status == 200) {
+		blob_add_headers(bh->req, &bh->digest);
+		if (len >= 0) {
+			snprintf(buf, sizeof buf, "%lld", (long long)len);
+			evhttp_add_header(h, "Content-Length", buf);
+		}
+		evhttp_send_reply(bh->req, 200, NULL, NULL);
+	} else if (error == NULL && status == 404)
+		reply_error(bh->req, 404, "BLOB_UNKNOWN", "blob unknown upstream");
+	else {
+		snprintf(msg, sizeof msg, "registry '%s': %s", bh->registry,
+		    error != NULL ? error : "unexpected upstream answer");
+		reply_error(bh->req, 502, "UNAVAILABLE", msg);
+	}
+	free(bh);
+}
+
+static void
+blob_head_upstream(struct api_request *ar, const struct digest *d)
+{
+	struct fetch_callbacks	 cb = { NULL, NULL, blob_head_done_cb };
+	struct fetch_request	 fr;
+	struct blob_head	*bh;
+	char			*url;
+
+	if ((bh = calloc(1, sizeof *bh)) == NULL) {
+		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	bh->req = ar->req;
+	bh->digest = *d;
+	util_strlcpy(bh->registry, ar->registry->name, sizeof bh->registry);
+	memset(&fr, 0, sizeof fr);
+	url = upstream_url(ar->registry, ar->repo, "blobs", ar->ref, NULL);
+	fr.url = url;
+	fr.head = 1;
+	fr.headers = upstream_headers(ar->registry, NULL, 0);
+	if (url == NULL || fetch_start(ar->proxy->fetcher, &fr, &cb, bh) == NULL) {
+		curl_slist_free_all(fr.headers);
+		reply_error(ar->req, 500, "UNKNOWN", "cannot start the upstream request");
+		free(bh);
+	}
+	free(url);
+}
+
+void
+blob_handle(struct api_request *ar)
+{
+	struct proxy	*p = ar->proxy;
+	struct transfer	*t;
+	struct digest	 d;
+	off_t		 size;
+	int		 fd;
+
+	if (digest_parse(ar->ref, &d) != 0) {
+		reply_error(ar->req, 400, "DIGEST_INVALID",
+		    "invalid digest (expected sha256:<64 lowercase hex digits>)");
+		return;
+	}
+	if ((fd = cache_blob_open(&p->cache, &d, &size)) != -1) {
+		blob_send_file(ar->req, fd, size, &d, ar->head);
+		return;
+	}
+	if (errno != ENOENT) {
+		log_warn("%s: sha256:%s: %s", __func__, d.hex, strerror(errno));
+		reply_error(ar->req, 500, "UNKNOWN", "cannot read the cache");
+		return;
+	}
+	if (ar->registry->is_local) {
+		reply_error(ar->req, 404, "BLOB_UNKNOWN", "blob not in the local cache");
+		return;
+	}
+	if (ar->head) {
+		blob_head_upstream(ar, &d);
+		return;
+	}
+	if ((t = transfer_get(p, ar->registry, ar->repo, &d)) == NULL) {
+		reply_error(ar->req, 500, "UNKNOWN", "cannot start the download");
+		return;
+	}
+	if (stream_start(p, ar->req, t, &d) != 0)
+		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
+	transfer_unref(t);
+}

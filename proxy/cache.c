@@ -1,0 +1,289 @@
+/*
+ * The content-addressed store. Layout under the cache directory:
+ *
+ *   blobs/sha256/<2 hex>/<64 hex>   verified content (blobs and manifests)
+ *   manifests/sha256/<64 hex>       a manifest's media type
+ *   repos/<entry>/<repo>/_tags/<tag> tag index (tagindex.c)
+ *   tmp/                            downloads in progress
+ *
+ * A file appears under blobs/ only by rename(2) of a temporary file whose
+ * SHA-256 matched, after fsync, so a reader never sees unverified or
+ * partial bytes there, whatever happened to the process or the machine.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proxy.h"
+
+/* Removes what a crashed run left in tmp/: nothing there is ever valid. */
+static void
+cache_clean_tmp(const struct cache *c)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof path, "%s/tmp", c->dir);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+		else
+			log_warn("%s: %s/%s: %s", __func__, path, de->d_name,
+			    strerror(errno));
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("removed %d unfinished download(s) left by an earlier run", n);
+}
+
+int
+cache_open(struct cache *c, const char *dir, char **cause)
+{
+	static const char	*subdirs[] = { "blobs/sha256", "manifests/sha256",
+	    "repos", "tmp", NULL };
+	char			 path[PATH_MAX];
+	int			 i;
+
+	if (util_strlcpy(c->dir, dir, sizeof c->dir) != 0) {
+		*cause = util_printf("cache directory path too long");
+		return -1;
+	}
+	for (i = 0; subdirs[i] != NULL; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, subdirs[i]);
+		if (util_mkdirs(path, 0755) != 0) {
+			*cause = util_printf("cannot create %s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	cache_clean_tmp(c);
+	return 0;
+}
+
+int
+cache_blob_path(const struct cache *c, const struct digest *d, char *buf,
+    size_t len)
+{
+	int	n;
+
+	n = snprintf(buf, len, "%s/blobs/sha256/%.2s/%s", c->dir, d->hex, d->hex);
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+/* Opens a verified blob read-only; returns -1 (errno ENOENT) when absent. */
+int
+cache_blob_open(const struct cache *c, const struct digest *d, off_t *size)
+{
+	char		path[PATH_MAX];
+	struct stat	st;
+	int		fd;
+
+	if (cache_blob_path(c, d, path, sizeof path) != 0)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EIO;
+		return -1;
+	}
+	*size = st.st_size;
+	return fd;
+}
+
+int
+cache_blob_exists(const struct cache *c, const struct digest *d)
+{
+	char	path[PATH_MAX];
+
+	if (cache_blob_path(c, d, path, sizeof path) != 0)
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+/* Creates a fresh temporary file for a download of d; its path goes to buf. */
+int
+cache_tmp_create(const struct cache *c, const struct digest *d, char *buf,
+    size_t len)
+{
+	static unsigned	 seq;
+	int		 fd, n;
+
+	n = snprintf(buf, len, "%s/tmp/%s.%ld.%u", c->dir, d->hex,
+	    (long)getpid(), ++seq);
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(buf, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd == -1)
+		log_warn("%s: %s: %s", __func__, buf, strerror(errno));
+	return fd;
+}
+
+static void
+cache_fsync_dir(const char *path)
+{
+	char	 dir[PATH_MAX];
+	char	*slash;
+	int	 fd;
+
+	if (util_strlcpy(dir, path, sizeof dir) != 0)
+		return;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	fsync(fd);
+	close(fd);
+}
+
+/*
+ * Publishes a verified temporary file as blob d: flush it to disk, then
+ * rename it into place. The caller has checked the digest.
+ */
+int
+cache_publish(const struct cache *c, int fd, const char *tmp,
+    const struct digest *d)
+{
+	char	path[PATH_MAX], dir[PATH_MAX];
+
+	if (cache_blob_path(c, d, path, sizeof path) != 0)
+		return -1;
+	snprintf(dir, sizeof dir, "%s/blobs/sha256/%.2s", c->dir, d->hex);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		log_warn("%s: %s: %s", __func__, dir, strerror(errno));
+		return -1;
+	}
+	if (fdatasync(fd) != 0) {
+		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
+		return -1;
+	}
+	if (rename(tmp, path) != 0) {
+		log_warn("%s: %s: %s", __func__, path, strerror(errno));
+		return -1;
+	}
+	cache_fsync_dir(path);
+	return 0;
+}
+
+void
+cache_discard(const char *tmp)
+{
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
+}
+
+static int
+cache_write_all(int fd, const void *p, size_t len)
+{
+	const char	*b = p;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, b, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Stores a small object held in memory (a manifest) after checking it is d. */
+int
+cache_put(const struct cache *c, const struct digest *d, const void *p,
+    size_t len)
+{
+	struct digest	actual;
+	char		tmp[PATH_MAX];
+	int		fd, rc = -1;
+
+	if (digest_of_buffer(p, len, &actual) != 0 || !digest_equal(&actual, d)) {
+		log_warn("%s: content does not match sha256:%s", __func__, d->hex);
+		return -1;
+	}
+	if (cache_blob_exists(c, d))
+		return 0;
+	if ((fd = cache_tmp_create(c, d, tmp, sizeof tmp)) == -1)
+		return -1;
+	if (cache_write_all(fd, p, len) != 0) {
+		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
+		goto out;
+	}
+	rc = cache_publish(c, fd, tmp, d);
+out:
+	close(fd);
+	if (rc != 0)
+		cache_discard(tmp);
+	return rc;
+}
+
+/* Writes a small file atomically: temporary file, then rename. */
+int
+cache_write_file(const struct cache *c, const char *path, const char *data)
+{
+	char	tmp[PATH_MAX];
+	int	fd, rc = -1;
+	static unsigned seq;
+
+	snprintf(tmp, sizeof tmp, "%s/tmp/small.%ld.%u", c->dir, (long)getpid(), ++seq);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) == -1) {
+		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
+		return -1;
+	}
+	if (cache_write_all(fd, data, strlen(data)) == 0 && fdatasync(fd) == 0 &&
+	    rename(tmp, path) == 0)
+		rc = 0;
+	else
+		log_warn("%s: %s: %s", __func__, path, strerror(errno));
+	close(fd);
+	if (rc != 0)
+		cache_discard(tmp);
+	return rc;
+}
+
+int
+cache_manifest_type_set(const struct cache *c, const struct digest *d,
+    const char *type)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/manifests/sha256/%s", c->dir, d->hex);
+	return cache_write_file(c, path, type);
+}
+
+int
+cache_manifest_type_get(const struct cache *c, const struct digest *d,
+    char *buf, size_t len)
+{
+	char	path[PATH_MAX];
+	ssize_t	n;
+	int	fd;
+
+	snprintf(path, sizeof path, "%s/manifests/sha256/%s", c->dir, d->hex);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}

@@ -1,0 +1,431 @@
+/*
+ * Upstream HTTP transfers: libcurl's multi socket interface driven by the
+ * daemon's one libevent loop (the pattern of curl's multi-event.c). Curl
+ * tells us which sockets to watch and when its timer fires; we tell curl
+ * when a socket is ready. Nothing here blocks.
+ *
+ * Redirects are followed (registries send blob downloads to a CDN); curl
+ * sends a custom Authorization header only to the host it was given for.
+ */
+#include <sys/queue.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "proxy.h"
+
+#define FETCH_MAGIC		0x46455443	/* "FETC" */
+#define FETCH_MAX_HEADERS	100
+#define FETCH_MAX_REDIRECTS	5
+
+struct fetch {
+	unsigned		 magic;
+	struct fetcher		*fetcher;
+	CURL			*easy;
+	struct fetch_callbacks	 cb;
+	void			*arg;
+	struct curl_slist	*headers;
+	long			 status;
+	int			 headers_done;
+	int			 nheaders;
+	struct evkeyvalq	 response_headers;
+	struct evbuffer		*body;
+	size_t			 max_body;
+	const char		*abort_reason;
+	int			 cancelled;
+	char			 errbuf[CURL_ERROR_SIZE];
+	TAILQ_ENTRY(fetch)	 entry;
+};
+
+struct fetcher {
+	struct event_base	*base;
+	CURLM			*multi;
+	struct event		*timer;
+	const struct config	*config;
+	int			 busy;		/* inside curl_multi_socket_action */
+	TAILQ_HEAD(, fetch)	 cancelled;	/* to be removed once not busy */
+};
+
+struct fetch_socket {
+	struct fetcher	*fetcher;
+	curl_socket_t	 fd;
+	struct event	*ev;
+};
+
+static void	fetcher_process(struct fetcher *, curl_socket_t, int);
+
+static void
+fetch_free(struct fetch *f)
+{
+	f->magic = 0;
+	curl_easy_cleanup(f->easy);
+	curl_slist_free_all(f->headers);
+	evhttp_clear_headers(&f->response_headers);
+	if (f->body != NULL)
+		evbuffer_free(f->body);
+	free(f);
+}
+
+static void
+fetcher_check_done(struct fetcher *fr)
+{
+	CURLMsg		*msg;
+	struct fetch	*f;
+	const char	*error;
+	int		 left;
+	char		*priv;
+
+	while ((msg = curl_multi_info_read(fr->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		f = (struct fetch *)priv;
+		if (f->cancelled)
+			continue;	/* freed with the cancelled list */
+		curl_multi_remove_handle(fr->multi, f->easy);
+		error = NULL;
+		if (msg->data.result != CURLE_OK) {
+			if (f->abort_reason != NULL)
+				error = f->abort_reason;
+			else if (f->errbuf[0] != '\0')
+				error = f->errbuf;
+			else
+				error = curl_easy_strerror(msg->data.result);
+		}
+		f->cb.on_done(f, error, f->arg);
+		fetch_free(f);
+	}
+}
+
+static void
+fetcher_reap_cancelled(struct fetcher *fr)
+{
+	struct fetch	*f;
+
+	while ((f = TAILQ_FIRST(&fr->cancelled)) != NULL) {
+		TAILQ_REMOVE(&fr->cancelled, f, entry);
+		curl_multi_remove_handle(fr->multi, f->easy);
+		fetch_free(f);
+	}
+}
+
+static void
+fetcher_process(struct fetcher *fr, curl_socket_t fd, int action)
+{
+	int	running;
+
+	fr->busy++;
+	curl_multi_socket_action(fr->multi, fd, action, &running);
+	fetcher_check_done(fr);
+	fr->busy--;
+	if (fr->busy == 0)
+		fetcher_reap_cancelled(fr);
+}
+
+static void
+fetcher_socket_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher	*fr = arg;
+	int		 action = 0;
+
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	fetcher_process(fr, fd, action);
+}
+
+static void
+fetcher_timer_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	fetcher_process(arg, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching a socket. */
+static int
+fetcher_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
+    void *socketp)
+{
+	struct fetcher		*fr = userp;
+	struct fetch_socket	*s = socketp;
+	short			 kind;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			event_free(s->ev);
+			free(s);
+			curl_multi_assign(fr->multi, fd, NULL);
+		}
+		return 0;
+	}
+	kind = EV_PERSIST;
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof *s)) == NULL)
+			return -1;
+		s->fetcher = fr;
+		s->fd = fd;
+		s->ev = event_new(fr->base, fd, kind, fetcher_socket_event_cb, fr);
+		if (s->ev == NULL) {
+			free(s);
+			return -1;
+		}
+		curl_multi_assign(fr->multi, fd, s);
+	} else {
+		/* Reassigned in place: this may run inside s->ev's own callback. */
+		event_del(s->ev);
+		event_assign(s->ev, fr->base, fd, kind, fetcher_socket_event_cb, fr);
+	}
+	if (event_add(s->ev, NULL) != 0) {
+		log_error("%s: cannot watch socket %d", __func__, (int)fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: curl wants to be called after timeout_ms. */
+static int
+fetcher_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct fetcher	*fr = userp;
+	struct timeval	 tv;
+
+	(void)multi;
+	if (timeout_ms < 0) {
+		evtimer_del(fr->timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(fr->timer, &tv);
+	return 0;
+}
+
+struct fetcher *
+fetcher_new(struct event_base *base, const struct config *config)
+{
+	struct fetcher	*fr;
+
+	if ((fr = calloc(1, sizeof *fr)) == NULL)
+		return NULL;
+	fr->base = base;
+	fr->config = config;
+	TAILQ_INIT(&fr->cancelled);
+	fr->multi = curl_multi_init();
+	fr->timer = evtimer_new(base, fetcher_timer_event_cb, fr);
+	if (fr->multi == NULL || fr->timer == NULL) {
+		fetcher_free(fr);
+		return NULL;
+	}
+	curl_multi_setopt(fr->multi, CURLMOPT_SOCKETFUNCTION, fetcher_socket_cb);
+	curl_multi_setopt(fr->multi, CURLMOPT_SOCKETDATA, fr);
+	curl_multi_setopt(fr->multi, CURLMOPT_TIMERFUNCTION, fetcher_timer_cb);
+	curl_multi_setopt(fr->multi, CURLMOPT_TIMERDATA, fr);
+	curl_multi_setopt(fr->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+	return fr;
+}
+
+void
+fetcher_free(struct fetcher *fr)
+{
+	if (fr == NULL)
+		return;
+	fetcher_reap_cancelled(fr);
+	if (fr->multi != NULL)
+		curl_multi_cleanup(fr->multi);
+	if (fr->timer != NULL)
+		event_free(fr->timer);
+	free(fr);
+}
+
+/* Remembers one header line of the current response. */
+static void
+fetch_store_header(struct fetch *f, const char *line, size_t len)
+{
+	char	 buf[8192];
+	char	*colon, *value, *end;
+
+	if (len >= sizeof buf || f->nheaders >= FETCH_MAX_HEADERS)
+		return;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	end = buf + len;
+	while (end > buf && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		*--end = '\0';
+	if ((colon = strchr(buf, ':')) == NULL || colon == buf)
+		return;
+	*colon = '\0';
+	value = colon + 1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (evhttp_add_header(&f->response_headers, buf, value) == 0)
+		f->nheaders++;
+}
+
+static size_t
+fetch_header_cb(char *line, size_t size, size_t n, void *arg)
+{
+	struct fetch	*f = arg;
+	size_t		 len = size * n;
+	long		 code = 0;
+
+	if (f->cancelled)
+		return 0;
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		/* A new response (after a redirect or a 1xx) starts over. */
+		evhttp_clear_headers(&f->response_headers);
+		f->nheaders = 0;
+		return len;
+	}
+	if (len > 2 || (line[0] != '\r' && line[0] != '\n')) {
+		fetch_store_header(f, line, len);
+		return len;
+	}
+	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code < 200)
+		return len;
+	if (code >= 300 && code < 400 &&
+	    evhttp_find_header(&f->response_headers, "Location") != NULL)
+		return len;	/* curl follows it */
+	f->status = code;
+	f->headers_done = 1;
+	if (f->cb.on_headers != NULL && f->cb.on_headers(f, code, f->arg) != 0) {
+		if (f->abort_reason == NULL)
+			f->abort_reason = "response refused";
+		return 0;
+	}
+	return len;
+}
+
+static size_t
+fetch_write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetch	*f = arg;
+	size_t		 len = size * n;
+
+	if (f->cancelled)
+		return 0;
+	if (f->cb.on_data != NULL) {
+		if (f->cb.on_data(f, data, len, f->arg) != 0) {
+			if (f->abort_reason == NULL)
+				f->abort_reason = "transfer aborted";
+			return 0;
+		}
+		return len;
+	}
+	if (evbuffer_get_length(f->body) + len > f->max_body) {
+		f->abort_reason = "response body too large";
+		return 0;
+	}
+	if (evbuffer_add(f->body, data, len) != 0) {
+		f->abort_reason = "out of memory";
+		return 0;
+	}
+	return len;
+}
+
+struct fetch *
+fetch_start(struct fetcher *fr, const struct fetch_request *r,
+    const struct fetch_callbacks *cb, void *arg)
+{
+	const struct config	*c = fr->config;
+	struct fetch		*f;
+
+	if ((f = calloc(1, sizeof *f)) == NULL)
+		return NULL;
+	f->magic = FETCH_MAGIC;
+	f->fetcher = fr;
+	f->cb = *cb;
+	f->arg = arg;
+	f->headers = r->headers;
+	f->max_body = r->max_body;
+	TAILQ_INIT(&f->response_headers);
+	if ((f->body = evbuffer_new()) == NULL || (f->easy = curl_easy_init()) == NULL)
+		goto fail;
+
+	curl_easy_setopt(f->easy, CURLOPT_URL, r->url);
+	curl_easy_setopt(f->easy, CURLOPT_PRIVATE, (char *)f);
+	curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, f->errbuf);
+	curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(f->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(f->easy, CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRECTS);
+	curl_easy_setopt(f->easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);
+	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME, (long)c->low_speed_time);
+	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT, c->low_speed_limit);
+	curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "pullgate/" PULLGATE_VERSION);
+	curl_easy_setopt(f->easy, CURLOPT_HEADERFUNCTION, fetch_header_cb);
+	curl_easy_setopt(f->easy, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, fetch_write_cb);
+	curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
+	if (r->head)
+		curl_easy_setopt(f->easy, CURLOPT_NOBODY, 1L);
+	if (f->headers != NULL)
+		curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
+	if (curl_multi_add_handle(fr->multi, f->easy) != CURLM_OK)
+		goto fail;
+	log_debug("%s: %s %s", __func__, r->head ? "HEAD" : "GET", r->url);
+	return f;
+fail:
+	f->headers = NULL;	/* the caller still owns them */
+	fetch_free(f);
+	return NULL;
+}
+
+/* Stops a transfer; its callbacks are never called again. */
+void
+fetch_cancel(struct fetch *f)
+{
+	struct fetcher	*fr = f->fetcher;
+
+	if (f->cancelled)
+		return;
+	f->cancelled = 1;
+	TAILQ_INSERT_TAIL(&fr->cancelled, f, entry);
+	if (fr->busy == 0)
+		fetcher_reap_cancelled(fr);
+}
+
+long
+fetch_status(const struct fetch *f)
+{
+	return f->status;
+}
+
+const char *
+fetch_header(const struct fetch *f, const char *name)
+{
+	return evhttp_find_header(&((struct fetch *)f)->response_headers, name);
+}
+
+/* The final response's Content-Length, or -1 when it has none. */
+int64_t
+fetch_content_length(const struct fetch *f)
+{
+	const char	*v = fetch_header(f, "Content-Length");
+	long		 n;
+
+	if (v == NULL || util_parse_long(v, 0, INT64_MAX, &n) != 0)
+		return -1;
+	return n;
+}
+
+struct evbuffer *
+fetch_body(const struct fetch *f)
+{
+	return f->body;
+}

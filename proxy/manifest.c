@@ -1,0 +1,306 @@
+/*
+ * Manifests by tag and by digest. Manifests are small: they are fetched
+ * whole, checked (valid JSON, digest equal to the one asked for or to the
+ * one the upstream announced), stored by digest, and only then answered.
+ * A tag is served from the index while it is fresh; after tag_ttl it is
+ * asked for again, and when the upstream cannot answer the cached digest
+ * is served with a Warning header.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "proxy.h"
+
+#define MANIFEST_MAGIC	0x4d414e49	/* "MANI" */
+
+struct manifest_fetch {
+	unsigned		 magic;
+	struct proxy		*proxy;
+	struct evhttp_request	*req;
+	struct registry		*registry;
+	int			 head;
+	int			 by_digest;
+	struct digest		 digest;	/* asked for, when by_digest */
+	char			 repo[REFERENCE_NAME_MAX + 1];
+	char			 tag[REFERENCE_TAG_MAX + 1];
+	int			 have_stale;	/* a cached tag to fall back on */
+	struct tagindex_entry	 stale;
+};
+
+static const char *manifest_types[] = {
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.docker.distribution.manifest.v1+prettyjws",
+	"application/vnd.docker.distribution.manifest.v1+json",
+	NULL
+};
+
+int
+manifest_media_type_known(const char *type)
+{
+	int	i;
+
+	for (i = 0; manifest_types[i] != NULL; i++)
+		if (strcmp(type, manifest_types[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Sends a cached manifest; returns -1 if it is not (fully) in the cache. */
+static int
+manifest_send_cached(struct proxy *p, struct evhttp_request *req,
+    const struct digest *d, const char *type, int head, int stale)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 mtype[TAGINDEX_MEDIA_TYPE_MAX];
+	char			 dstr[DIGEST_STRING_LEN + 1], len[32];
+	off_t			 size;
+	int			 fd;
+
+	if (type == NULL) {
+		if (cache_manifest_type_get(&p->cache, d, mtype, sizeof mtype) != 0)
+			return -1;
+		type = mtype;
+	}
+	if ((fd = cache_blob_open(&p->cache, d, &size)) == -1)
+		return -1;
+	digest_format(d, dstr, sizeof dstr);
+	reply_headers(req);
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "Docker-Content-Digest", dstr);
+	evhttp_add_header(h, "Etag", dstr);
+	if (stale)
+		evhttp_add_header(h, "Warning",
+		    "110 pullgate \"Response is Stale\"");
+	if (head) {
+		close(fd);
+		snprintf(len, sizeof len, "%lld", (long long)size);
+		evhttp_add_header(h, "Content-Length", len);
+		evhttp_send_reply(req, 200, NULL, NULL);
+		return 0;
+	}
+	struct evbuffer *b = evbuffer_new();
+	if (b == NULL || evbuffer_add_file(b, fd, 0, size) != 0) {
+		if (b != NULL)
+			evbuffer_free(b);
+		close(fd);
+		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
+		return 0;
+	}
+	evhttp_send_reply(req, 200, NULL, b);
+	evbuffer_free(b);
+	return 0;
+}
+
+/* The media type of a fetched manifest: the upstream's, or its own field. */
+static int
+manifest_type_of(struct fetch *f, json_t *root, char *buf, size_t len)
+{
+	const char	*ct = fetch_header(f, "Content-Type");
+	const char	*mt;
+	size_t		 n;
+
+	if (ct != NULL) {
+		n = strcspn(ct, "; ");
+		if (n < len) {
+			memcpy(buf, ct, n);
+			buf[n] = '\0';
+			if (manifest_media_type_known(buf))
+				return 0;
+		}
+	}
+	mt = json_string_value(json_object_get(root, "mediaType"));
+	if (mt != NULL && manifest_media_type_known(mt))
+		return util_strlcpy(buf, mt, len);
+	if (json_object_get(root, "manifests") != NULL)
+		return util_strlcpy(buf, manifest_types[0], len);
+	if (json_object_get(root, "layers") != NULL)
+		return util_strlcpy(buf, manifest_types[1], len);
+	return -1;
+}
+
+static void
+manifest_fetch_free(struct manifest_fetch *m)
+{
+	m->magic = 0;
+	free(m);
+}
+
+/* The upstream could not answer: serve the cached tag if there is one. */
+static void
+manifest_fail(struct manifest_fetch *m, int status, const char *code,
+    const char *why)
+{
+	char	msg[512];
+
+	if (m->have_stale && manifest_send_cached(m->proxy, m->req,
+	    &m->stale.digest, m->stale.media_type, m->head, 1) == 0) {
+		log_warn("%s/%s:%s: upstream failed (%s), served from cache",
+		    m->registry->name, m->repo, m->tag, why);
+		return;
+	}
+	snprintf(msg, sizeof msg, "registry '%s': %s", m->registry->name, why);
+	log_info("%s/%s: %s", m->registry->name, m->repo, why);
+	reply_error(m->req, status, code, msg);
+}
+
+static void
+manifest_done_cb(struct fetch *f, const char *error, void *arg)
+{
+	struct manifest_fetch	*m = arg;
+	struct tagindex_entry	 e;
+	struct evbuffer		*body = fetch_body(f);
+	struct digest		 actual, announced;
+	json_t			*root = NULL;
+	json_error_t		 jerr;
+	const char		*dc;
+	char			 type[TAGINDEX_MEDIA_TYPE_MAX], why[256];
+	long			 status = fetch_status(f);
+	size_t			 len;
+	unsigned char		*data;
+
+	if (status == 404) {
+		m->have_stale = 0;	/* the upstream's answer is the truth */
+		manifest_fail(m, 404, "MANIFEST_UNKNOWN", "manifest unknown upstream");
+		goto out;
+	}
+	if (status == 401 || status == 403) {
+		manifest_fail(m, status, status == 401 ? "UNAUTHORIZED" : "DENIED",
+		    status == 401 ? "the upstream wants authentication" :
+		    "the upstream denied access");
+		goto out;
+	}
+	if (error != NULL || status != 200) {
+		if (error == NULL)
+			snprintf(why, sizeof why, "upstream answered %ld", status);
+		else
+			snprintf(why, sizeof why, "upstream unreachable: %s", error);
+		manifest_fail(m, 502, "UNAVAILABLE", why);
+		goto out;
+	}
+	len = evbuffer_get_length(body);
+	data = evbuffer_pullup(body, -1);
+	if (len == 0 || data == NULL ||
+	    (root = json_loadb((const char *)data, len, 0, &jerr)) == NULL ||
+	    !json_is_object(root) || manifest_type_of(f, root, type, sizeof type) != 0) {
+		manifest_fail(m, 502, "MANIFEST_INVALID",
+		    "the upstream sent a malformed manifest");
+		goto out;
+	}
+	digest_of_buffer(data, len, &actual);
+	if (m->by_digest && !digest_equal(&actual, &m->digest)) {
+		log_error("%s/%s@sha256:%s: upstream sent a manifest with digest "
+		    "sha256:%s; discarded", m->registry->name, m->repo,
+		    m->digest.hex, actual.hex);
+		manifest_fail(m, 502, "DIGEST_INVALID",
+		    "the upstream sent a manifest that does not match its digest");
+		goto out;
+	}
+	dc = fetch_header(f, "Docker-Content-Digest");
+	if (dc != NULL && digest_parse(dc, &announced) == 0 &&
+	    !digest_equal(&announced, &actual)) {
+		log_error("%s/%s:%s: upstream announced %s but sent sha256:%s; "
+		    "discarded", m->registry->name, m->repo, m->tag, dc, actual.hex);
+		manifest_fail(m, 502, "DIGEST_INVALID",
+		    "the upstream sent a manifest that does not match its digest");
+		goto out;
+	}
+	if (cache_put(&m->proxy->cache, &actual, data, len) != 0 ||
+	    cache_manifest_type_set(&m->proxy->cache, &actual, type) != 0) {
+		manifest_fail(m, 500, "UNKNOWN", "cannot store the manifest");
+		goto out;
+	}
+	if (!m->by_digest) {
+		memset(&e, 0, sizeof e);
+		e.digest = actual;
+		util_strlcpy(e.media_type, type, sizeof e.media_type);
+		e.checked = time(NULL);
+		tagindex_put(&m->proxy->cache, m->registry->name, m->repo, m->tag, &e);
+	}
+	if (manifest_send_cached(m->proxy, m->req, &actual, type, m->head, 0) != 0)
+		reply_error(m->req, 500, "UNKNOWN", "cannot read the cache");
+out:
+	json_decref(root);
+	manifest_fetch_free(m);
+}
+
+void
+manifest_handle(struct api_request *ar)
+{
+	struct proxy		*p = ar->proxy;
+	struct manifest_fetch	*m;
+	struct fetch_request	 fr;
+	struct fetch_callbacks	 cb = { NULL, NULL, manifest_done_cb };
+	struct tagindex_entry	 e;
+	struct digest		 d;
+	int			 by_digest, have = 0;
+	char			*url;
+
+	by_digest = (strchr(ar->ref, ':') != NULL);
+	if (by_digest) {
+		if (digest_parse(ar->ref, &d) != 0) {
+			reply_error(ar->req, 400, "DIGEST_INVALID", "invalid digest");
+			return;
+		}
+		if (manifest_send_cached(p, ar->req, &d, NULL, ar->head, 0) == 0)
+			return;
+	} else {
+		if (!reference_valid_tag(ar->ref)) {
+			reply_error(ar->req, 400, "TAG_INVALID", "invalid tag");
+			return;
+		}
+		have = (tagindex_get(&p->cache, ar->registry->name, ar->repo,
+		    ar->ref, &e) == 0 && cache_blob_exists(&p->cache, &e.digest));
+		if (have && (ar->registry->is_local ||
+		    time(NULL) - e.checked < p->config->tag_ttl) &&
+		    manifest_send_cached(p, ar->req, &e.digest, e.media_type,
+		    ar->head, 0) == 0)
+			return;
+	}
+	if (ar->registry->is_local) {
+		reply_error(ar->req, 404, "MANIFEST_UNKNOWN",
+		    "manifest not in the local cache");
+		return;
+	}
+
+	if ((m = calloc(1, sizeof *m)) == NULL) {
+		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	m->magic = MANIFEST_MAGIC;
+	m->proxy = p;
+	m->req = ar->req;
+	m->registry = ar->registry;
+	m->head = ar->head;
+	m->by_digest = by_digest;
+	if (by_digest)
+		m->digest = d;
+	else
+		util_strlcpy(m->tag, ar->ref, sizeof m->tag);
+	util_strlcpy(m->repo, ar->repo, sizeof m->repo);
+	if (have) {
+		m->have_stale = 1;
+		m->stale = e;
+	}
+
+	memset(&fr, 0, sizeof fr);
+	url = upstream_url(ar->registry, ar->repo, "manifests", ar->ref, NULL);
+	fr.url = url;
+	fr.headers = upstream_headers(ar->registry,
+	    evhttp_request_get_input_headers(ar->req), 1);
+	fr.max_body = p->config->manifest_max_bytes;
+	if (url == NULL || fetch_start(p->fetcher, &fr, &cb, m) == NULL) {
+		curl_slist_free_all(fr.headers);
+		manifest_fail(m, 500, "UNKNOWN", "cannot start the upstream request");
+		manifest_fetch_free(m);
+	}
+	free(url);
+}

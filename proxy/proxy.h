@@ -1,0 +1,217 @@
+/*
+ * pullgate: the proxy — the OCI distribution pull API on evhttp, upstream
+ * transfers on libcurl's multi interface in the same event loop, and the
+ * verified content-addressed cache. Prototypes are grouped by file.
+ */
+#ifndef PULLGATE_PROXY_H
+#define PULLGATE_PROXY_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "agent.h"
+
+struct event_base;
+struct evbuffer;
+struct evhttp;
+struct evhttp_request;
+struct evkeyvalq;
+
+/* digest.c: "sha256:<64 lowercase hex>", the only algorithm we store. */
+#define DIGEST_HEX_LEN		64
+#define DIGEST_STRING_LEN	(7 + DIGEST_HEX_LEN)	/* "sha256:" + hex */
+
+struct digest {
+	char	hex[DIGEST_HEX_LEN + 1];
+};
+
+int	 digest_parse(const char *, struct digest *);
+void	 digest_from_raw(const unsigned char *, struct digest *);
+void	 digest_format(const struct digest *, char *, size_t);
+int	 digest_equal(const struct digest *, const struct digest *);
+int	 digest_of_buffer(const void *, size_t, struct digest *);
+
+/* reference.c: repository names, tags and image references. */
+#define REFERENCE_NAME_MAX	255
+#define REFERENCE_TAG_MAX	128
+
+struct reference {
+	char		name[REFERENCE_NAME_MAX + 1];
+	char		tag[REFERENCE_TAG_MAX + 1];	/* empty if none */
+	int		has_digest;
+	struct digest	digest;
+};
+
+int	 reference_valid_name(const char *);
+int	 reference_valid_tag(const char *);
+int	 reference_parse(const char *, struct reference *, char **);
+
+/* range.c: a single byte range from a Range header. */
+enum range_result {
+	RANGE_NONE,		/* no (usable) Range: send the whole body */
+	RANGE_OK,		/* [first, last] inclusive */
+	RANGE_UNSATISFIABLE	/* 416 */
+};
+enum range_result range_parse(const char *, off_t, off_t *, off_t *);
+
+/* cache.c: the content-addressed store on disk. */
+struct cache {
+	char	dir[1024];
+};
+
+int	 cache_open(struct cache *, const char *, char **);
+int	 cache_blob_path(const struct cache *, const struct digest *, char *, size_t);
+int	 cache_blob_open(const struct cache *, const struct digest *, off_t *);
+int	 cache_blob_exists(const struct cache *, const struct digest *);
+int	 cache_tmp_create(const struct cache *, const struct digest *, char *, size_t);
+int	 cache_publish(const struct cache *, int, const char *, const struct digest *);
+void	 cache_discard(const char *);
+int	 cache_put(const struct cache *, const struct digest *, const void *, size_t);
+int	 cache_write_file(const struct cache *, const char *, const char *);
+int	 cache_manifest_type_set(const struct cache *, const struct digest *, const char *);
+int	 cache_manifest_type_get(const struct cache *, const struct digest *, char *, size_t);
+
+/* tagindex.c: which digest a tag of a repository of an entry points to. */
+#define TAGINDEX_MEDIA_TYPE_MAX	128
+
+struct tagindex_entry {
+	struct digest	digest;
+	char		media_type[TAGINDEX_MEDIA_TYPE_MAX];
+	time_t		checked;	/* last confirmed with the upstream */
+};
+
+int	 tagindex_get(const struct cache *, const char *, const char *,
+	     const char *, struct tagindex_entry *);
+int	 tagindex_put(const struct cache *, const char *, const char *,
+	     const char *, const struct tagindex_entry *);
+int	 tagindex_list(const struct cache *, const char *, const char *,
+	     char ***, size_t *);
+void	 tagindex_list_free(char **, size_t);
+
+/* fetch.c: one upstream HTTP transfer on the shared curl multi handle. */
+struct fetcher;
+struct fetch;
+
+struct fetch_callbacks {
+	/* The final response's status line and headers arrived; -1 aborts. */
+	int	(*on_headers)(struct fetch *, long, void *);
+	/* Body bytes; NULL buffers the body (up to max_body); -1 aborts. */
+	int	(*on_data)(struct fetch *, const char *, size_t, void *);
+	/* Always called once, unless cancelled; error is NULL on success. */
+	void	(*on_done)(struct fetch *, const char *, void *);
+};
+
+struct fetch_request {
+	const char		*url;
+	int			 head;		/* HEAD instead of GET */
+	struct curl_slist	*headers;	/* extra request headers */
+	size_t			 max_body;	/* for buffered bodies */
+};
+
+struct fetcher	*fetcher_new(struct event_base *, const struct config *);
+void		 fetcher_free(struct fetcher *);
+struct fetch	*fetch_start(struct fetcher *, const struct fetch_request *,
+		     const struct fetch_callbacks *, void *);
+void		 fetch_cancel(struct fetch *);
+long		 fetch_status(const struct fetch *);
+const char	*fetch_header(const struct fetch *, const char *);
+int64_t		 fetch_content_length(const struct fetch *);
+struct evbuffer	*fetch_body(const struct fetch *);
+
+/* proxy.c: the daemon's shared state. */
+struct transfer;
+TAILQ_HEAD(transfer_list, transfer);
+
+struct proxy {
+	struct event_base	*base;
+	struct evhttp		*http;
+	struct config		*config;
+	struct cache		 cache;
+	struct fetcher		*fetcher;
+	struct transfer_list	 transfers;	/* blob downloads in flight */
+	struct event		*sigint, *sigterm;
+};
+
+int	 proxy_run(struct config *);
+
+/* server.c: the evhttp front and request dispatch. */
+int	 server_start(struct proxy *, char **);
+void	 server_stop(struct proxy *);
+
+/* reply.c: response helpers. */
+void	 reply_headers(struct evhttp_request *);
+void	 reply_error(struct evhttp_request *, int, const char *, const char *);
+void	 reply_json(struct evhttp_request *, int, struct evbuffer *);
+
+/* upstream.c: building requests to a registry entry. */
+char	*upstream_url(const struct registry *, const char *, const char *,
+	     const char *, const char *);
+struct curl_slist *upstream_headers(const struct registry *, struct evkeyvalq *,
+	     int);
+const char *upstream_name(const struct registry *, const char *, char *, size_t);
+
+/* api.c: the /v2/ pull API, routed to the handlers below. */
+enum api_kind { API_BASE, API_MANIFEST, API_BLOB, API_TAGS, API_UPLOAD,
+    API_REFERRERS };
+
+struct api_request {
+	struct proxy		*proxy;
+	struct evhttp_request	*req;
+	struct registry		*registry;
+	enum api_kind		 kind;
+	int			 head;
+	const char		*rawpath;	/* as requested; valid until return */
+	char			 repo[REFERENCE_NAME_MAX + 1];
+	char			 ref[REFERENCE_TAG_MAX + DIGEST_STRING_LEN + 1];
+};
+
+void	 api_handle(struct proxy *, struct evhttp_request *, const char *);
+
+/* manifest.c */
+void	 manifest_handle(struct api_request *);
+int	 manifest_media_type_known(const char *);
+
+/* blob.c */
+void	 blob_handle(struct api_request *);
+int	 blob_send_file(struct evhttp_request *, int, off_t, const struct digest *, int);
+
+/* tags.c */
+void	 tags_handle(struct api_request *);
+
+/* transfer.c: one upstream download of a blob, read by many streams. */
+enum transfer_state {
+	TRANSFER_CONNECTING,	/* no response headers yet */
+	TRANSFER_STREAMING,	/* 200 received, bytes arriving */
+	TRANSFER_DONE,		/* verified and published */
+	TRANSFER_FAILED
+};
+
+struct transfer_watch {
+	void			(*cb)(void *);
+	void			*arg;
+	TAILQ_ENTRY(transfer_watch) entry;
+};
+
+struct transfer *transfer_get(struct proxy *, struct registry *, const char *,
+	     const struct digest *);
+void	 transfer_ref(struct transfer *);
+void	 transfer_unref(struct transfer *);
+void	 transfer_watch(struct transfer *, struct transfer_watch *);
+void	 transfer_unwatch(struct transfer *, struct transfer_watch *);
+enum transfer_state transfer_state(const struct transfer *);
+off_t	 transfer_written(const struct transfer *);
+off_t	 transfer_length(const struct transfer *);
+int	 transfer_fd(const struct transfer *);
+int	 transfer_http_status(const struct transfer *);
+const char *transfer_error(const struct transfer *);
+void	 transfer_abort_all(struct proxy *);
+
+/* stream.c: sends a blob to one client while its transfer downloads it. */
+int	 stream_start(struct proxy *, struct evhttp_request *, struct transfer *,
+	     const struct digest *);
+
+#endif

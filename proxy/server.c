@@ -1,0 +1,77 @@
+/*
+ * The client side: one evhttp server with its limits set (header and body
+ * size, timeouts), dispatching /v2/ to the pull API and answering
+ * /healthz itself.
+ */
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "proxy.h"
+
+static void
+server_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct proxy		*p = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path = evhttp_uri_get_path(uri);
+	struct evbuffer		*b;
+
+	if (path == NULL || path[0] != '/') {
+		reply_error(req, 400, "UNSUPPORTED", "malformed request target");
+		return;
+	}
+	log_debug("%s: %d %s", __func__, (int)evhttp_request_get_command(req), path);
+	if (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0) {
+		api_handle(p, req, path);
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		if ((b = evbuffer_new()) != NULL)
+			evbuffer_add_printf(b, "ok\n");
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "text/plain");
+		evhttp_send_reply(req, 200, NULL, b);
+		if (b != NULL)
+			evbuffer_free(b);
+		return;
+	}
+	reply_error(req, 404, "NAME_UNKNOWN", "not found: pullgate serves /v2/");
+}
+
+int
+server_start(struct proxy *p, char **cause)
+{
+	const struct config	*c = p->config;
+
+	if ((p->http = evhttp_new(p->base)) == NULL) {
+		*cause = util_printf("cannot create the HTTP server");
+		return -1;
+	}
+	evhttp_set_max_headers_size(p->http, (ev_ssize_t)c->max_header_bytes);
+	evhttp_set_max_body_size(p->http, (ev_ssize_t)c->max_body_bytes);
+	evhttp_set_timeout(p->http, c->client_timeout);
+	evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(p->http, server_request_cb, p);
+	if (evhttp_bind_socket_with_handle(p->http, c->listen_host,
+	    (ev_uint16_t)c->listen_port) == NULL) {
+		*cause = util_printf("cannot listen on %s:%d (address in use, "
+		    "or not an address of this machine)", c->listen_host,
+		    c->listen_port);
+		return -1;
+	}
+	log_info("listening on %s:%d", c->listen_host, c->listen_port);
+	return 0;
+}
+
+void
+server_stop(struct proxy *p)
+{
+	if (p->http != NULL)
+		evhttp_free(p->http);
+	p->http = NULL;
+}

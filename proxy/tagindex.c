@@ -1,0 +1,149 @@
+/*
+ * The tag index: repos/<entry>/<repo>/_tags/<tag> holds the digest and
+ * media type a tag last resolved to. Entry names, repository names and
+ * tags are validated before they get here, so the path stays inside the
+ * cache ("_tags" cannot be a repository component: those start with
+ * [a-z0-9]). Each file is replaced atomically and survives a restart.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+
+static int
+tagindex_dir(const struct cache *c, const char *entry, const char *repo,
+    char *buf, size_t len)
+{
+	int	n;
+
+	n = snprintf(buf, len, "%s/repos/%s/%s/_tags", c->dir, entry, repo);
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+static int
+tagindex_path(const struct cache *c, const char *entry, const char *repo,
+    const char *tag, char *buf, size_t len)
+{
+	int	n;
+
+	n = snprintf(buf, len, "%s/repos/%s/%s/_tags/%s", c->dir, entry, repo, tag);
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+int
+tagindex_get(const struct cache *c, const char *entry, const char *repo,
+    const char *tag, struct tagindex_entry *e)
+{
+	char		 path[PATH_MAX];
+	json_t		*root;
+	json_error_t	 err;
+	const char	*digest, *type;
+	json_int_t	 checked;
+
+	if (tagindex_path(c, entry, repo, tag, path, sizeof path) != 0)
+		return -1;
+	if ((root = json_load_file(path, 0, &err)) == NULL)
+		return -1;
+	if (json_unpack(root, "{s:s, s:s, s:I}", "digest", &digest,
+	    "mediaType", &type, "checked", &checked) != 0 ||
+	    digest_parse(digest, &e->digest) != 0 ||
+	    util_strlcpy(e->media_type, type, sizeof e->media_type) != 0) {
+		log_warn("%s: %s: malformed, ignored", __func__, path);
+		json_decref(root);
+		return -1;
+	}
+	e->checked = (time_t)checked;
+	json_decref(root);
+	return 0;
+}
+
+int
+tagindex_put(const struct cache *c, const char *entry, const char *repo,
+    const char *tag, const struct tagindex_entry *e)
+{
+	char	 path[PATH_MAX], dir[PATH_MAX], digest[DIGEST_STRING_LEN + 1];
+	char	*text;
+	json_t	*root;
+	int	 rc;
+
+	if (tagindex_dir(c, entry, repo, dir, sizeof dir) != 0 ||
+	    tagindex_path(c, entry, repo, tag, path, sizeof path) != 0)
+		return -1;
+	if (util_mkdirs(dir, 0755) != 0) {
+		log_warn("%s: %s: %s", __func__, dir, strerror(errno));
+		return -1;
+	}
+	digest_format(&e->digest, digest, sizeof digest);
+	root = json_pack("{s:s, s:s, s:I}", "digest", digest, "mediaType",
+	    e->media_type, "checked", (json_int_t)e->checked);
+	if (root == NULL)
+		return -1;
+	text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (text == NULL)
+		return -1;
+	rc = cache_write_file(c, path, text);
+	free(text);
+	return rc;
+}
+
+static int
+tagindex_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The cached tags of a repository, sorted; an unknown repository has none. */
+int
+tagindex_list(const struct cache *c, const char *entry, const char *repo,
+    char ***tags, size_t *count)
+{
+	char		 dir[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+	char		**v = NULL, **nv;
+	size_t		 n = 0;
+
+	*tags = NULL;
+	*count = 0;
+	if (tagindex_dir(c, entry, repo, dir, sizeof dir) != 0)
+		return -1;
+	if ((d = opendir(dir)) == NULL)
+		return (errno == ENOENT) ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!reference_valid_tag(de->d_name))
+			continue;
+		nv = reallocarray(v, n + 1, sizeof *v);
+		if (nv == NULL)
+			goto fail;
+		v = nv;
+		if ((v[n] = strdup(de->d_name)) == NULL)
+			goto fail;
+		n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(v, n, sizeof *v, tagindex_cmp);
+	*tags = v;
+	*count = n;
+	return 0;
+fail:
+	closedir(d);
+	tagindex_list_free(v, n);
+	return -1;
+}
+
+void
+tagindex_list_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

@@ -1,0 +1,205 @@
+/*
+ * tags/list: asked of the upstream while it answers (with the client's
+ * n and last), otherwise — and always for the local entry — the tags in
+ * the cache, paginated the same way.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "proxy.h"
+
+#define TAGS_MAX_BODY	(4 * 1024 * 1024)
+
+struct tags_fetch {
+	struct proxy		*proxy;
+	struct evhttp_request	*req;
+	struct registry		*registry;
+	char			 repo[REFERENCE_NAME_MAX + 1];
+	char			 prefix[512];	/* the client's /v2/<name> */
+	long			 n;
+	char			 last[REFERENCE_TAG_MAX + 1];
+};
+
+/* Answers from the tag index, applying n and last as the API says. */
+static void
+tags_send_cached(struct tags_fetch *tf, int stale)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(tf->req);
+	struct evbuffer		*b;
+	json_t			*root, *list;
+	char			**tags, *text, link[1024];
+	size_t			 count, i;
+	long			 added = 0;
+
+	if (tagindex_list(&tf->proxy->cache, tf->registry->name, tf->repo,
+	    &tags, &count) != 0) {
+		reply_error(tf->req, 500, "UNKNOWN", "cannot read the tag index");
+		return;
+	}
+	if (count == 0) {
+		tagindex_list_free(tags, count);
+		reply_error(tf->req, 404, "NAME_UNKNOWN",
+		    "repository not in the cache");
+		return;
+	}
+	list = json_array();
+	for (i = 0; i < count; i++) {
+		if (tf->last[0] != '\0' && strcmp(tags[i], tf->last) <= 0)
+			continue;
+		if (tf->n >= 0 && added == tf->n) {
+			if (added > 0) {
+				snprintf(link, sizeof link, "<%s/tags/list?n=%ld&"
+				    "last=%s>; rel=\"next\"", tf->prefix, tf->n,
+				    json_string_value(json_array_get(list,
+				    (size_t)added - 1)));
+				evhttp_add_header(h, "Link", link);
+			}
+			break;
+		}
+		json_array_append_new(list, json_string(tags[i]));
+		added++;
+	}
+	root = json_pack("{s:s, s:o}", "name", tf->repo, "tags", list);
+	text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	tagindex_list_free(tags, count);
+	b = evbuffer_new();
+	if (b != NULL && text != NULL)
+		evbuffer_add_printf(b, "%s\n", text);
+	free(text);
+	if (stale)
+		evhttp_add_header(h, "Warning", "110 pullgate \"Response is Stale\"");
+	reply_json(tf->req, 200, b);
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+/* Rewrites the upstream's next-page Link so it points back through us. */
+static void
+tags_pass_link(struct tags_fetch *tf, const char *link)
+{
+	const char	*q, *end;
+	char		 buf[1024];
+
+	if (link == NULL || (q = strchr(link, '?')) == NULL ||
+	    (end = strchr(q, '>')) == NULL || end - q > 512)
+		return;
+	snprintf(buf, sizeof buf, "<%s/tags/list%.*s>; rel=\"next\"", tf->prefix,
+	    (int)(end - q), q);
+	evhttp_add_header(evhttp_request_get_output_headers(tf->req), "Link", buf);
+}
+
+static void
+tags_done_cb(struct fetch *f, const char *error, void *arg)
+{
+	struct tags_fetch	*tf = arg;
+	struct evbuffer		*body = fetch_body(f);
+	json_t			*root;
+	json_error_t		 jerr;
+	long			 status = fetch_status(f);
+	size_t			 len;
+
+	if (error != NULL || status >= 500 || status == 0) {
+		log_info("%s/%s: tags from the cache: upstream %s", tf->registry->name,
+		    tf->repo, error != NULL ? error : "failed");
+		tags_send_cached(tf, 1);
+		goto out;
+	}
+	if (status == 404) {
+		reply_error(tf->req, 404, "NAME_UNKNOWN", "repository unknown upstream");
+		goto out;
+	}
+	if (status != 200) {
+		reply_error(tf->req, status == 401 ? 401 : 403,
+		    status == 401 ? "UNAUTHORIZED" : "DENIED",
+		    "the upstream refused the tag list");
+		goto out;
+	}
+	len = evbuffer_get_length(body);
+	root = json_loadb((const char *)evbuffer_pullup(body, -1), len, 0, &jerr);
+	if (root == NULL || !json_is_array(json_object_get(root, "tags"))) {
+		json_decref(root);
+		reply_error(tf->req, 502, "UNAVAILABLE",
+		    "the upstream sent a malformed tag list");
+		goto out;
+	}
+	json_decref(root);
+	tags_pass_link(tf, fetch_header(f, "Link"));
+	reply_json(tf->req, 200, body);
+out:
+	free(tf);
+}
+
+void
+tags_handle(struct api_request *ar)
+{
+	struct fetch_callbacks	 cb = { NULL, NULL, tags_done_cb };
+	struct fetch_request	 fr;
+	struct tags_fetch	*tf;
+	struct evkeyvalq	 params;
+	const char		*v, *query;
+	char			*url, q[256];
+	size_t			 plen;
+
+	if ((tf = calloc(1, sizeof *tf)) == NULL) {
+		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	tf->proxy = ar->proxy;
+	tf->req = ar->req;
+	tf->registry = ar->registry;
+	tf->n = -1;
+	util_strlcpy(tf->repo, ar->repo, sizeof tf->repo);
+	plen = strlen(ar->rawpath) - strlen("/tags/list");
+	snprintf(tf->prefix, sizeof tf->prefix, "%.*s", (int)plen, ar->rawpath);
+
+	TAILQ_INIT(&params);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(ar->req));
+	if (query != NULL)
+		evhttp_parse_query_str(query, &params);
+	if ((v = evhttp_find_header(&params, "n")) != NULL &&
+	    util_parse_long(v, 0, 100000, &tf->n) != 0) {
+		evhttp_clear_headers(&params);
+		reply_error(ar->req, 400, "PAGINATION_NUMBER_INVALID", "invalid n");
+		free(tf);
+		return;
+	}
+	if ((v = evhttp_find_header(&params, "last")) != NULL &&
+	    (!reference_valid_tag(v) ||
+	    util_strlcpy(tf->last, v, sizeof tf->last) != 0)) {
+		evhttp_clear_headers(&params);
+		reply_error(ar->req, 400, "TAG_INVALID", "invalid last");
+		free(tf);
+		return;
+	}
+	evhttp_clear_headers(&params);
+	if (ar->registry->is_local) {
+		tags_send_cached(tf, 0);
+		free(tf);
+		return;
+	}
+	q[0] = '\0';
+	if (tf->n >= 0)
+		snprintf(q, sizeof q, "n=%ld", tf->n);
+	if (tf->last[0] != '\0')
+		snprintf(q + strlen(q), sizeof q - strlen(q), "%slast=%s",
+		    q[0] != '\0' ? "&" : "", tf->last);
+	memset(&fr, 0, sizeof fr);
+	url = upstream_url(ar->registry, ar->repo, "tags/list", NULL,
+	    q[0] != '\0' ? q : NULL);
+	fr.url = url;
+	fr.headers = upstream_headers(ar->registry, NULL, 0);
+	fr.max_body = TAGS_MAX_BODY;
+	if (url == NULL || fetch_start(ar->proxy->fetcher, &fr, &cb, tf) == NULL) {
+		curl_slist_free_all(fr.headers);
+		reply_error(ar->req, 500, "UNKNOWN", "cannot start the upstream request");
+		free(tf);
+	}
+	free(url);
+}
