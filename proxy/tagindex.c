@@ -92,13 +92,7 @@ tagindex_put(const struct cache *c, const char *entry, const char *repo,
 	return rc;
 }
 
-static int
-tagindex_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The cached tags of a repository, sorted; an unknown repository has none. */
+/* The cached tags of a repository, unsorted; an unknown repository has none. */
 int
 tagindex_list(const struct cache *c, const char *entry, const char *repo,
     char ***tags, size_t *count)
@@ -127,8 +121,6 @@ tagindex_list(const struct cache *c, const char *entry, const char *repo,
 		n++;
 	}
 	closedir(d);
-	if (n > 0)
-		qsort(v, n, sizeof *v, tagindex_cmp);
 	*tags = v;
 	*count = n;
 	return 0;

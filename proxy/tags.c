@@ -26,28 +26,27 @@ struct tags_fetch {
 	char			 last[REFERENCE_TAG_MAX + 1];
 };
 
-/* Answers from the tag index, applying n and last as the API says. */
+static int
+tags_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Answers with tags (sorted here), applying n and last as the API says,
+ * with a Link to the next page.
+ */
 static void
-tags_send_cached(struct tags_fetch *tf, int stale)
+tags_reply(struct tags_fetch *tf, char **tags, size_t count, int stale)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(tf->req);
 	struct evbuffer		*b;
 	json_t			*root, *list;
-	char			**tags, *text, link[1024];
-	size_t			 count, i;
+	char			*text, link[1024];
+	size_t			 i;
 	long			 added = 0;
 
-	if (tagindex_list(&tf->proxy->cache, tf->registry->name, tf->repo,
-	    &tags, &count) != 0) {
-		reply_error(tf->req, 500, "UNKNOWN", "cannot read the tag index");
-		return;
-	}
-	if (count == 0) {
-		tagindex_list_free(tags, count);
-		reply_error(tf->req, 404, "NAME_UNKNOWN",
-		    "repository not in the cache");
-		return;
-	}
+	qsort(tags, count, sizeof *tags, tags_cmp);
 	list = json_array();
 	for (i = 0; i < count; i++) {
 		if (tf->last[0] != '\0' && strcmp(tags[i], tf->last) <= 0)
@@ -68,7 +67,6 @@ tags_send_cached(struct tags_fetch *tf, int stale)
 	root = json_pack("{s:s, s:o}", "name", tf->repo, "tags", list);
 	text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
-	tagindex_list_free(tags, count);
 	b = evbuffer_new();
 	if (b != NULL && text != NULL)
 		evbuffer_add_printf(b, "%s\n", text);
@@ -78,6 +76,49 @@ tags_send_cached(struct tags_fetch *tf, int stale)
 	reply_json(tf->req, 200, b);
 	if (b != NULL)
 		evbuffer_free(b);
+}
+
+/* Answers from the tag index. */
+static void
+tags_send_cached(struct tags_fetch *tf, int stale)
+{
+	char	**tags;
+	size_t	  count;
+
+	if (tagindex_list(&tf->proxy->cache, tf->registry->name, tf->repo,
+	    &tags, &count) != 0) {
+		reply_error(tf->req, 500, "UNKNOWN", "cannot read the tag index");
+		return;
+	}
+	if (count == 0)
+		reply_error(tf->req, 404, "NAME_UNKNOWN",
+		    "repository not in the cache");
+	else
+		tags_reply(tf, tags, count, stale);
+	tagindex_list_free(tags, count);
+}
+
+/*
+ * An upstream that ignored n/last (older distribution releases do) sent
+ * the whole list: paginate it here so clients see the same API.
+ */
+static void
+tags_send_upstream_list(struct tags_fetch *tf, json_t *array)
+{
+	char	**tags;
+	size_t	  i, n = 0;
+	json_t	 *v;
+
+	if ((tags = calloc(json_array_size(array) + 1, sizeof *tags)) == NULL) {
+		reply_error(tf->req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	json_array_foreach(array, i, v) {
+		if (json_is_string(v) && reference_valid_tag(json_string_value(v)))
+			tags[n++] = (char *)json_string_value(v);
+	}
+	tags_reply(tf, tags, n, 0);
+	free(tags);
 }
 
 /* Rewrites the upstream's next-page Link so it points back through us. */
@@ -127,6 +168,12 @@ tags_done_cb(struct fetch *f, const char *error, void *arg)
 		json_decref(root);
 		reply_error(tf->req, 502, "UNAVAILABLE",
 		    "the upstream sent a malformed tag list");
+		goto out;
+	}
+	if (fetch_header(f, "Link") == NULL &&
+	    (tf->n >= 0 || tf->last[0] != '\0')) {
+		tags_send_upstream_list(tf, json_object_get(root, "tags"));
+		json_decref(root);
 		goto out;
 	}
 	json_decref(root);

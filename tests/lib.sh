@@ -1,0 +1,186 @@
+# Shared helpers for the integration tests (sourced by tests/integration/*.sh).
+#
+# Every server a test starts is recorded by PID and stopped by the EXIT
+# trap, also on failure. Checks print "ok - NAME" or "not ok - NAME";
+# tests/run.sh counts them.
+
+set -u
+
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+PULLGATE=${PULLGATE:-$TOP/build/openssl/pullgate}
+PY=/usr/bin/python3
+TOOLS=$TOP/tests/tools
+WORK=$(mktemp -d /tmp/pullgate-test.XXXXXX)
+PIDS=""
+FAILED=0
+
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+
+cleanup() {
+	for p in $PIDS; do
+		kill -CONT "$p" 2>/dev/null
+		kill "$p" 2>/dev/null
+	done
+	for p in $PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		kill -9 "$p" 2>/dev/null
+	done
+	if [ "${KEEP_WORK:-}" = "" ]; then
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+fail() { echo "not ok - $*"; FAILED=$((FAILED + 1)); }
+# check NAME COMMAND...: runs the command, records the result.
+check() {
+	name=$1; shift
+	if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL [TRIES]: until the URL answers (any HTTP status).
+wait_http() {
+	i=0
+	while [ $i -lt "${2:-100}" ]; do
+		if curl -s -o /dev/null --max-time 1 "$1"; then return 0; fi
+		sleep 0.1; i=$((i + 1))
+	done
+	echo "timeout waiting for $1" >&2
+	return 1
+}
+
+forget_pid() {
+	np=""
+	for p in $PIDS; do [ "$p" = "$1" ] || np="$np $p"; done
+	PIDS=$np
+}
+
+stop_pid() {
+	kill "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	forget_pid "$1"
+}
+
+# start_registry NAME: a plain docker-registry on a free loopback port.
+# Sets REG_PORT, REG_PID, REG_LOG. Extra YAML for the http: section may be
+# given in REG_HTTP_EXTRA, and a whole auth: section in REG_AUTH.
+start_registry() {
+	REG_PORT=$(free_port)
+	d=$WORK/registry-$1
+	mkdir -p "$d/data"
+	cat > "$d/config.yml" <<YAML
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $d/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$REG_PORT
+${REG_HTTP_EXTRA:-}
+${REG_AUTH:-}
+YAML
+	REG_LOG=$d/registry.log
+	docker-registry serve "$d/config.yml" > "$REG_LOG" 2>&1 &
+	REG_PID=$!
+	PIDS="$PIDS $REG_PID"
+	wait_http "http://127.0.0.1:$REG_PORT/v2/"
+}
+
+# start_pullgate NAME [ARGS...]: the daemon on a free port with its own cache.
+# Sets PG_PORT, PG_PID, PG_LOG, PG_CACHE (reused if already set for NAME).
+start_pullgate() {
+	name=$1; shift
+	PG_PORT=${PG_PORT_FIXED:-$(free_port)}
+	PG_CACHE=${PG_CACHE_FIXED:-$WORK/cache-$name}
+	PG_LOG=$WORK/pullgate-$name.log
+	"$PULLGATE" serve --listen "127.0.0.1:$PG_PORT" --cache "$PG_CACHE" \
+	    --log-level debug "$@" >> "$PG_LOG" 2>&1 &
+	PG_PID=$!
+	PIDS="$PIDS $PG_PID"
+	wait_http "http://127.0.0.1:$PG_PORT/healthz"
+}
+
+# sanitizer_clean LOG: no AddressSanitizer or UBSan report in the log.
+sanitizer_clean() {
+	! grep -q -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$1"
+}
+
+# push_image LAYOUT TAG REF: skopeo copy of an OCI layout to a registry.
+push_image() {
+	skopeo --insecure-policy copy -q --all --dest-tls-verify=false \
+	    "oci:$1:$2" "docker://$3" > "$WORK/skopeo-push.log" 2>&1 || {
+		cat "$WORK/skopeo-push.log" >&2; return 1; }
+}
+
+# pull_image REF OUTDIR: skopeo copy (all platforms) to an OCI layout.
+pull_image() {
+	rm -rf "$2"
+	skopeo --insecure-policy copy -q --all --src-tls-verify=false \
+	    "docker://$1" "oci:$2:pulled" > "$WORK/skopeo-pull.log" 2>&1 || {
+		cat "$WORK/skopeo-pull.log" >&2; return 1; }
+}
+
+# blobs_verified LAYOUT: every blob's sha256 equals its file name.
+blobs_verified() {
+	n=0
+	for f in "$1"/blobs/sha256/*; do
+		[ "$(sha256sum < "$f" | cut -d' ' -f1)" = "$(basename "$f")" ] || {
+			echo "blob $f does not match its digest" >&2; return 1; }
+		n=$((n + 1))
+	done
+	[ $n -gt 0 ]
+}
+
+# same_blobs A B: the two layouts hold the same set of blobs.
+same_blobs() {
+	[ "$(ls "$1/blobs/sha256" | sort)" = "$(ls "$2/blobs/sha256" | sort)" ]
+}
+
+# upstream_gets LOG DIGEST: how many GETs of that blob the registry served.
+upstream_gets() {
+	grep -c "\"GET /v2/[^ ]*/blobs/$2 " "$1" || true
+}
+
+finish() {
+	exit $((FAILED > 0))
+}
+
+# start_fake MODE [ARGS...]: tests/tools/fakeupstream.py serving $WORK/fakeblobs.
+# Sets FAKE_PORT, FAKE_PID, FAKE_LOG.
+start_fake() {
+	mode=$1; shift
+	FAKE_PORT=$(free_port)
+	FAKE_LOG=$WORK/fake-$FAKE_PORT.log
+	mkdir -p "$WORK/fakeblobs"
+	: > "$FAKE_LOG"
+	$PY "$TOOLS/fakeupstream.py" --port "$FAKE_PORT" --blobs "$WORK/fakeblobs" \
+	    --log "$FAKE_LOG" --mode "$mode" "$@" &
+	FAKE_PID=$!
+	PIDS="$PIDS $FAKE_PID"
+	wait_http "http://127.0.0.1:$FAKE_PORT/v2/"
+}
+
+# fake_blob BYTES: a random blob for the fake upstream; prints its digest.
+fake_blob() {
+	mkdir -p "$WORK/fakeblobs"
+	head -c "$1" /dev/urandom > "$WORK/fakeblobs/new"
+	h=$(sha256sum < "$WORK/fakeblobs/new" | cut -d' ' -f1)
+	mv "$WORK/fakeblobs/new" "$WORK/fakeblobs/$h"
+	echo "sha256:$h"
+}

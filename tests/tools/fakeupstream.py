@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""A small registry-like server for what docker-registry cannot do: lie,
+trickle, or cut a body short. It serves blobs from a directory of files
+named by their sha256 hex, and logs every request line to --log.
+
+fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
+                [--chunk BYTES] [--delay SECONDS]
+
+  lie       same length, one byte flipped in the middle
+  truncate  announces the full length, sends half, closes
+  --delay   pause after each chunk (a slow upstream)
+"""
+import argparse
+import http.server
+import os
+import re
+import socketserver
+import sys
+import time
+
+BLOB = re.compile(r"^/v2/(.+)/blobs/sha256:([0-9a-f]{64})$")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def record(self):
+        with open(self.server.opts.log, "a") as f:
+            f.write("%s %s\n" % (self.command, self.path))
+
+    def do_HEAD(self):
+        self.handle_any(head=True)
+
+    def do_GET(self):
+        self.handle_any(head=False)
+
+    def handle_any(self, head):
+        self.record()
+        o = self.server.opts
+        path = self.path.split("?", 1)[0]
+        if path == "/v2/":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            if not head:
+                self.wfile.write(b"{}")
+            return
+        m = BLOB.match(path)
+        f = os.path.join(o.blobs, m.group(2)) if m else None
+        if f is None or not os.path.exists(f):
+            body = b'{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return
+        data = bytearray(open(f, "rb").read())
+        if o.mode == "lie" and data:
+            data[len(data) // 2] ^= 0xFF
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if head:
+            return
+        end = len(data) // 2 if o.mode == "truncate" else len(data)
+        try:
+            for i in range(0, end, o.chunk):
+                self.wfile.write(data[i:min(i + o.chunk, end)])
+                self.wfile.flush()
+                if o.delay:
+                    time.sleep(o.delay)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        if o.mode == "truncate":
+            self.close_connection = True
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--blobs", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--mode", default="good", choices=["good", "lie", "truncate"])
+    ap.add_argument("--chunk", type=int, default=65536)
+    ap.add_argument("--delay", type=float, default=0.0)
+    opts = ap.parse_args()
+    srv = Server(("127.0.0.1", opts.port), Handler)
+    srv.opts = opts
+    sys.stdout.flush()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
