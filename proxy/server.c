@@ -19,6 +19,13 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	const char		*path = evhttp_uri_get_path(uri);
 	struct evbuffer		*b;
 
+	if (evhttp_uri_get_host(uri) != NULL) {
+		/* An absolute-form target: we are no open proxy. */
+		log_info("refused: absolute request for host %.100s",
+		    evhttp_uri_get_host(uri));
+		reply_error(req, 403, "DENIED", "pullgate is not an open proxy");
+		return;
+	}
 	if (path == NULL || path[0] != '/') {
 		reply_error(req, 400, "UNSUPPORTED", "malformed request target");
 		return;

@@ -184,3 +184,8 @@ fake_blob() {
 	mv "$WORK/fakeblobs/new" "$WORK/fakeblobs/$h"
 	echo "sha256:$h"
 }
+
+# fsize FILE: its size in bytes, 0 when it does not exist.
+fsize() {
+	stat -c %s "$1" 2>/dev/null || echo 0
+}

@@ -1,0 +1,97 @@
+#!/bin/bash
+# One download for many readers, streaming, slow clients, lying and
+# truncating upstreams, kill -9 in the middle of a download.
+. "$(dirname "$0")/../lib.sh"
+
+# --- Many simultaneous pulls of one large blob: one upstream GET. --------
+start_registry up
+UP=127.0.0.1:$REG_PORT
+$PY "$TOOLS/mkimage.py" "$WORK/big" --tag v1 --layers 1 --size 48000000 > /dev/null
+push_image "$WORK/big" v1 "$UP/acme/big:v1"
+BIG=$(ls -S "$WORK/big/blobs/sha256" | head -1)
+start_pullgate conc --upstream "http://$UP"
+PG=127.0.0.1:$PG_PORT
+pids=""
+for i in 1 2 3 4 5 6; do
+	curl -s -o "$WORK/conc$i" "http://$PG/v2/acme/big/blobs/sha256:$BIG" &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+good=0
+for i in 1 2 3 4 5 6; do
+	[ "$(sha256sum < "$WORK/conc$i" | cut -d' ' -f1)" = "$BIG" ] && good=$((good + 1))
+done
+check "6 simultaneous clients all got the right bytes" test "$good" = 6
+check "exactly one upstream GET for 6 simultaneous pulls" test "$(upstream_gets "$REG_LOG" "sha256:$BIG")" = 1
+check "the blob is in the cache" test -f "$PG_CACHE/blobs/sha256/${BIG:0:2}/$BIG"
+
+# --- Streaming from a slow upstream: first bytes long before the end. ----
+start_fake good --chunk 65536 --delay 0.05
+SLOW=$(fake_blob 4194304)		# 64 chunks: about 3.2 s upstream
+stop_pid "$PG_PID"
+start_pullgate slow --upstream "http://127.0.0.1:$FAKE_PORT"
+PG=127.0.0.1:$PG_PORT
+curl -s -o "$WORK/slow-fast" "http://$PG/v2/x/blobs/$SLOW" &
+fastpid=$!
+curl -s --limit-rate 256k -o "$WORK/slow-slow" "http://$PG/v2/x/blobs/$SLOW" &
+slowpid=$!
+sleep 1.2
+partial=$(fsize "$WORK/slow-fast")
+check "a client streams while the upstream downloads (bytes after 1.2 s)" \
+    test "$partial" -gt 0 -a "$partial" -lt 4194304
+wait "$fastpid"
+check "the fast client finished while the rate-limited one still reads" kill -0 "$slowpid"
+wait "$slowpid"
+check "fast client: right bytes" test "sha256:$(sha256sum < "$WORK/slow-fast" | cut -d' ' -f1)" = "$SLOW"
+check "rate-limited client: right bytes" test "sha256:$(sha256sum < "$WORK/slow-slow" | cut -d' ' -f1)" = "$SLOW"
+check "one upstream GET for the fast and the slow client" test "$(grep -c "GET /v2/x/blobs/$SLOW" "$FAKE_LOG")" = 1
+
+# --- kill -9 in the middle of a download, then a restart. ---------------
+KILL=$(fake_blob 4194304)
+curl -s -o "$WORK/killed" "http://$PG/v2/x/blobs/$KILL" &
+cpid=$!
+sleep 1
+check "a partial download is in tmp/ before the kill" test -n "$(ls "$PG_CACHE/tmp")"
+kill -9 "$PG_PID"
+wait "$cpid" 2>/dev/null
+forget_pid "$PG_PID"
+check "the client of the killed daemon did not get the whole blob" \
+    test "$(fsize "$WORK/killed")" -lt 4194304
+check "no blob was published for the killed download" test ! -e "$PG_CACHE/blobs/sha256/${KILL:7:2}/${KILL#sha256:}"
+PG_CACHE_FIXED=$PG_CACHE start_pullgate slow --upstream "http://127.0.0.1:$FAKE_PORT"
+PG=127.0.0.1:$PG_PORT
+check "the restart removed the partial file" test -z "$(ls "$PG_CACHE/tmp")"
+curl -s -o "$WORK/after" "http://$PG/v2/x/blobs/$KILL"
+check "the next pull after the restart succeeds" test "sha256:$(sha256sum < "$WORK/after" | cut -d' ' -f1)" = "$KILL"
+stop_pid "$FAKE_PID"
+check "slow-upstream daemon log has no sanitizer report" sanitizer_clean "$PG_LOG"
+
+# --- A lying upstream: wrong bytes are not cached, the client sees a failure.
+start_fake lie
+LIE=$(fake_blob 1000000)
+stop_pid "$PG_PID"
+start_pullgate lie --upstream "http://127.0.0.1:$FAKE_PORT"
+PG=127.0.0.1:$PG_PORT
+curl -s -o "$WORK/lie" "http://$PG/v2/x/blobs/$LIE"
+rc=$?
+check "lying upstream: curl reports a failed transfer (rc=$rc)" test "$rc" -ne 0
+check "lying upstream: the client never got the whole body" test "$(fsize "$WORK/lie")" -lt 1000000
+check "lying upstream: nothing cached" test ! -e "$PG_CACHE/blobs/sha256/${LIE:7:2}/${LIE#sha256:}"
+check "lying upstream: no temporary file left" test -z "$(ls "$PG_CACHE/tmp")"
+check "lying upstream: the mismatch is logged" grep -q "does not match\|upstream sent content with digest" "$PG_LOG"
+curl -s -o "$WORK/lie2" "http://$PG/v2/x/blobs/$LIE"
+check "lying upstream: a second request goes upstream again" test "$(grep -c "GET /v2/x/blobs/$LIE" "$FAKE_LOG")" = 2
+stop_pid "$FAKE_PID"
+
+# --- A truncating upstream.
+start_fake truncate
+TRUNC=$(fake_blob 1000000)
+stop_pid "$PG_PID"
+start_pullgate trunc --upstream "http://127.0.0.1:$FAKE_PORT"
+PG=127.0.0.1:$PG_PORT
+curl -s -o "$WORK/trunc" "http://$PG/v2/x/blobs/$TRUNC"
+rc=$?
+check "truncating upstream: the client sees a failure (rc=$rc)" test "$rc" -ne 0
+check "truncating upstream: nothing cached" test ! -e "$PG_CACHE/blobs/sha256/${TRUNC:7:2}/${TRUNC#sha256:}"
+check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
+finish
