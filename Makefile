@@ -87,6 +87,7 @@ run: deps
 # Builds every variant the tests use, then runs them all.
 test: test-deps
 	$(MAKE) pullgate unit-bins
+	$(MAKE) CRYPTO=mbedtls unit-bins build/mbedtls/pullgate
 	$(MAKE) SANITIZER=address unit-bins build/openssl-address/pullgate
 	sh tests/run.sh
 

@@ -1,0 +1,58 @@
+#!/bin/sh
+# Runs every test: the cmocka unit tests and the integration scripts, for
+# each build variant (OpenSSL, mbedTLS, OpenSSL with ASan+UBSan), and ends
+# with one summary line "N passed, N failed".
+#
+#   tests/run.sh [VARIANT...]      default: openssl mbedtls openssl-address
+#   ONLY=pull tests/run.sh         only integration scripts matching "pull"
+
+cd "$(dirname "$0")/.." || exit 1
+VARIANTS=${*:-openssl mbedtls openssl-address}
+PASSED=0
+FAILED=0
+FAILURES=""
+LOGDIR=$(mktemp -d /tmp/pullgate-results.XXXXXX)
+
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1"
+
+record() {	# record PASSED FAILED NAME
+	PASSED=$((PASSED + $1))
+	FAILED=$((FAILED + $2))
+	[ "$2" -gt 0 ] && FAILURES="$FAILURES $3"
+}
+
+for v in $VARIANTS; do
+	for t in build/$v/tests/test_*; do
+		[ -x "$t" ] || continue
+		name="$v/unit/$(basename "$t")"
+		out=$LOGDIR/$(echo "$name" | tr / _).log
+		"$t" > "$out" 2>&1
+		rc=$?
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out")
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out")
+		p=${p:-0}; f=${f:-0}
+		[ $rc -ne 0 ] && [ "$f" = 0 ] && f=1
+		echo "$name: $p passed, $f failed"
+		[ "$f" -gt 0 ] && sed 's/^/    /' "$out"
+		record "$p" "$f" "$name"
+	done
+	[ -x "build/$v/pullgate" ] || continue
+	for s in tests/integration/*.sh; do
+		case "$s" in *"${ONLY:-}"*) ;; *) continue ;; esac
+		name="$v/$(basename "$s" .sh)"
+		out=$LOGDIR/$(echo "$name" | tr / _).log
+		PULLGATE=$PWD/build/$v/pullgate bash "$s" > "$out" 2>&1
+		rc=$?
+		p=$(grep -c '^ok - ' "$out")
+		f=$(grep -c '^not ok - ' "$out")
+		[ $rc -ne 0 ] && [ "$f" = 0 ] && f=1
+		echo "$name: $p passed, $f failed"
+		[ "$f" -gt 0 ] && sed 's/^/    /' "$out" | tail -40
+		record "$p" "$f" "$name"
+	done
+done
+echo "logs in $LOGDIR"
+[ -n "$FAILURES" ] && echo "failing:$FAILURES"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

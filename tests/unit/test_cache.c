@@ -1,0 +1,158 @@
+/* Unit tests: the cache's publish and discard, and the tag index. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "proxy.h"
+
+static char	dir[] = "/tmp/pullgate-unit.XXXXXX";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	cmd[256];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static int
+count_tmp(void)
+{
+	char	cmd[256];
+	FILE	*p;
+	int	 n = -1;
+
+	snprintf(cmd, sizeof cmd, "ls -A '%s/tmp' | wc -l", dir);
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+static void
+test_publish_and_discard(void **state)
+{
+	struct cache	 c;
+	struct digest	 d, other;
+	char		*cause = NULL, tmp[1024], buf[16];
+	off_t		 size;
+	int		 fd;
+
+	(void)state;
+	assert_int_equal(cache_open(&c, dir, &cause), 0);
+	digest_of_buffer("hello", 5, &d);
+	digest_of_buffer("other", 5, &other);
+	assert_false(cache_blob_exists(&c, &d));
+
+	/* Discard: the temporary file goes, nothing is published. */
+	fd = cache_tmp_create(&c, &other, tmp, sizeof tmp);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "xx", 2), 2);
+	close(fd);
+	assert_int_equal(count_tmp(), 1);
+	cache_discard(tmp);
+	assert_int_equal(count_tmp(), 0);
+	assert_false(cache_blob_exists(&c, &other));
+
+	/* Publish: atomically in place, readable, tmp empty again. */
+	fd = cache_tmp_create(&c, &d, tmp, sizeof tmp);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	assert_int_equal(cache_publish(&c, fd, tmp, &d), 0);
+	close(fd);
+	assert_int_equal(count_tmp(), 0);
+	assert_true(cache_blob_exists(&c, &d));
+	fd = cache_blob_open(&c, &d, &size);
+	assert_true(fd >= 0);
+	assert_int_equal(size, 5);
+	assert_int_equal(read(fd, buf, sizeof buf), 5);
+	assert_memory_equal(buf, "hello", 5);
+	close(fd);
+
+	/* cache_put refuses content that does not match its digest. */
+	assert_int_equal(cache_put(&c, &other, "hello", 5), -1);
+	assert_false(cache_blob_exists(&c, &other));
+	assert_int_equal(cache_put(&c, &other, "other", 5), 0);
+	assert_true(cache_blob_exists(&c, &other));
+	assert_int_equal(count_tmp(), 0);
+}
+
+static void
+test_leftovers_removed_at_open(void **state)
+{
+	struct cache	 c;
+	struct digest	 d;
+	char		*cause = NULL, tmp[1024];
+	int		 fd;
+
+	(void)state;
+	assert_int_equal(cache_open(&c, dir, &cause), 0);
+	digest_of_buffer("crash", 5, &d);
+	fd = cache_tmp_create(&c, &d, tmp, sizeof tmp);
+	assert_int_equal(write(fd, "cra", 3), 3);
+	close(fd);			/* the process "dies" here */
+	assert_int_equal(count_tmp(), 1);
+	assert_int_equal(cache_open(&c, dir, &cause), 0);
+	assert_int_equal(count_tmp(), 0);
+	assert_false(cache_blob_exists(&c, &d));
+}
+
+static void
+test_tagindex(void **state)
+{
+	struct cache		 c;
+	struct tagindex_entry	 e, got;
+	char			*cause = NULL, **tags;
+	size_t			 n;
+
+	(void)state;
+	assert_int_equal(cache_open(&c, dir, &cause), 0);
+	memset(&e, 0, sizeof e);
+	digest_of_buffer("m", 1, &e.digest);
+	strcpy(e.media_type, "application/vnd.oci.image.manifest.v1+json");
+	e.checked = 1234;
+	assert_int_equal(tagindex_get(&c, "remote", "acme/app", "v1", &got), -1);
+	assert_int_equal(tagindex_put(&c, "remote", "acme/app", "v1", &e), 0);
+	assert_int_equal(tagindex_put(&c, "remote", "acme/app", "v2", &e), 0);
+	assert_int_equal(tagindex_get(&c, "remote", "acme/app", "v1", &got), 0);
+	assert_true(digest_equal(&got.digest, &e.digest));
+	assert_string_equal(got.media_type, e.media_type);
+	assert_int_equal(got.checked, 1234);
+	assert_int_equal(tagindex_list(&c, "remote", "acme/app", &tags, &n), 0);
+	assert_int_equal(n, 2);
+	tagindex_list_free(tags, n);
+	assert_int_equal(tagindex_list(&c, "remote", "acme/none", &tags, &n), 0);
+	assert_int_equal(n, 0);
+	/* Another entry's namespace is separate. */
+	assert_int_equal(tagindex_get(&c, "local", "acme/app", "v1", &got), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_publish_and_discard),
+		cmocka_unit_test(test_leftovers_removed_at_open),
+		cmocka_unit_test(test_tagindex),
+	};
+
+	log_set_level(LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests_name("cache", tests, setup, teardown);
+}
