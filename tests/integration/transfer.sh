@@ -86,6 +86,22 @@ curl -s -o "$WORK/lie2" "http://$PG/v2/x/blobs/$LIE"
 check "lying upstream: a second request goes upstream again" test "$(grep -c "GET /v2/x/blobs/$LIE" "$FAKE_LOG")" = 2
 stop_pid "$FAKE_PID"
 
+# --- A slow lying upstream: the client is already streaming when the digest
+# fails, so its response must be cut short, never end cleanly.
+start_fake lie --chunk 65536 --delay 0.05
+LIE2=$(fake_blob 1048576)
+stop_pid "$PG_PID"
+start_pullgate lie2 --upstream "http://127.0.0.1:$FAKE_PORT"
+PG=127.0.0.1:$PG_PORT
+code=$(curl -s -o "$WORK/lie2" -w '%{http_code}' "http://$PG/v2/x/blobs/$LIE2")
+rc=$?
+check "slow lying upstream: 200 started, then cut short (rc=$rc, status $code)" \
+    test "$rc" = 18 -a "$code" = 200
+check "slow lying upstream: the client got most bytes but never the last" \
+    test "$(fsize "$WORK/lie2")" -gt 0 -a "$(fsize "$WORK/lie2")" -lt 1048576
+check "slow lying upstream: nothing cached" test ! -e "$PG_CACHE/blobs/sha256/${LIE2:7:2}/${LIE2#sha256:}"
+stop_pid "$FAKE_PID"
+
 # --- A truncating upstream.
 start_fake truncate
 TRUNC=$(fake_blob 1000000)
