@@ -46,6 +46,16 @@ check "fast client: right bytes" test "sha256:$(sha256sum < "$WORK/slow-fast" | 
 check "rate-limited client: right bytes" test "sha256:$(sha256sum < "$WORK/slow-slow" | cut -d' ' -f1)" = "$SLOW"
 check "one upstream GET for the fast and the slow client" test "$(grep -c "GET /v2/x/blobs/$SLOW" "$FAKE_LOG")" = 1
 
+# --- Clients that leave: mid-stream, and before the first byte. ---------
+GONE=$(fake_blob 2097152)
+curl -s -o /dev/null --max-time 0.5 "http://$PG/v2/x/blobs/$GONE"
+check "a client that left mid-stream saw a timeout" test $? = 28
+curl -s -o "$WORK/gone-after" "http://$PG/v2/x/blobs/$GONE"
+check "the download went on without it; the next client gets the blob" \
+    test "sha256:$(sha256sum < "$WORK/gone-after" | cut -d' ' -f1)" = "$GONE"
+check "one upstream GET for the leaver and the next client" test "$(grep -c "GET /v2/x/blobs/$GONE" "$FAKE_LOG")" = 1
+check "the daemon is still healthy" curl -sf -o /dev/null "http://$PG/healthz"
+
 # --- kill -9 in the middle of a download, then a restart. ---------------
 KILL=$(fake_blob 4194304)
 curl -s -o "$WORK/killed" "http://$PG/v2/x/blobs/$KILL" &
