@@ -91,7 +91,8 @@ test: test-deps
 	$(MAKE) SANITIZER=address unit-bins build/openssl-address/pullgate
 	sh tests/run.sh
 
-bench: deps
+bench:
+	sh packaging/install-deps.sh bench
 	$(MAKE) pullgate
 	sh tests/bench/run.sh
 

@@ -2,17 +2,20 @@
 # Installs what pullgate needs on Debian 12, as root, only if missing.
 #   install-deps.sh build    compilers and libraries
 #   install-deps.sh test     the above, plus the tests' servers and clients
+#   install-deps.sh bench    the above, plus nginx and bc for make bench
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev
 libssl-dev libjansson-dev libconfig-dev libmbedtls-dev"
 TEST_PKGS="libcmocka-dev docker-registry skopeo apache2-utils python3 curl
 openssl ca-certificates"
+BENCH_PKGS="nginx-light bc"
 
 case "${1:-build}" in
 build) want="$BUILD_PKGS" ;;
 test) want="$BUILD_PKGS $TEST_PKGS" ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+bench) want="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS" ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -71,19 +71,10 @@ blob_send_file(struct evhttp_request *req, int fd, off_t size,
 		evhttp_send_reply(req, status, NULL, NULL);
 		return 0;
 	}
-	if ((b = evbuffer_new()) == NULL) {
-		close(fd);
-		reply_error(req, 500, "UNKNOWN", "out of memory");
-		return -1;
-	}
-	if (last >= first && evbuffer_add_file(b, fd, first, last - first + 1) != 0) {
-		evbuffer_free(b);
-		close(fd);
+	if ((b = reply_file_body(fd, first, last - first + 1)) == NULL) {
 		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
 		return -1;
 	}
-	if (last < first)
-		close(fd);	/* an empty blob */
 	evhttp_send_reply(req, status, NULL, b);
 	evbuffer_free(b);
 	return 0;

@@ -62,6 +62,7 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	char			 mtype[TAGINDEX_MEDIA_TYPE_MAX];
 	char			 dstr[DIGEST_STRING_LEN + 1], len[32];
+	struct evbuffer		*b;
 	off_t			 size;
 	int			 fd;
 
@@ -87,11 +88,7 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 		evhttp_send_reply(req, 200, NULL, NULL);
 		return 0;
 	}
-	struct evbuffer *b = evbuffer_new();
-	if (b == NULL || evbuffer_add_file(b, fd, 0, size) != 0) {
-		if (b != NULL)
-			evbuffer_free(b);
-		close(fd);
+	if ((b = reply_file_body(fd, 0, size)) == NULL) {
 		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
 		return 0;
 	}

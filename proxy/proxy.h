@@ -146,6 +146,8 @@ void	 server_stop(struct proxy *);
 void	 reply_headers(struct evhttp_request *);
 void	 reply_error(struct evhttp_request *, int, const char *, const char *);
 void	 reply_json(struct evhttp_request *, int, struct evbuffer *);
+struct evbuffer *reply_file_body(int, off_t, off_t);
+void	 reply_tune_connection(struct evhttp_request *);
 
 /* upstream.c: building requests to a registry entry. */
 char	*upstream_url(const struct registry *, const char *, const char *,

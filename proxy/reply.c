@@ -3,12 +3,18 @@
  * error bodies. Error messages never carry secrets: callers pass only
  * entry names, repository names and reasons.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <unistd.h>
 
 #include "proxy.h"
 
@@ -52,4 +58,51 @@ reply_error(struct evhttp_request *req, int status, const char *code,
 	reply_json(req, status, body);
 	if (body != NULL)
 		evbuffer_free(body);
+}
+
+/*
+ * A body that is a range of a file (fd is consumed, also on failure). The
+ * buffer is marked as draining to a socket, so libevent hands the range to
+ * sendfile(2) instead of mapping the file into memory.
+ */
+struct evbuffer *
+reply_file_body(int fd, off_t offset, off_t length)
+{
+	struct evbuffer	*b;
+
+	if ((b = evbuffer_new()) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	evbuffer_set_flags(b, EVBUFFER_FLAG_DRAINS_TO_FD);
+	if (length == 0) {
+		close(fd);
+		return b;
+	}
+	if (evbuffer_add_file(b, fd, offset, length) != 0) {
+		evbuffer_free(b);
+		close(fd);
+		return NULL;
+	}
+	return b;
+}
+
+/*
+ * Lets one write(2) or sendfile(2) move more than libevent's 16 KiB
+ * default, and sends the headers without waiting for Nagle's algorithm
+ * (headers and body leave in separate writes).
+ */
+void
+reply_tune_connection(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
+	struct bufferevent		*bev;
+	int				 one = 1;
+
+	if (evcon == NULL)
+		return;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	bufferevent_set_max_single_write(bev, 1024 * 1024);
+	setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof one);
 }

@@ -32,6 +32,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	}
 	log_debug("%s: %d %s", __func__, (int)evhttp_request_get_command(req), path);
 	if (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0) {
+		reply_tune_connection(req);
 		api_handle(p, req, path);
 		return;
 	}

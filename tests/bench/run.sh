@@ -1,0 +1,89 @@
+#!/bin/bash
+# make bench: measurements, not pass/fail. Ratios are measured in one run,
+# side by side, because the machine is shared and noisy.
+#
+#   cache-hit throughput: pullgate vs nginx serving the same file
+#   cold pull: skopeo through pullgate vs straight from the registry
+#   upstream GETs for N simultaneous pulls of one blob
+#   resident memory of the daemon with N slow clients on one large blob
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$TOP/tests/lib.sh"
+
+N=${BENCH_CLIENTS:-8}
+REPS=${BENCH_REPS:-10}
+
+start_registry bench
+UP=127.0.0.1:$REG_PORT
+$PY "$TOOLS/mkimage.py" "$WORK/img" --tag v1 --layers 4 --size 16000000 > /dev/null
+push_image "$WORK/img" v1 "$UP/bench/app:v1"
+BIG=$(ls -S "$WORK/img/blobs/sha256" | head -1)
+BIGF=$WORK/img/blobs/sha256/$BIG
+start_pullgate bench --upstream "http://$UP" --log-level warn
+PG=127.0.0.1:$PG_PORT
+
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l; }
+
+# Cold pull: direct, then through pullgate (cache empty), then warm.
+t0=$(now); pull_image "$UP/bench/app:v1" "$WORK/direct"; t1=$(now)
+pull_image "$PG/bench/app:v1" "$WORK/cold"; t2=$(now)
+pull_image "$PG/bench/app:v1" "$WORK/warm"; t3=$(now)
+direct=$(secs "$t0" "$t1"); cold=$(secs "$t1" "$t2"); warm=$(secs "$t2" "$t3")
+
+# Cache-hit throughput against nginx serving the same file.
+NGX=$(free_port)
+mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+cp "$BIGF" "$WORK/nginx/www/blob"
+cat > "$WORK/nginx/nginx.conf" <<NGINX
+user root; daemon off; worker_processes 1; pid $WORK/nginx/pid; error_log $WORK/nginx/error.log;
+events { worker_connections 256; }
+http { access_log off; sendfile on; client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp;
+  uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
+  server { listen 127.0.0.1:$NGX; root $WORK/nginx/www; } }
+NGINX
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+PIDS="$PIDS $!"
+wait_http "http://127.0.0.1:$NGX/blob"
+size=$(stat -c %s "$BIGF")
+rate() {	# rate URL: MB/s over REPS sequential downloads (curl's own timing)
+	t=0
+	for _ in $(seq "$REPS"); do
+		set -- "$1" $(curl -s -o /dev/null -w '%{time_total} %{size_download}' "$1")
+		[ "$3" = "$size" ] || { echo "bench: $1 sent $3 bytes, not $size" >&2; exit 1; }
+		t=$(echo "$t + $2" | bc -l)
+	done
+	echo "$size * $REPS / $t / 1000000" | bc -l
+}
+pg_rate=$(rate "http://$PG/v2/bench/app/blobs/sha256:$BIG")
+ngx_rate=$(rate "http://127.0.0.1:$NGX/blob")
+
+# Upstream GETs for N simultaneous pulls of one uncached blob.
+$PY "$TOOLS/mkimage.py" "$WORK/img2" --tag v1 --layers 1 --size 32000000 --seed fan > /dev/null
+push_image "$WORK/img2" v1 "$UP/bench/fan:v1"
+FAN=$(ls -S "$WORK/img2/blobs/sha256" | head -1)
+pids=""
+for i in $(seq "$N"); do
+	curl -s -o /dev/null "http://$PG/v2/bench/fan/blobs/sha256:$FAN" & pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+gets=$(upstream_gets "$REG_LOG" "sha256:$FAN")
+
+# Resident memory with N slow clients reading one large blob.
+rss0=$(awk '/VmRSS/ {print $2}' /proc/$PG_PID/status)
+pids=""
+for i in $(seq "$N"); do
+	curl -s -o /dev/null --limit-rate 2m "http://$PG/v2/bench/app/blobs/sha256:$BIG" & pids="$pids $!"
+done
+sleep 3
+rss1=$(awk '/VmRSS/ {print $2}' /proc/$PG_PID/status)
+for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+
+printf '\n%-48s %s\n' "measurement" "value"
+printf '%-48s %.2f s\n' "skopeo pull straight from the registry" "$direct"
+printf '%-48s %.2f s (x%.2f)\n' "skopeo pull through pullgate, cold" "$cold" "$(echo "$cold / $direct" | bc -l)"
+printf '%-48s %.2f s (x%.2f)\n' "skopeo pull through pullgate, warm" "$warm" "$(echo "$warm / $direct" | bc -l)"
+printf '%-48s %.0f MB/s\n' "cache hit, 16 MB blob, pullgate" "$pg_rate"
+printf '%-48s %.0f MB/s (pullgate/nginx x%.2f)\n' "same file, nginx sendfile" "$ngx_rate" "$(echo "$pg_rate / $ngx_rate" | bc -l)"
+printf '%-48s %s\n' "upstream GETs for $N simultaneous pulls" "$gets"
+printf '%-48s %s kB -> %s kB\n' "daemon RSS, idle -> $N slow clients" "$rss0" "$rss1"
