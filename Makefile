@@ -45,7 +45,8 @@ PKG_CFLAGS	= $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS	= $(shell $(PKG_CONFIG) --libs $(PKGS)) $(CRYPTO_LIBS)
 
 LIB_SRCS	:= $(filter-out agent/main.c,$(wildcard agent/*.c)) \
-		   $(wildcard proxy/*.c) certs/crypto_$(CRYPTO).c
+		   $(wildcard proxy/*.c) certs/crypto_$(CRYPTO).c \
+		   $(filter-out certs/crypto_%.c,$(wildcard certs/*.c))
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ	:= $(BUILD)/agent/main.o
 HEADERS		:= $(wildcard agent/*.h proxy/*.h certs/*.h)
