@@ -27,6 +27,17 @@ void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 #define REGISTRY_NAME_MAX	64
 #define REGISTRY_URL_MAX	1024
 
+#define REGISTRY_PATH_MAX	1024
+#define REGISTRY_TOKEN_HOSTS	8
+
+/* Authentication schemes of an entry, combinable. */
+#define AUTH_BASIC	0x01	/* username + password (or access key) */
+#define AUTH_BEARER	0x02	/* a static access key as Bearer */
+#define AUTH_TOKEN	0x04	/* the Docker token flow */
+#define AUTH_MTLS	0x08	/* the device's client certificate */
+
+struct identity;
+
 struct registry {
 	int	 id;
 	char	 name[REGISTRY_NAME_MAX];
@@ -34,6 +45,22 @@ struct registry {
 	char	 host[256];		/* host part of url, for ns= matching */
 	int	 is_local;		/* never touches the network */
 	int	 is_docker_hub;		/* one-component names get library/ */
+	int	 from_file;		/* 0 main config, 1 registries_file */
+
+	unsigned auth;			/* AUTH_* */
+	char	 username[128];
+	char	 password_file[REGISTRY_PATH_MAX];
+	char	 bearer_file[REGISTRY_PATH_MAX];
+	char	 cert[REGISTRY_PATH_MAX];	/* mtls; empty: the device's */
+	char	 key[REGISTRY_PATH_MAX];
+	char	 ca[REGISTRY_PATH_MAX];		/* CA bundle; empty: the system's */
+	char	 token_hosts[REGISTRY_TOKEN_HOSTS][256];
+	size_t	 ntoken_hosts;
+
+	/* Loaded at start: secrets in memory, the client identity. */
+	char		*password;
+	char		*bearer;
+	struct identity	*identity;
 };
 
 struct registry_table {
@@ -43,14 +70,19 @@ struct registry_table {
 };
 
 int	 registry_table_init(struct registry_table *, const char *, char **);
-int	 registry_table_add(struct registry_table *, int, const char *,
-	     const char *, char **);
+struct registry *registry_table_add(struct registry_table *, int,
+	     const char *, const char *, char **);
 int	 registry_set_url(struct registry *, const char *, char **);
 void	 registry_table_free(struct registry_table *);
 struct registry *registry_find_id(struct registry_table *, int);
 struct registry *registry_find_name(struct registry_table *, const char *);
 struct registry *registry_default(struct registry_table *);
 int	 registry_parse_url(const char *, char *, size_t, char **);
+int	 registry_parse_auth(const char *, unsigned *, char **);
+const char *registry_auth_name(unsigned);
+int	 registry_check(struct registry *, char **);
+int	 registry_load_secrets(struct registry *, char **);
+int	 registry_trusts_host(const struct registry *, const char *);
 
 /* config.c: everything the daemon reads from its file and flags. */
 struct config {
@@ -71,14 +103,28 @@ struct config {
 	size_t	 manifest_max_bytes;
 	int	 tag_ttl;			/* seconds a cached tag is fresh */
 
+	/* The device identity: certificate and key for mtls entries. */
+	char	 device_cert[REGISTRY_PATH_MAX];
+	char	 device_key[REGISTRY_PATH_MAX];
+	int	 cert_warn_days;
+
+	/* Entries edited by 'pullgate registry add|rm'. */
+	char	 registries_file[REGISTRY_PATH_MAX];
+
 	struct registry_table registries;
 };
 
 void	 config_defaults(struct config *);
 int	 config_load(struct config *, const char *, char **);
+int	 config_load_registries_file(struct config *, const char *, char **);
+int	 config_load_secrets(struct config *, char **);
 int	 config_set_upstream(struct config *, const char *, char **);
 void	 config_free(struct config *);
 int	 config_parse_listen(const char *, char *, size_t, int *);
+
+/* secret.c: secrets live in files only their owner can read. */
+int	 secret_read(const char *, char **, char **);
+void	 secret_free(char *);
 
 /* serve.c */
 int	 serve_main(int, char **);

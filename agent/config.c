@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "agent.h"
+#include "identity.h"
 
 #define CONFIG_DEFAULT_UPSTREAM	"https://registry-1.docker.io"
 
@@ -30,6 +33,9 @@ config_defaults(struct config *c)
 	c->low_speed_limit = 1024;
 	c->manifest_max_bytes = 4 * 1024 * 1024;
 	c->tag_ttl = 300;
+	c->cert_warn_days = 30;
+	util_strlcpy(c->registries_file, "/etc/pullgate/registries.conf",
+	    sizeof c->registries_file);
 	if (registry_table_init(&c->registries, CONFIG_DEFAULT_UPSTREAM, &cause) != 0)
 		fatal("%s: %s", __func__, cause);
 }
@@ -73,7 +79,8 @@ config_set_upstream(struct config *c, const char *url, char **cause)
 
 static const char *config_top_keys[] = {
 	"listen", "cache_dir", "log_level", "upstream", "default_registry",
-	"tag_ttl", "client", "upstream_transfer", "registries", NULL
+	"tag_ttl", "client", "upstream_transfer", "registries", "device",
+	"registries_file", NULL
 };
 
 static int
@@ -143,10 +150,107 @@ config_string(config_setting_t *group, const char *name, const char **out,
 }
 
 static int
-config_load_registries(struct config *c, config_setting_t *list, char **cause)
+config_path(config_setting_t *g, const char *name, char *out, size_t len,
+    char **cause)
 {
-	static const char	*keys[] = { "id", "name", "url", NULL };
+	const char	*v = NULL;
+
+	if (config_string(g, name, &v, cause) != 0)
+		return -1;
+	if (v == NULL)
+		return 0;
+	if (v[0] != '/' || util_strlcpy(out, v, len) != 0) {
+		*cause = util_printf("line %d: '%s' must be an absolute path",
+		    config_setting_source_line(config_setting_get_member(g, name)),
+		    name);
+		return -1;
+	}
+	return 0;
+}
+
+/* auth = "basic"; or auth = ["mtls", "token"]; */
+static int
+config_auth(config_setting_t *e, unsigned *auth, char **cause)
+{
+	config_setting_t	*s, *v;
+	char			*why = NULL;
+	unsigned		 i;
+
+	if ((s = config_setting_get_member(e, "auth")) == NULL)
+		return 0;
+	*auth = 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		v = s;
+	else if (config_setting_is_array(s) || config_setting_is_list(s))
+		v = config_setting_get_elem(s, 0);
+	else
+		v = NULL;
+	for (i = 0; v != NULL; v = config_setting_get_elem(s, ++i)) {
+		if (config_setting_type(v) != CONFIG_TYPE_STRING ||
+		    registry_parse_auth(config_setting_get_string(v), auth, &why) != 0) {
+			*cause = util_printf("line %d: %s",
+			    config_setting_source_line(s),
+			    why != NULL ? why : "'auth' must be a string or a "
+			    "list of strings");
+			free(why);
+			return -1;
+		}
+		if (v == s)
+			break;
+	}
+	return 0;
+}
+
+static int
+config_registry_auth(struct config *c, struct registry *r, config_setting_t *e,
+    char **cause)
+{
+	config_setting_t	*hosts, *h;
+	const char		*user = NULL;
+	unsigned		 i;
+
+	(void)c;
+	if (config_auth(e, &r->auth, cause) != 0 ||
+	    config_string(e, "username", &user, cause) != 0 ||
+	    config_path(e, "password_file", r->password_file,
+	    sizeof r->password_file, cause) != 0 ||
+	    config_path(e, "bearer_file", r->bearer_file, sizeof r->bearer_file,
+	    cause) != 0 ||
+	    config_path(e, "cert", r->cert, sizeof r->cert, cause) != 0 ||
+	    config_path(e, "key", r->key, sizeof r->key, cause) != 0 ||
+	    config_path(e, "ca", r->ca, sizeof r->ca, cause) != 0)
+		return -1;
+	if (user != NULL && util_strlcpy(r->username, user, sizeof r->username) != 0) {
+		*cause = util_printf("registry '%s': username too long", r->name);
+		return -1;
+	}
+	if ((hosts = config_setting_get_member(e, "token_hosts")) != NULL) {
+		for (i = 0; (h = config_setting_get_elem(hosts, i)) != NULL; i++) {
+			if (config_setting_type(h) != CONFIG_TYPE_STRING ||
+			    i >= REGISTRY_TOKEN_HOSTS ||
+			    util_strlcpy(r->token_hosts[i], config_setting_get_string(h),
+			    sizeof r->token_hosts[i]) != 0) {
+				*cause = util_printf("line %d: 'token_hosts' must be a "
+				    "list of at most %d host[:port] strings",
+				    config_setting_source_line(hosts),
+				    REGISTRY_TOKEN_HOSTS);
+				return -1;
+			}
+			r->ntoken_hosts = i + 1;
+		}
+	}
+	return 0;
+}
+
+static int
+config_load_registries(struct config *c, config_setting_t *list, int from_file,
+    char **cause)
+{
+	static const char	*keys[] = { "id", "name", "url", "auth", "username",
+	    "password_file", "bearer_file", "cert", "key", "ca", "token_hosts",
+	    NULL };
 	config_setting_t	*e;
+	struct registry		*r;
 	const char		*name, *url;
 	long			 id;
 	unsigned		 i;
@@ -162,7 +266,7 @@ config_load_registries(struct config *c, config_setting_t *list, char **cause)
 		id = 0;
 		if (!config_setting_is_group(e) ||
 		    config_check_keys(e, keys, " in a registry entry", cause) != 0 ||
-		    config_int(e, "id", 3, 9999, &id, cause) != 0 ||
+		    config_int(e, "id", 1, 9999, &id, cause) != 0 ||
 		    config_string(e, "name", &name, cause) != 0 ||
 		    config_string(e, "url", &url, cause) != 0) {
 			if (*cause == NULL)
@@ -171,17 +275,38 @@ config_load_registries(struct config *c, config_setting_t *list, char **cause)
 				    config_setting_source_line(e));
 			return -1;
 		}
-		if (id == 0 || name == NULL || url == NULL) {
-			*cause = util_printf("line %d: a registry entry needs id, "
-			    "name and url", config_setting_source_line(e));
+		if (id == REGISTRY_ID_REMOTE) {
+			/* Entry 1 is configured in place; it keeps its name. */
+			r = registry_find_id(&c->registries, REGISTRY_ID_REMOTE);
+			if ((name != NULL && strcmp(name, r->name) != 0) ||
+			    (url != NULL && registry_set_url(r, url, &why) != 0)) {
+				*cause = util_printf("line %d: %s",
+				    config_setting_source_line(e), why != NULL ? why :
+				    "entry 1 is always named 'remote'");
+				free(why);
+				return -1;
+			}
+		} else if (id == REGISTRY_ID_LOCAL) {
+			*cause = util_printf("line %d: entry 2 is the local cache and "
+			    "cannot be configured", config_setting_source_line(e));
 			return -1;
+		} else {
+			if (id == 0 || name == NULL || url == NULL) {
+				*cause = util_printf("line %d: a registry entry needs id, "
+				    "name and url", config_setting_source_line(e));
+				return -1;
+			}
+			r = registry_table_add(&c->registries, (int)id, name, url, &why);
+			if (r == NULL) {
+				*cause = util_printf("line %d: %s",
+				    config_setting_source_line(e), why);
+				free(why);
+				return -1;
+			}
 		}
-		if (registry_table_add(&c->registries, (int)id, name, url, &why) != 0) {
-			*cause = util_printf("line %d: %s",
-			    config_setting_source_line(e), why);
-			free(why);
+		r->from_file = from_file;
+		if (config_registry_auth(c, r, e, cause) != 0)
 			return -1;
-		}
 	}
 	return 0;
 }
@@ -266,8 +391,26 @@ config_apply(struct config *c, config_t *cf, char **cause)
 			return -1;
 		c->manifest_max_bytes = (size_t)v;
 	}
+	if ((g = config_setting_get_member(root, "device")) != NULL) {
+		static const char *device_keys[] = { "cert", "key",
+		    "expiry_warning_days", NULL };
+
+		if (config_check_keys(g, device_keys, " in 'device'", cause) != 0 ||
+		    config_path(g, "cert", c->device_cert, sizeof c->device_cert,
+		    cause) != 0 ||
+		    config_path(g, "key", c->device_key, sizeof c->device_key,
+		    cause) != 0)
+			return -1;
+		v = c->cert_warn_days;
+		if (config_int(g, "expiry_warning_days", 0, 3650, &v, cause) != 0)
+			return -1;
+		c->cert_warn_days = (int)v;
+	}
+	if (config_path(root, "registries_file", c->registries_file,
+	    sizeof c->registries_file, cause) != 0)
+		return -1;
 	if ((g = config_setting_get_member(root, "registries")) != NULL &&
-	    config_load_registries(c, g, cause) != 0)
+	    config_load_registries(c, g, 0, cause) != 0)
 		return -1;
 
 	s = NULL;
@@ -317,4 +460,71 @@ config_load(struct config *c, const char *path, char **cause)
 	}
 	config_destroy(&cf);
 	return rc;
+}
+
+/*
+ * Reads the entries that 'pullgate registry add' keeps in their own file
+ * (a list "registries = ( ... );" and nothing else). A missing file is
+ * no error: there is nothing added yet.
+ */
+int
+config_load_registries_file(struct config *c, const char *path, char **cause)
+{
+	static const char	*keys[] = { "registries", NULL };
+	config_setting_t	*g;
+	config_t		 cf;
+	char			*inner = NULL;
+	int			 rc = -1;
+
+	if (access(path, F_OK) != 0)
+		return 0;
+	config_init(&cf);
+	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+		*cause = util_printf("%s:%d: %s", path, config_error_line(&cf),
+		    config_error_text(&cf) != NULL ? config_error_text(&cf) :
+		    strerror(errno));
+		goto out;
+	}
+	if (config_check_keys(config_root_setting(&cf), keys, "", &inner) != 0)
+		goto fail;
+	g = config_setting_get_member(config_root_setting(&cf), "registries");
+	if (g != NULL && config_load_registries(c, g, 1, &inner) != 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	*cause = util_printf("%s: %s", path, inner);
+	free(inner);
+out:
+	config_destroy(&cf);
+	return rc;
+}
+
+/*
+ * The last step of loading: every entry complete and consistent, its
+ * secrets read and its client identity attached. Returns -1 with *cause.
+ */
+int
+config_load_secrets(struct config *c, char **cause)
+{
+	struct registry	*r;
+	size_t		 i;
+
+	for (i = 0; i < c->registries.count; i++) {
+		r = &c->registries.entries[i];
+		if ((r->auth & AUTH_MTLS) && r->cert[0] == '\0' && r->key[0] == '\0') {
+			util_strlcpy(r->cert, c->device_cert, sizeof r->cert);
+			util_strlcpy(r->key, c->device_key, sizeof r->key);
+		}
+		if (registry_check(r, cause) != 0 ||
+		    registry_load_secrets(r, cause) != 0)
+			return -1;
+		if ((r->auth & AUTH_MTLS) && r->identity == NULL &&
+		    (r->identity = identity_new(r->cert, r->key,
+		    c->cert_warn_days)) == NULL) {
+			*cause = util_printf("out of memory");
+			return -1;
+		}
+	}
+	return 0;
 }

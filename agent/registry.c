@@ -9,6 +9,125 @@
 #include <strings.h>
 
 #include "agent.h"
+#include "identity.h"
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} registry_auth_names[] = {
+	{ "basic", AUTH_BASIC },
+	{ "bearer", AUTH_BEARER },
+	{ "token", AUTH_TOKEN },
+	{ "mtls", AUTH_MTLS },
+};
+#define REGISTRY_NAUTH (sizeof registry_auth_names / sizeof registry_auth_names[0])
+
+/* Adds one scheme name ("none", "basic", ...) to *auth. */
+int
+registry_parse_auth(const char *name, unsigned *auth, char **cause)
+{
+	size_t	i;
+
+	if (strcmp(name, "none") == 0)
+		return 0;
+	for (i = 0; i < REGISTRY_NAUTH; i++) {
+		if (strcmp(name, registry_auth_names[i].name) == 0) {
+			*auth |= registry_auth_names[i].bit;
+			return 0;
+		}
+	}
+	*cause = util_printf("unknown auth scheme '%s' (none, basic, bearer, "
+	    "token, mtls)", name);
+	return -1;
+}
+
+/* The name of one AUTH_* bit. */
+const char *
+registry_auth_name(unsigned bit)
+{
+	size_t	i;
+
+	for (i = 0; i < REGISTRY_NAUTH; i++)
+		if (registry_auth_names[i].bit == bit)
+			return registry_auth_names[i].name;
+	return "none";
+}
+
+/* Checks that an entry's schemes have what they need. */
+int
+registry_check(struct registry *r, char **cause)
+{
+	if (r->is_local && r->auth != 0) {
+		*cause = util_printf("registry '%s' is the local cache: no auth", r->name);
+		return -1;
+	}
+	if ((r->auth & AUTH_BEARER) && (r->auth & (AUTH_BASIC | AUTH_TOKEN))) {
+		*cause = util_printf("registry '%s': bearer cannot be combined with "
+		    "basic or token (both set the Authorization header)", r->name);
+		return -1;
+	}
+	if ((r->auth & AUTH_BASIC) &&
+	    (r->username[0] == '\0' || r->password_file[0] == '\0')) {
+		*cause = util_printf("registry '%s': basic needs username and "
+		    "password_file", r->name);
+		return -1;
+	}
+	if ((r->auth & AUTH_BEARER) && r->bearer_file[0] == '\0') {
+		*cause = util_printf("registry '%s': bearer needs bearer_file", r->name);
+		return -1;
+	}
+	if ((r->auth & AUTH_MTLS) && (r->cert[0] == '\0' || r->key[0] == '\0')) {
+		*cause = util_printf("registry '%s': mtls needs cert and key (or the "
+		    "device's, set in device { cert; key; })", r->name);
+		return -1;
+	}
+	if (r->url[0] != '\0' && strncmp(r->url, "https://", 8) != 0 &&
+	    (r->auth & AUTH_MTLS)) {
+		*cause = util_printf("registry '%s': mtls needs an https:// URL",
+		    r->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the entry's secret files into memory. */
+int
+registry_load_secrets(struct registry *r, char **cause)
+{
+	char	*why = NULL;
+
+	secret_free(r->password);
+	secret_free(r->bearer);
+	r->password = r->bearer = NULL;
+	if ((r->auth & AUTH_BASIC) &&
+	    secret_read(r->password_file, &r->password, &why) != 0)
+		goto fail;
+	if ((r->auth & AUTH_BEARER) &&
+	    secret_read(r->bearer_file, &r->bearer, &why) != 0)
+		goto fail;
+	return 0;
+fail:
+	*cause = util_printf("registry '%s': %s", r->name, why);
+	free(why);
+	return -1;
+}
+
+/*
+ * Whether credentials of r may go to host (host[:port]): its own host, a
+ * configured token host, or Docker Hub's token service for Docker Hub.
+ */
+int
+registry_trusts_host(const struct registry *r, const char *host)
+{
+	size_t	i;
+
+	if (strcasecmp(host, r->host) == 0)
+		return 1;
+	for (i = 0; i < r->ntoken_hosts; i++)
+		if (strcasecmp(host, r->token_hosts[i]) == 0)
+			return 1;
+	return r->is_docker_hub && strcasecmp(host, "auth.docker.io") == 0;
+}
 
 static int
 registry_is_docker_hub_host(const char *host)
@@ -129,10 +248,12 @@ registry_table_init(struct registry_table *t, const char *remote_url, char **cau
 	if (registry_fill(&t->entries[0], REGISTRY_ID_REMOTE, "remote",
 	    remote_url, cause) != 0)
 		return -1;
+	t->entries[0].auth = AUTH_TOKEN;	/* anonymous unless configured */
 	return registry_fill(&t->entries[1], REGISTRY_ID_LOCAL, "local", NULL, cause);
 }
 
-int
+/* Appends entry id; returns it for the caller to fill its auth, or NULL. */
+struct registry *
 registry_table_add(struct registry_table *t, int id, const char *name,
     const char *url, char **cause)
 {
@@ -140,26 +261,26 @@ registry_table_add(struct registry_table *t, int id, const char *name,
 
 	if (id <= REGISTRY_ID_LOCAL || id > 9999) {
 		*cause = util_printf("registry '%s': id must be 3..9999", name);
-		return -1;
+		return NULL;
 	}
 	if (registry_fill(&r, id, name, url, cause) != 0)
-		return -1;
+		return NULL;
 	if (registry_find_id(t, id) != NULL) {
 		*cause = util_printf("registry id %d is used twice", id);
-		return -1;
+		return NULL;
 	}
 	if (registry_find_name(t, name) != NULL) {
 		*cause = util_printf("registry name '%s' is used twice", name);
-		return -1;
+		return NULL;
 	}
 	n = reallocarray(t->entries, t->count + 1, sizeof *n);
 	if (n == NULL) {
 		*cause = util_printf("out of memory");
-		return -1;
+		return NULL;
 	}
 	t->entries = n;
-	t->entries[t->count++] = r;
-	return 0;
+	t->entries[t->count] = r;
+	return &t->entries[t->count++];
 }
 
 /* Points an upstream entry at another URL (serve --upstream, config). */
@@ -175,13 +296,22 @@ registry_set_url(struct registry *r, const char *url, char **cause)
 	}
 	if (registry_fill(&n, r->id, r->name, url, cause) != 0)
 		return -1;
-	*r = n;
+	memcpy(r->url, n.url, sizeof r->url);
+	memcpy(r->host, n.host, sizeof r->host);
+	r->is_docker_hub = n.is_docker_hub;
 	return 0;
 }
 
 void
 registry_table_free(struct registry_table *t)
 {
+	size_t	i;
+
+	for (i = 0; i < t->count; i++) {
+		secret_free(t->entries[i].password);
+		secret_free(t->entries[i].bearer);
+		identity_free(t->entries[i].identity);
+	}
 	free(t->entries);
 	t->entries = NULL;
 	t->count = 0;

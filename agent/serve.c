@@ -93,6 +93,9 @@ serve_main(int argc, char **argv)
 		cause = util_printf("--log-level must be error, warn, info or debug");
 		goto fail;
 	}
+	if (config_load_registries_file(&c, c.registries_file, &cause) != 0 ||
+	    config_load_secrets(&c, &cause) != 0)
+		goto fail;
 	log_set_level(c.log_level);
 	if (file != NULL)
 		log_info("configuration from %s", file);

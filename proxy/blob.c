@@ -83,7 +83,7 @@ blob_send_file(struct evhttp_request *req, int fd, off_t size,
 struct blob_head {
 	struct evhttp_request	*req;
 	struct digest		 digest;
-	char			 registry[REGISTRY_NAME_MAX];
+	struct registry		*registry;
 };
 
 /* A HEAD for an uncached blob asks the upstream, and caches nothing. */
@@ -94,7 +94,7 @@ blob_head_done_cb(struct fetch *f, const char *error, void *arg)
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(bh->req);
 	long			 status = fetch_status(f);
 	int64_t			 len = fetch_content_length(f);
-	char			 buf[32], msg[512];
+	char			 buf[32];
 
 	if (error == NULL && status == 200) {
 		blob_add_headers(bh->req, &bh->digest);
@@ -103,13 +103,9 @@ blob_head_done_cb(struct fetch *f, const char *error, void *arg)
 			evhttp_add_header(h, "Content-Length", buf);
 		}
 		evhttp_send_reply(bh->req, 200, NULL, NULL);
-	} else if (error == NULL && status == 404)
-		reply_error(bh->req, 404, "BLOB_UNKNOWN", "blob unknown upstream");
-	else {
-		snprintf(msg, sizeof msg, "registry '%s': %s", bh->registry,
-		    error != NULL ? error : "unexpected upstream answer");
-		reply_error(bh->req, 502, "UNAVAILABLE", msg);
-	}
+	} else
+		reply_upstream_failure(bh->req, bh->registry, status, error,
+		    "BLOB_UNKNOWN");
 	free(bh);
 }
 
@@ -117,9 +113,9 @@ static void
 blob_head_upstream(struct api_request *ar, const struct digest *d)
 {
 	struct fetch_callbacks	 cb = { NULL, NULL, blob_head_done_cb };
-	struct fetch_request	 fr;
+	struct upstream_request	 ur;
 	struct blob_head	*bh;
-	char			*url;
+	char			*cause = NULL;
 
 	if ((bh = calloc(1, sizeof *bh)) == NULL) {
 		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
@@ -127,18 +123,17 @@ blob_head_upstream(struct api_request *ar, const struct digest *d)
 	}
 	bh->req = ar->req;
 	bh->digest = *d;
-	util_strlcpy(bh->registry, ar->registry->name, sizeof bh->registry);
-	memset(&fr, 0, sizeof fr);
-	url = upstream_url(ar->registry, ar->repo, "blobs", ar->ref, NULL);
-	fr.url = url;
-	fr.head = 1;
-	fr.headers = upstream_headers(ar->registry, NULL, 0);
-	if (url == NULL || fetch_start(ar->proxy->fetcher, &fr, &cb, bh) == NULL) {
-		curl_slist_free_all(fr.headers);
-		reply_error(ar->req, 500, "UNKNOWN", "cannot start the upstream request");
+	bh->registry = ar->registry;
+	memset(&ur, 0, sizeof ur);
+	ur.repo = ar->repo;
+	ur.what = "blobs";
+	ur.ref = ar->ref;
+	ur.head = 1;
+	if (upstream_start(ar->proxy, ar->registry, &ur, &cb, bh, &cause) == NULL) {
+		reply_upstream_failure(ar->req, ar->registry, 0, cause, "BLOB_UNKNOWN");
+		free(cause);
 		free(bh);
 	}
-	free(url);
 }
 
 void
@@ -149,6 +144,7 @@ blob_handle(struct api_request *ar)
 	struct digest	 d;
 	off_t		 size;
 	int		 fd;
+	char		*cause = NULL;
 
 	if (digest_parse(ar->ref, &d) != 0) {
 		reply_error(ar->req, 400, "DIGEST_INVALID",
@@ -172,8 +168,9 @@ blob_handle(struct api_request *ar)
 		blob_head_upstream(ar, &d);
 		return;
 	}
-	if ((t = transfer_get(p, ar->registry, ar->repo, &d)) == NULL) {
-		reply_error(ar->req, 500, "UNKNOWN", "cannot start the download");
+	if ((t = transfer_get(p, ar->registry, ar->repo, &d, &cause)) == NULL) {
+		reply_upstream_failure(ar->req, ar->registry, 0, cause, "BLOB_UNKNOWN");
+		free(cause);
 		return;
 	}
 	if (stream_start(p, ar->req, t, &d) != 0)

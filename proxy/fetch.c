@@ -26,6 +26,7 @@
 
 struct fetch {
 	unsigned		 magic;
+	int			 refs;
 	struct fetcher		*fetcher;
 	CURL			*easy;
 	struct fetch_callbacks	 cb;
@@ -99,7 +100,7 @@ fetcher_check_done(struct fetcher *fr)
 				error = curl_easy_strerror(msg->data.result);
 		}
 		f->cb.on_done(f, error, f->arg);
-		fetch_free(f);
+		fetch_release(f);
 	}
 }
 
@@ -111,7 +112,7 @@ fetcher_reap_cancelled(struct fetcher *fr)
 	while ((f = TAILQ_FIRST(&fr->cancelled)) != NULL) {
 		TAILQ_REMOVE(&fr->cancelled, f, entry);
 		curl_multi_remove_handle(fr->multi, f->easy);
-		fetch_free(f);
+		fetch_release(f);
 	}
 }
 
@@ -346,6 +347,7 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	if ((f = calloc(1, sizeof *f)) == NULL)
 		return NULL;
 	f->magic = FETCH_MAGIC;
+	f->refs = 1;
 	f->fetcher = fr;
 	f->cb = *cb;
 	f->arg = arg;
@@ -374,6 +376,25 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
 	if (r->head)
 		curl_easy_setopt(f->easy, CURLOPT_NOBODY, 1L);
+	if (r->username != NULL) {
+		/* Sent to this URL's host only, never after a redirect elsewhere. */
+		curl_easy_setopt(f->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(f->easy, CURLOPT_USERNAME, r->username);
+		curl_easy_setopt(f->easy, CURLOPT_PASSWORD,
+		    r->password != NULL ? r->password : "");
+	}
+	if (r->tls_cert != NULL) {
+		curl_easy_setopt(f->easy, CURLOPT_SSLCERT, r->tls_cert);
+		curl_easy_setopt(f->easy, CURLOPT_SSLCERTTYPE,
+		    r->tls_cert_der ? "DER" : "PEM");
+	}
+	if (r->tls_key != NULL) {
+		curl_easy_setopt(f->easy, CURLOPT_SSLKEY, r->tls_key);
+		curl_easy_setopt(f->easy, CURLOPT_SSLKEYTYPE,
+		    r->tls_key_der ? "DER" : "PEM");
+	}
+	if (r->tls_ca != NULL)
+		curl_easy_setopt(f->easy, CURLOPT_CAINFO, r->tls_ca);
 	if (f->headers != NULL)
 		curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
 	if (curl_multi_add_handle(fr->multi, f->easy) != CURLM_OK)
@@ -384,6 +405,24 @@ fail:
 	f->headers = NULL;	/* the caller still owns them */
 	fetch_free(f);
 	return NULL;
+}
+
+/*
+ * Keeps a finished fetch (its status, headers and body) alive past its
+ * on_done callback, until fetch_release.
+ */
+void
+fetch_retain(struct fetch *f)
+{
+	f->refs++;
+}
+
+void
+fetch_release(struct fetch *f)
+{
+	if (--f->refs > 0)
+		return;
+	fetch_free(f);
 }
 
 /* Stops a transfer; its callbacks are never called again. */
@@ -403,12 +442,14 @@ fetch_cancel(struct fetch *f)
 long
 fetch_status(const struct fetch *f)
 {
-	return f->status;
+	return f != NULL ? f->status : 0;
 }
 
 const char *
 fetch_header(const struct fetch *f, const char *name)
 {
+	if (f == NULL)
+		return NULL;
 	return evhttp_find_header(&((struct fetch *)f)->response_headers, name);
 }
 

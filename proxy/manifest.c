@@ -131,22 +131,34 @@ manifest_fetch_free(struct manifest_fetch *m)
 	free(m);
 }
 
-/* The upstream could not answer: serve the cached tag if there is one. */
+/*
+ * The upstream could not deliver: serve the cached tag if there is one,
+ * else an error naming the entry and the reason.
+ */
 static void
-manifest_fail(struct manifest_fetch *m, int status, const char *code,
-    const char *why)
+manifest_fail(struct manifest_fetch *m, long status, const char *why)
+{
+	if (m->have_stale && (status == 0 || status == 429 || status >= 500) &&
+	    manifest_send_cached(m->proxy, m->req,
+	    &m->stale.digest, m->stale.media_type, m->head, 1) == 0) {
+		log_warn("%s/%s:%s: upstream failed (%s), served from cache",
+		    m->registry->name, m->repo, m->tag,
+		    why != NULL ? why : "no answer");
+		return;
+	}
+	log_info("%s/%s: upstream status %ld: %s", m->registry->name, m->repo,
+	    status, why != NULL ? why : "-");
+	reply_upstream_failure(m->req, m->registry, status, why, "MANIFEST_UNKNOWN");
+}
+
+/* The manifest itself is wrong: an error of ours, never the stale copy. */
+static void
+manifest_reject(struct manifest_fetch *m, const char *code, const char *why)
 {
 	char	msg[512];
 
-	if (m->have_stale && manifest_send_cached(m->proxy, m->req,
-	    &m->stale.digest, m->stale.media_type, m->head, 1) == 0) {
-		log_warn("%s/%s:%s: upstream failed (%s), served from cache",
-		    m->registry->name, m->repo, m->tag, why);
-		return;
-	}
 	snprintf(msg, sizeof msg, "registry '%s': %s", m->registry->name, why);
-	log_info("%s/%s: %s", m->registry->name, m->repo, why);
-	reply_error(m->req, status, code, msg);
+	reply_error(m->req, 502, code, msg);
 }
 
 static void
@@ -166,21 +178,15 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 
 	if (status == 404) {
 		m->have_stale = 0;	/* the upstream's answer is the truth */
-		manifest_fail(m, 404, "MANIFEST_UNKNOWN", "manifest unknown upstream");
-		goto out;
-	}
-	if (status == 401 || status == 403) {
-		manifest_fail(m, status, status == 401 ? "UNAUTHORIZED" : "DENIED",
-		    status == 401 ? "the upstream wants authentication" :
-		    "the upstream denied access");
+		manifest_fail(m, status, NULL);
 		goto out;
 	}
 	if (error != NULL || status != 200) {
-		if (error == NULL)
-			snprintf(why, sizeof why, "upstream answered %ld", status);
-		else
+		if (error != NULL && status == 0)
 			snprintf(why, sizeof why, "upstream unreachable: %s", error);
-		manifest_fail(m, 502, "UNAVAILABLE", why);
+		else
+			snprintf(why, sizeof why, "%s", error != NULL ? error : "");
+		manifest_fail(m, status, why[0] != '\0' ? why : NULL);
 		goto out;
 	}
 	len = evbuffer_get_length(body);
@@ -188,7 +194,7 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 	if (len == 0 || data == NULL ||
 	    (root = json_loadb((const char *)data, len, 0, &jerr)) == NULL ||
 	    !json_is_object(root) || manifest_type_of(f, root, type, sizeof type) != 0) {
-		manifest_fail(m, 502, "MANIFEST_INVALID",
+		manifest_reject(m, "MANIFEST_INVALID",
 		    "the upstream sent a malformed manifest");
 		goto out;
 	}
@@ -197,7 +203,7 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 		log_error("%s/%s@sha256:%s: upstream sent a manifest with digest "
 		    "sha256:%s; discarded", m->registry->name, m->repo,
 		    m->digest.hex, actual.hex);
-		manifest_fail(m, 502, "DIGEST_INVALID",
+		manifest_reject(m, "DIGEST_INVALID",
 		    "the upstream sent a manifest that does not match its digest");
 		goto out;
 	}
@@ -206,13 +212,13 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 	    !digest_equal(&announced, &actual)) {
 		log_error("%s/%s:%s: upstream announced %s but sent sha256:%s; "
 		    "discarded", m->registry->name, m->repo, m->tag, dc, actual.hex);
-		manifest_fail(m, 502, "DIGEST_INVALID",
+		manifest_reject(m, "DIGEST_INVALID",
 		    "the upstream sent a manifest that does not match its digest");
 		goto out;
 	}
 	if (cache_put(&m->proxy->cache, &actual, data, len) != 0 ||
 	    cache_manifest_type_set(&m->proxy->cache, &actual, type) != 0) {
-		manifest_fail(m, 500, "UNKNOWN", "cannot store the manifest");
+		reply_error(m->req, 500, "UNKNOWN", "cannot store the manifest");
 		goto out;
 	}
 	if (!m->by_digest) {
@@ -234,12 +240,12 @@ manifest_handle(struct api_request *ar)
 {
 	struct proxy		*p = ar->proxy;
 	struct manifest_fetch	*m;
-	struct fetch_request	 fr;
+	struct upstream_request	 ur;
 	struct fetch_callbacks	 cb = { NULL, NULL, manifest_done_cb };
 	struct tagindex_entry	 e;
 	struct digest		 d;
 	int			 by_digest, have = 0;
-	char			*url;
+	char			*cause = NULL;
 
 	by_digest = (strchr(ar->ref, ':') != NULL);
 	if (by_digest) {
@@ -288,16 +294,16 @@ manifest_handle(struct api_request *ar)
 		m->stale = e;
 	}
 
-	memset(&fr, 0, sizeof fr);
-	url = upstream_url(ar->registry, ar->repo, "manifests", ar->ref, NULL);
-	fr.url = url;
-	fr.headers = upstream_headers(ar->registry,
-	    evhttp_request_get_input_headers(ar->req), 1);
-	fr.max_body = p->config->manifest_max_bytes;
-	if (url == NULL || fetch_start(p->fetcher, &fr, &cb, m) == NULL) {
-		curl_slist_free_all(fr.headers);
-		manifest_fail(m, 500, "UNKNOWN", "cannot start the upstream request");
+	memset(&ur, 0, sizeof ur);
+	ur.repo = ar->repo;
+	ur.what = "manifests";
+	ur.ref = ar->ref;
+	ur.accept_manifests = 1;
+	ur.client_headers = evhttp_request_get_input_headers(ar->req);
+	ur.max_body = p->config->manifest_max_bytes;
+	if (upstream_start(p, ar->registry, &ur, &cb, m, &cause) == NULL) {
+		manifest_fail(m, 0, cause);
+		free(cause);
 		manifest_fetch_free(m);
 	}
-	free(url);
 }

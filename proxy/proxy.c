@@ -44,7 +44,8 @@ proxy_run(struct config *c)
 		log_error("cache: %s", cause);
 		goto out;
 	}
-	if ((p.fetcher = fetcher_new(p.base, c)) == NULL) {
+	if ((p.tokens = tokens_new(&p)) == NULL ||
+	    (p.fetcher = fetcher_new(p.base, c)) == NULL) {
 		log_error("cannot create the upstream transfer engine");
 		goto out;
 	}
@@ -69,6 +70,7 @@ out:
 	transfer_abort_all(&p);
 	server_stop(&p);
 	fetcher_free(p.fetcher);
+	tokens_free(p.tokens);
 	if (p.sigint != NULL)
 		event_free(p.sigint);
 	if (p.sigterm != NULL)

@@ -92,6 +92,17 @@ int	 tagindex_list(const struct cache *, const char *, const char *,
 	     char ***, size_t *);
 void	 tagindex_list_free(char **, size_t);
 
+/* challenge.c: a Bearer WWW-Authenticate challenge. */
+#define CHALLENGE_VALUE_MAX	1024
+
+struct challenge {
+	char	realm[CHALLENGE_VALUE_MAX];
+	char	service[256];
+	char	scope[CHALLENGE_VALUE_MAX];
+};
+
+int	 challenge_parse(const char *, struct challenge *);
+
 /* fetch.c: one upstream HTTP transfer on the shared curl multi handle. */
 struct fetcher;
 struct fetch;
@@ -108,8 +119,15 @@ struct fetch_callbacks {
 struct fetch_request {
 	const char		*url;
 	int			 head;		/* HEAD instead of GET */
-	struct curl_slist	*headers;	/* extra request headers */
+	struct curl_slist	*headers;	/* extra request headers (taken) */
 	size_t			 max_body;	/* for buffered bodies */
+	const char		*username;	/* basic auth, this host only */
+	const char		*password;
+	const char		*tls_cert;	/* client certificate file */
+	int			 tls_cert_der;
+	const char		*tls_key;
+	int			 tls_key_der;
+	const char		*tls_ca;	/* CA bundle; NULL: the system's */
 };
 
 struct fetcher	*fetcher_new(struct event_base *, const struct config *);
@@ -117,6 +135,8 @@ void		 fetcher_free(struct fetcher *);
 struct fetch	*fetch_start(struct fetcher *, const struct fetch_request *,
 		     const struct fetch_callbacks *, void *);
 void		 fetch_cancel(struct fetch *);
+void		 fetch_retain(struct fetch *);
+void		 fetch_release(struct fetch *);
 long		 fetch_status(const struct fetch *);
 const char	*fetch_header(const struct fetch *, const char *);
 int64_t		 fetch_content_length(const struct fetch *);
@@ -132,6 +152,7 @@ struct proxy {
 	struct config		*config;
 	struct cache		 cache;
 	struct fetcher		*fetcher;
+	struct tokens		*tokens;
 	struct transfer_list	 transfers;	/* blob downloads in flight */
 	struct event		*sigint, *sigterm;
 };
@@ -146,15 +167,49 @@ void	 server_stop(struct proxy *);
 void	 reply_headers(struct evhttp_request *);
 void	 reply_error(struct evhttp_request *, int, const char *, const char *);
 void	 reply_json(struct evhttp_request *, int, struct evbuffer *);
+void	 reply_upstream_failure(struct evhttp_request *, const struct registry *,
+	     long, const char *, const char *);
 struct evbuffer *reply_file_body(int, off_t, off_t);
 void	 reply_tune_connection(struct evhttp_request *);
 
-/* upstream.c: building requests to a registry entry. */
+/* token.c: Docker token flow tokens, per entry and scope. */
+#define TOKEN_SCOPE_MAX		(REFERENCE_NAME_MAX + 32)
+
+struct tokens;
+struct token_waiter;
+typedef void (*token_cb)(const char *, void *);
+
+struct tokens	*tokens_new(struct proxy *);
+void		 tokens_free(struct tokens *);
+const char	*token_lookup(struct tokens *, const struct registry *, const char *);
+int		 token_request(struct tokens *, struct registry *, const char *,
+		     const struct challenge *, token_cb, void *,
+		     struct token_waiter **, char **);
+void		 token_forget(struct tokens *, struct token_waiter *);
+unsigned long	 tokens_fetched(const struct tokens *);
+
+/* upstream.c: every request to a registry entry, with its authentication. */
+struct upstream_req;
+
+struct upstream_request {
+	const char		*repo;		/* as the client named it */
+	const char		*what;		/* "manifests", "blobs", "tags/list" */
+	const char		*ref;		/* or NULL */
+	const char		*query;		/* or NULL */
+	int			 head;
+	int			 accept_manifests;
+	struct evkeyvalq	*client_headers;	/* their Accept values */
+	size_t			 max_body;
+};
+
+struct upstream_req *upstream_start(struct proxy *, struct registry *,
+	     const struct upstream_request *, const struct fetch_callbacks *,
+	     void *, char **);
+void	 upstream_cancel(struct upstream_req *);
 char	*upstream_url(const struct registry *, const char *, const char *,
 	     const char *, const char *);
-struct curl_slist *upstream_headers(const struct registry *, struct evkeyvalq *,
-	     int);
 const char *upstream_name(const struct registry *, const char *, char *, size_t);
+void	 upstream_tls_options(const struct registry *, struct fetch_request *);
 
 /* api.c: the /v2/ pull API, routed to the handlers below. */
 enum api_kind { API_BASE, API_MANIFEST, API_BLOB, API_TAGS, API_UPLOAD,
@@ -199,7 +254,7 @@ struct transfer_watch {
 };
 
 struct transfer *transfer_get(struct proxy *, struct registry *, const char *,
-	     const struct digest *);
+	     const struct digest *, char **);
 void	 transfer_ref(struct transfer *);
 void	 transfer_unref(struct transfer *);
 void	 transfer_watch(struct transfer *, struct transfer_watch *);
@@ -210,6 +265,7 @@ off_t	 transfer_length(const struct transfer *);
 int	 transfer_fd(const struct transfer *);
 int	 transfer_http_status(const struct transfer *);
 const char *transfer_error(const struct transfer *);
+struct registry *transfer_registry(const struct transfer *);
 void	 transfer_abort_all(struct proxy *);
 
 /* stream.c: sends a blob to one client while its transfer downloads it. */

@@ -106,3 +106,44 @@ reply_tune_connection(struct evhttp_request *req)
 	setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof one);
 }
+
+/*
+ * The client's answer when the upstream of registry r did not deliver:
+ * status is the upstream's (0 if it never answered), error what went
+ * wrong, notfound the OCI code for a 404. The message names the entry and
+ * the reason, never a credential.
+ */
+void
+reply_upstream_failure(struct evhttp_request *req, const struct registry *r,
+    long status, const char *error, const char *notfound)
+{
+	char	msg[768], what[64];
+
+	snprintf(what, sizeof what, "the upstream answered %ld", status);
+	if (status == 401 && error == NULL)
+		error = "the upstream refused the credentials";
+	else if (status == 403 && error == NULL)
+		error = "the upstream denied access";
+	else if (status == 404)
+		error = "not found upstream";
+	else if (error == NULL)
+		error = what;
+	snprintf(msg, sizeof msg, "registry '%s': %s", r->name, error);
+	switch (status) {
+	case 401:
+		reply_error(req, 401, "UNAUTHORIZED", msg);
+		break;
+	case 403:
+		reply_error(req, 403, "DENIED", msg);
+		break;
+	case 404:
+		reply_error(req, 404, notfound, msg);
+		break;
+	case 429:
+		reply_error(req, 429, "TOOMANYREQUESTS", msg);
+		break;
+	default:
+		reply_error(req, 502, "UNAVAILABLE", msg);
+		break;
+	}
+}

@@ -112,18 +112,10 @@ stream_abort(struct stream *s)
 static void
 stream_fail_early(struct stream *s)
 {
-	char	msg[512];
 	int	status = transfer_http_status(s->transfer);
 
-	snprintf(msg, sizeof msg, "%s", transfer_error(s->transfer));
-	if (status == 404)
-		reply_error(s->req, 404, "BLOB_UNKNOWN", "blob unknown upstream");
-	else if (status == 401)
-		reply_error(s->req, 401, "UNAUTHORIZED", msg);
-	else if (status == 403)
-		reply_error(s->req, 403, "DENIED", msg);
-	else
-		reply_error(s->req, 502, "UNAVAILABLE", msg);
+	reply_upstream_failure(s->req, transfer_registry(s->transfer), status,
+	    status == 404 ? NULL : transfer_error(s->transfer), "BLOB_UNKNOWN");
 	stream_free(s);
 }
 

@@ -146,20 +146,15 @@ tags_done_cb(struct fetch *f, const char *error, void *arg)
 	long			 status = fetch_status(f);
 	size_t			 len;
 
-	if (error != NULL || status >= 500 || status == 0) {
+	if (status == 0 || status == 429 || status >= 500) {
 		log_info("%s/%s: tags from the cache: upstream %s", tf->registry->name,
 		    tf->repo, error != NULL ? error : "failed");
 		tags_send_cached(tf, 1);
 		goto out;
 	}
-	if (status == 404) {
-		reply_error(tf->req, 404, "NAME_UNKNOWN", "repository unknown upstream");
-		goto out;
-	}
-	if (status != 200) {
-		reply_error(tf->req, status == 401 ? 401 : 403,
-		    status == 401 ? "UNAUTHORIZED" : "DENIED",
-		    "the upstream refused the tag list");
+	if (status != 200 || error != NULL) {
+		reply_upstream_failure(tf->req, tf->registry, status, error,
+		    "NAME_UNKNOWN");
 		goto out;
 	}
 	len = evbuffer_get_length(body);
@@ -187,11 +182,11 @@ void
 tags_handle(struct api_request *ar)
 {
 	struct fetch_callbacks	 cb = { NULL, NULL, tags_done_cb };
-	struct fetch_request	 fr;
+	struct upstream_request	 ur;
 	struct tags_fetch	*tf;
 	struct evkeyvalq	 params;
 	const char		*v, *query;
-	char			*url, q[256];
+	char			*cause = NULL, q[256];
 	size_t			 plen;
 
 	if ((tf = calloc(1, sizeof *tf)) == NULL) {
@@ -237,16 +232,16 @@ tags_handle(struct api_request *ar)
 	if (tf->last[0] != '\0')
 		snprintf(q + strlen(q), sizeof q - strlen(q), "%slast=%s",
 		    q[0] != '\0' ? "&" : "", tf->last);
-	memset(&fr, 0, sizeof fr);
-	url = upstream_url(ar->registry, ar->repo, "tags/list", NULL,
-	    q[0] != '\0' ? q : NULL);
-	fr.url = url;
-	fr.headers = upstream_headers(ar->registry, NULL, 0);
-	fr.max_body = TAGS_MAX_BODY;
-	if (url == NULL || fetch_start(ar->proxy->fetcher, &fr, &cb, tf) == NULL) {
-		curl_slist_free_all(fr.headers);
-		reply_error(ar->req, 500, "UNKNOWN", "cannot start the upstream request");
+	memset(&ur, 0, sizeof ur);
+	ur.repo = ar->repo;
+	ur.what = "tags/list";
+	ur.query = q[0] != '\0' ? q : NULL;
+	ur.max_body = TAGS_MAX_BODY;
+	if (upstream_start(ar->proxy, ar->registry, &ur, &cb, tf, &cause) == NULL) {
+		log_info("%s/%s: tags from the cache: %s", ar->registry->name,
+		    ar->repo, cause);
+		tags_send_cached(tf, 1);
+		free(cause);
 		free(tf);
 	}
-	free(url);
 }

@@ -29,6 +29,7 @@ struct transfer {
 	int			 listed;
 	TAILQ_ENTRY(transfer)	 entry;
 	struct proxy		*proxy;
+	struct registry		*registry;
 	struct digest		 digest;
 	char			 what[REGISTRY_NAME_MAX + REFERENCE_NAME_MAX + 2];
 	char			 tmp[PATH_MAX];
@@ -36,7 +37,7 @@ struct transfer {
 	off_t			 written;
 	off_t			 length;	/* announced; -1 if unknown */
 	struct crypto_sha256	*hash;
-	struct fetch		*fetch;
+	struct upstream_req	*upstream;
 	enum transfer_state	 state;
 	int			 http_status;
 	char			 error[256];
@@ -100,7 +101,7 @@ transfer_headers_cb(struct fetch *f, long status, void *arg)
 	struct transfer	*t = arg;
 
 	if (status != 200) {
-		transfer_fail(t, (int)status, "upstream answered %ld", status);
+		transfer_fail(t, (int)status, "the upstream answered %ld", status);
 		return -1;
 	}
 	t->length = fetch_content_length(f);
@@ -147,7 +148,7 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 	struct digest	 actual;
 
 	(void)f;
-	t->fetch = NULL;
+	t->upstream = NULL;
 	if (t->state == TRANSFER_FAILED)
 		goto out;
 	if (error != NULL) {
@@ -179,7 +180,7 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 	transfer_unlist(t);
 	transfer_notify(t);
 out:
-	transfer_unref(t);	/* the reference of the fetch */
+	transfer_unref(t);	/* the upstream request's reference */
 }
 
 static struct transfer *
@@ -199,45 +200,43 @@ transfer_find(struct proxy *p, const struct digest *d)
  */
 struct transfer *
 transfer_get(struct proxy *p, struct registry *r, const char *repo,
-    const struct digest *d)
+    const struct digest *d, char **cause)
 {
 	struct fetch_callbacks	 cb = { transfer_headers_cb, transfer_data_cb,
 	    transfer_done_cb };
-	struct fetch_request	 fr;
+	struct upstream_request	 ur;
 	struct transfer		*t;
 	char			 dstr[DIGEST_STRING_LEN + 1];
-	char			*url;
 
 	if ((t = transfer_find(p, d)) != NULL) {
 		transfer_ref(t);
 		return t;
 	}
-	if ((t = calloc(1, sizeof *t)) == NULL)
+	if ((t = calloc(1, sizeof *t)) == NULL) {
+		*cause = util_printf("out of memory");
 		return NULL;
+	}
 	t->magic = TRANSFER_MAGIC;
 	t->refs = 1;		/* the caller's */
 	t->proxy = p;
+	t->registry = r;
 	t->digest = *d;
 	t->length = -1;
 	t->fd = -1;
 	TAILQ_INIT(&t->watches);
 	snprintf(t->what, sizeof t->what, "%s/%s", r->name, repo);
-	if ((t->hash = crypto_backend->sha256_new()) == NULL)
+	if ((t->hash = crypto_backend->sha256_new()) == NULL ||
+	    (t->fd = cache_tmp_create(&p->cache, d, t->tmp, sizeof t->tmp)) == -1) {
+		*cause = util_printf("cannot create a file in the cache");
 		goto fail;
-	if ((t->fd = cache_tmp_create(&p->cache, d, t->tmp, sizeof t->tmp)) == -1)
-		goto fail;
-
+	}
 	digest_format(d, dstr, sizeof dstr);
-	memset(&fr, 0, sizeof fr);
-	if ((url = upstream_url(r, repo, "blobs", dstr, NULL)) == NULL)
-		goto fail;
-	fr.url = url;
-	fr.headers = upstream_headers(r, NULL, 0);
-	t->refs++;		/* the fetch's */
-	t->fetch = fetch_start(p->fetcher, &fr, &cb, t);
-	free(url);
-	if (t->fetch == NULL) {
-		curl_slist_free_all(fr.headers);
+	memset(&ur, 0, sizeof ur);
+	ur.repo = repo;
+	ur.what = "blobs";
+	ur.ref = dstr;
+	t->refs++;		/* the upstream request's */
+	if ((t->upstream = upstream_start(p, r, &ur, &cb, t, cause)) == NULL) {
 		t->refs--;
 		goto fail;
 	}
@@ -246,8 +245,7 @@ transfer_get(struct proxy *p, struct registry *r, const char *repo,
 	log_debug("%s: %s sha256:%s: download started", __func__, t->what, d->hex);
 	return t;
 fail:
-	log_error("%s: %s sha256:%s: cannot start the download", __func__,
-	    t->what, d->hex);
+	log_warn("%s: %s sha256:%s: %s", __func__, t->what, d->hex, *cause);
 	if (t->fd != -1)
 		cache_discard(t->tmp);
 	transfer_unref(t);
@@ -315,6 +313,12 @@ transfer_http_status(const struct transfer *t)
 	return t->http_status;
 }
 
+struct registry *
+transfer_registry(const struct transfer *t)
+{
+	return t->registry;
+}
+
 const char *
 transfer_error(const struct transfer *t)
 {
@@ -329,10 +333,10 @@ transfer_abort_all(struct proxy *p)
 
 	while ((t = TAILQ_FIRST(&p->transfers)) != NULL) {
 		transfer_ref(t);
-		if (t->fetch != NULL) {
-			fetch_cancel(t->fetch);
-			t->fetch = NULL;
-			t->refs--;	/* the fetch's reference */
+		if (t->upstream != NULL) {
+			upstream_cancel(t->upstream);
+			t->upstream = NULL;
+			t->refs--;	/* the upstream request's reference */
 		}
 		transfer_fail(t, 0, "shutting down");
 		transfer_unref(t);

@@ -1,6 +1,17 @@
 /*
- * Requests to a registry entry: URLs and headers. Credential injection
- * for the entry is added here, and only here.
+ * Requests to a registry entry. Every upstream request of the proxy goes
+ * through upstream_start, which injects the entry's authentication — and
+ * is the only place that does:
+ *
+ *   basic   username and password (curl sends them to this host only)
+ *   bearer  "Authorization: Bearer <access key>"
+ *   token   the cached token for the scope; on a 401 with a Bearer
+ *           challenge, one token fetch (token.c) and one retry
+ *   mtls    the client certificate and key, if the identity is usable
+ *
+ * The client's own Authorization header is never passed on. A redirect to
+ * another host carries no credentials: curl drops the Authorization
+ * header and basic credentials when the host changes.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -12,6 +23,28 @@
 #include <event2/keyvalq_struct.h>
 
 #include "proxy.h"
+#include "identity.h"
+
+#define UPSTREAM_MAGIC	0x55505354	/* "UPST" */
+
+struct upstream_req {
+	unsigned		 magic;
+	struct proxy		*proxy;
+	struct registry		*registry;
+	char			*url;
+	char			*accept;	/* "Accept: ..." or NULL */
+	int			 head;
+	size_t			 max_body;
+	char			 scope[TOKEN_SCOPE_MAX];
+	struct fetch_callbacks	 cb;
+	void			*arg;
+	struct fetch		*fetch;		/* the running attempt */
+	struct fetch		*held;		/* the 401, while a token comes */
+	struct token_waiter	*waiter;
+	int			 attempt;
+	int			 want_token;
+	struct challenge	 challenge;
+};
 
 /* The manifest types we ask for when the client named none. */
 static const char *upstream_default_accept =
@@ -56,20 +89,14 @@ upstream_header_value_ok(const char *v)
 	return 1;
 }
 
-/*
- * The headers of an upstream request: for manifests (want_accept) every
- * Accept value the client sent, joined, or all manifest types we know.
- */
-struct curl_slist *
-upstream_headers(const struct registry *r, struct evkeyvalq *client,
-    int want_accept)
+/* Every Accept value the client sent, joined, or all manifest types. */
+static char *
+upstream_accept(struct evkeyvalq *client)
 {
-	struct curl_slist	*list = NULL, *n;
-	struct evkeyval		*kv;
-	char			*accept = NULL, *joined;
+	struct evkeyval	*kv;
+	char		*accept = NULL, *joined;
 
-	(void)r;
-	if (want_accept && client != NULL) {
+	if (client != NULL) {
 		TAILQ_FOREACH(kv, client, next) {
 			if (strcasecmp(kv->key, "Accept") != 0 ||
 			    !upstream_header_value_ok(kv->value) ||
@@ -85,13 +112,207 @@ upstream_headers(const struct registry *r, struct evkeyvalq *client,
 				break;
 		}
 	}
-	if (want_accept) {
-		n = curl_slist_append(list, accept != NULL ? accept :
-		    upstream_default_accept);
-		free(accept);
-		if (n == NULL)
-			return NULL;
-		list = n;
+	return accept != NULL ? accept : util_printf("%s", upstream_default_accept);
+}
+
+/* The client certificate and CA bundle of an entry, for a fetch. */
+void
+upstream_tls_options(const struct registry *r, struct fetch_request *fr)
+{
+	if ((r->auth & AUTH_MTLS) && r->identity != NULL) {
+		fr->tls_cert = r->cert;
+		fr->tls_cert_der = r->identity->info.is_der;
+		fr->tls_key = r->key;
+		fr->tls_key_der = r->identity->is_key_der;
 	}
-	return list;
+	if (r->ca[0] != '\0')
+		fr->tls_ca = r->ca;
+}
+
+static void
+upstream_free(struct upstream_req *u)
+{
+	if (u->held != NULL)
+		fetch_release(u->held);
+	if (u->waiter != NULL)
+		token_forget(u->proxy->tokens, u->waiter);
+	free(u->url);
+	free(u->accept);
+	u->magic = 0;
+	free(u);
+}
+
+static int	upstream_attempt(struct upstream_req *);
+
+static int
+upstream_headers_cb(struct fetch *f, long status, void *arg)
+{
+	struct upstream_req	*u = arg;
+
+	if (status == 401 && (u->registry->auth & AUTH_TOKEN) && u->attempt == 0 &&
+	    challenge_parse(fetch_header(f, "WWW-Authenticate"), &u->challenge) == 0) {
+		u->want_token = 1;
+		return -1;	/* ends this attempt; on_done asks for a token */
+	}
+	if (u->cb.on_headers != NULL)
+		return u->cb.on_headers(f, status, u->arg);
+	return 0;
+}
+
+static int
+upstream_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
+{
+	struct upstream_req	*u = arg;
+
+	return u->cb.on_data(f, data, len, u->arg);
+}
+
+/* Ends the request: the caller's on_done, then nothing more. */
+static void
+upstream_finish(struct upstream_req *u, struct fetch *f, const char *error)
+{
+	u->cb.on_done(f, error, u->arg);
+	upstream_free(u);
+}
+
+static void
+upstream_token_cb(const char *error, void *arg)
+{
+	struct upstream_req	*u = arg;
+	char			 msg[512];
+
+	u->waiter = NULL;
+	if (error != NULL) {
+		snprintf(msg, sizeof msg, "%s", error);
+		upstream_finish(u, u->held, msg);
+		return;
+	}
+	fetch_release(u->held);
+	u->held = NULL;
+	u->attempt++;
+	if (upstream_attempt(u) != 0)
+		upstream_finish(u, NULL, "cannot start the upstream request");
+}
+
+static void
+upstream_done_cb(struct fetch *f, const char *error, void *arg)
+{
+	struct upstream_req	*u = arg;
+	char			*cause = NULL;
+
+	u->fetch = NULL;
+	if (!u->want_token) {
+		upstream_finish(u, f, error);
+		return;
+	}
+	u->want_token = 0;
+	fetch_retain(f);
+	u->held = f;
+	if (token_request(u->proxy->tokens, u->registry, u->scope, &u->challenge,
+	    upstream_token_cb, u, &u->waiter, &cause) != 0) {
+		upstream_finish(u, f, cause);
+		free(cause);
+	}
+}
+
+static int
+upstream_attempt(struct upstream_req *u)
+{
+	struct fetch_callbacks	 cb = { upstream_headers_cb,
+	    u->cb.on_data != NULL ? upstream_data_cb : NULL, upstream_done_cb };
+	struct registry		*r = u->registry;
+	struct fetch_request	 fr;
+	struct curl_slist	*h = NULL, *n;
+	const char		*token;
+	char			*auth = NULL;
+
+	memset(&fr, 0, sizeof fr);
+	fr.url = u->url;
+	fr.head = u->head;
+	fr.max_body = u->max_body;
+	if (u->accept != NULL && (h = curl_slist_append(h, u->accept)) == NULL)
+		return -1;
+	if (r->auth & AUTH_BEARER)
+		auth = util_printf("Authorization: Bearer %s", r->bearer);
+	else if ((r->auth & AUTH_TOKEN) &&
+	    (token = token_lookup(u->proxy->tokens, r, u->scope)) != NULL)
+		auth = util_printf("Authorization: Bearer %s", token);
+	else if ((r->auth & AUTH_BASIC) && !(r->auth & AUTH_TOKEN)) {
+		fr.username = r->username;
+		fr.password = r->password;
+	}
+	if (auth != NULL) {
+		n = curl_slist_append(h, auth);
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+		if (n == NULL) {
+			curl_slist_free_all(h);
+			return -1;
+		}
+		h = n;
+	}
+	fr.headers = h;
+	upstream_tls_options(r, &fr);
+	if ((u->fetch = fetch_start(u->proxy->fetcher, &fr, &cb, u)) == NULL) {
+		curl_slist_free_all(h);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Starts a request to registry r for repository repo. Returns NULL with
+ * *cause (naming the entry, never a secret) if it cannot be made at all.
+ */
+struct upstream_req *
+upstream_start(struct proxy *p, struct registry *r,
+    const struct upstream_request *ur, const struct fetch_callbacks *cb,
+    void *arg, char **cause)
+{
+	struct upstream_req	*u;
+	char			 why[600], name[REFERENCE_NAME_MAX + 16];
+
+	if (r->is_local || r->url[0] == '\0') {
+		*cause = util_printf("registry '%s' never goes upstream", r->name);
+		return NULL;
+	}
+	if ((r->auth & AUTH_MTLS) &&
+	    (r->identity == NULL || !identity_usable(r->identity, why, sizeof why))) {
+		*cause = util_printf("registry '%s': %s", r->name, r->identity == NULL ?
+		    "no client certificate configured" : why);
+		return NULL;
+	}
+	if ((u = calloc(1, sizeof *u)) == NULL) {
+		*cause = util_printf("out of memory");
+		return NULL;
+	}
+	u->magic = UPSTREAM_MAGIC;
+	u->proxy = p;
+	u->registry = r;
+	u->head = ur->head;
+	u->max_body = ur->max_body;
+	u->cb = *cb;
+	u->arg = arg;
+	snprintf(u->scope, sizeof u->scope, "repository:%s:pull",
+	    upstream_name(r, ur->repo, name, sizeof name));
+	u->url = upstream_url(r, ur->repo, ur->what, ur->ref, ur->query);
+	if (ur->accept_manifests)
+		u->accept = upstream_accept(ur->client_headers);
+	if (u->url == NULL || (ur->accept_manifests && u->accept == NULL) ||
+	    upstream_attempt(u) != 0) {
+		upstream_free(u);
+		*cause = util_printf("registry '%s': cannot start the upstream "
+		    "request", r->name);
+		return NULL;
+	}
+	return u;
+}
+
+/* Stops a request; its callbacks are never called again. */
+void
+upstream_cancel(struct upstream_req *u)
+{
+	if (u->fetch != NULL)
+		fetch_cancel(u->fetch);
+	upstream_free(u);
 }

@@ -1,0 +1,80 @@
+/*
+ * Secrets (passwords, access keys) are read from files that only their
+ * owner may read: a file readable by group or others is refused, so a
+ * leaked key is never the daemon's doing. The value is the file's content
+ * without its trailing newline.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define SECRET_MAX	8192
+
+int
+secret_read(const char *path, char **out, char **cause)
+{
+	struct stat	 st;
+	char		*buf;
+	ssize_t		 n;
+	int		 fd;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		*cause = util_printf("secret file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		*cause = util_printf("secret file %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		*cause = util_printf("secret file %s: readable by group or others "
+		    "(mode %04o); chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > SECRET_MAX) {
+		*cause = util_printf("secret file %s: larger than %d bytes", path,
+		    SECRET_MAX);
+		close(fd);
+		return -1;
+	}
+	if ((buf = calloc(1, (size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		*cause = util_printf("out of memory");
+		return -1;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n < 0) {
+		*cause = util_printf("secret file %s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0 || strlen(buf) != (size_t)n || strpbrk(buf, "\r\n") != NULL) {
+		*cause = util_printf("secret file %s: empty, or more than one line",
+		    path);
+		secret_free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* Wipes and frees a secret. */
+void
+secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

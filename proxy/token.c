@@ -1,0 +1,314 @@
+/*
+ * The Docker token flow's tokens: fetched from the realm a 401 named (only
+ * if the entry trusts the realm's host), anonymously or with the entry's
+ * credentials, and cached per entry and scope until they expire. Several
+ * requests that need the same token wait on one fetch.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "proxy.h"
+
+#define TOKEN_MAX_CACHED	256
+#define TOKEN_MAX_LEN		16384
+#define TOKEN_DEFAULT_TTL	60
+
+struct token_entry {
+	TAILQ_ENTRY(token_entry) entry;
+	int			 registry_id;
+	char			 scope[TOKEN_SCOPE_MAX];
+	char			*token;
+	time_t			 expires;
+};
+
+struct token_waiter {
+	TAILQ_ENTRY(token_waiter) entry;
+	token_cb		 cb;
+	void			*arg;
+};
+
+struct token_pending {
+	TAILQ_ENTRY(token_pending) entry;
+	struct tokens		*tokens;
+	struct registry		*registry;
+	char			 scope[TOKEN_SCOPE_MAX];
+	struct fetch		*fetch;
+	TAILQ_HEAD(, token_waiter) waiters;
+};
+
+struct tokens {
+	struct proxy			*proxy;
+	TAILQ_HEAD(, token_entry)	 cached;
+	TAILQ_HEAD(, token_pending)	 pending;
+	size_t				 count;
+	unsigned long			 fetched;	/* for logs and tests */
+};
+
+struct tokens *
+tokens_new(struct proxy *p)
+{
+	struct tokens	*t;
+
+	if ((t = calloc(1, sizeof *t)) == NULL)
+		return NULL;
+	t->proxy = p;
+	TAILQ_INIT(&t->cached);
+	TAILQ_INIT(&t->pending);
+	return t;
+}
+
+static void
+token_entry_free(struct tokens *t, struct token_entry *e)
+{
+	TAILQ_REMOVE(&t->cached, e, entry);
+	t->count--;
+	secret_free(e->token);
+	free(e);
+}
+
+void
+tokens_free(struct tokens *t)
+{
+	struct token_entry	*e;
+
+	if (t == NULL)
+		return;
+	while ((e = TAILQ_FIRST(&t->cached)) != NULL)
+		token_entry_free(t, e);
+	free(t);
+}
+
+/* A cached, unexpired token of registry r for scope, or NULL. */
+const char *
+token_lookup(struct tokens *t, const struct registry *r, const char *scope)
+{
+	struct token_entry	*e, *next;
+	time_t			 now = time(NULL);
+
+	for (e = TAILQ_FIRST(&t->cached); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, entry);
+		if (e->expires <= now) {
+			token_entry_free(t, e);
+			continue;
+		}
+		if (e->registry_id == r->id && strcmp(e->scope, scope) == 0)
+			return e->token;
+	}
+	return NULL;
+}
+
+static void
+token_store(struct tokens *t, const struct registry *r, const char *scope,
+    const char *token, long ttl)
+{
+	struct token_entry	*e;
+
+	if (t->count >= TOKEN_MAX_CACHED)
+		token_entry_free(t, TAILQ_FIRST(&t->cached));
+	if ((e = calloc(1, sizeof *e)) == NULL)
+		return;
+	if ((e->token = strdup(token)) == NULL) {
+		free(e);
+		return;
+	}
+	e->registry_id = r->id;
+	util_strlcpy(e->scope, scope, sizeof e->scope);
+	/* Renew a little early, so a token never expires in flight. */
+	e->expires = time(NULL) + (ttl > 10 ? ttl - 2 : ttl);
+	TAILQ_INSERT_TAIL(&t->cached, e, entry);
+	t->count++;
+}
+
+/* Reads the token out of the realm's answer; -1 if there is none. */
+static int
+token_parse(struct fetch *f, const char **token, long *ttl, json_t **root)
+{
+	struct evbuffer	*body = fetch_body(f);
+	json_error_t	 err;
+	json_t		*v;
+	const char	*s;
+	size_t		 i;
+
+	*root = json_loadb((const char *)evbuffer_pullup(body, -1),
+	    evbuffer_get_length(body), 0, &err);
+	if (*root == NULL)
+		return -1;
+	s = json_string_value(json_object_get(*root, "token"));
+	if (s == NULL || *s == '\0')
+		s = json_string_value(json_object_get(*root, "access_token"));
+	if (s == NULL || *s == '\0' || strlen(s) > TOKEN_MAX_LEN)
+		return -1;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return -1;	/* it goes into a header line */
+	*token = s;
+	*ttl = TOKEN_DEFAULT_TTL;
+	v = json_object_get(*root, "expires_in");
+	if (json_is_integer(v) && json_integer_value(v) > 0 &&
+	    json_integer_value(v) < 86400 * 30)
+		*ttl = (long)json_integer_value(v);
+	return 0;
+}
+
+static void
+token_done_cb(struct fetch *f, const char *error, void *arg)
+{
+	struct token_pending	*tp = arg;
+	struct tokens		*t = tp->tokens;
+	struct token_waiter	*w;
+	const char		*token = NULL;
+	json_t			*root = NULL;
+	char			 why[256];
+	long			 ttl, status = fetch_status(f);
+
+	why[0] = '\0';
+	if (error != NULL)
+		snprintf(why, sizeof why, "token service unreachable: %s", error);
+	else if (status == 401 || status == 403)
+		snprintf(why, sizeof why, "the token service refused the "
+		    "credentials (%ld)", status);
+	else if (status != 200)
+		snprintf(why, sizeof why, "the token service answered %ld", status);
+	else if (token_parse(f, &token, &ttl, &root) != 0)
+		snprintf(why, sizeof why, "the token service sent no usable token");
+	else {
+		t->fetched++;
+		token_store(t, tp->registry, tp->scope, token, ttl);
+		log_debug("%s: registry '%s' scope %s: token for %ld s", __func__,
+		    tp->registry->name, tp->scope, ttl);
+	}
+	if (why[0] != '\0')
+		log_warn("registry '%s': %s", tp->registry->name, why);
+	TAILQ_REMOVE(&t->pending, tp, entry);
+	while ((w = TAILQ_FIRST(&tp->waiters)) != NULL) {
+		TAILQ_REMOVE(&tp->waiters, w, entry);
+		w->cb(why[0] == '\0' ? NULL : why, w->arg);
+		free(w);
+	}
+	json_decref(root);
+	free(tp);
+}
+
+/* Appends "name=<value, escaped>" to a query. */
+static char *
+token_query_add(char *url, const char *name, const char *value)
+{
+	char	*esc, *n;
+
+	if (url == NULL || value[0] == '\0')
+		return url;
+	if ((esc = curl_easy_escape(NULL, value, 0)) == NULL) {
+		free(url);
+		return NULL;
+	}
+	n = util_printf("%s%c%s=%s", url, strchr(url, '?') != NULL ? '&' : '?',
+	    name, esc);
+	curl_free(esc);
+	free(url);
+	return n;
+}
+
+/*
+ * Asks for a token of r for scope, following challenge c; cb runs when it
+ * is cached (error NULL) or could not be had. Returns -1 with *cause at
+ * once when the realm is not trusted.
+ */
+int
+token_request(struct tokens *t, struct registry *r, const char *scope,
+    const struct challenge *c, token_cb cb, void *arg, struct token_waiter **wp,
+    char **cause)
+{
+	struct fetch_callbacks	 fcb = { NULL, NULL, token_done_cb };
+	struct fetch_request	 fr;
+	struct token_pending	*tp;
+	struct token_waiter	*w;
+	char			 host[256], *url;
+
+	if (registry_parse_url(c->realm, host, sizeof host, cause) != 0)
+		return -1;
+	if (!registry_trusts_host(r, host)) {
+		free(*cause);
+		*cause = util_printf("registry '%s': refused the token realm on "
+		    "host %s, which the entry does not trust (token_hosts)",
+		    r->name, host);
+		log_warn("%s", *cause);
+		return -1;
+	}
+	if ((w = calloc(1, sizeof *w)) == NULL) {
+		*cause = util_printf("out of memory");
+		return -1;
+	}
+	w->cb = cb;
+	w->arg = arg;
+	TAILQ_FOREACH(tp, &t->pending, entry) {
+		if (tp->registry == r && strcmp(tp->scope, scope) == 0) {
+			TAILQ_INSERT_TAIL(&tp->waiters, w, entry);
+			*wp = w;
+			return 0;
+		}
+	}
+	if ((tp = calloc(1, sizeof *tp)) == NULL) {
+		free(w);
+		*cause = util_printf("out of memory");
+		return -1;
+	}
+	tp->tokens = t;
+	tp->registry = r;
+	util_strlcpy(tp->scope, scope, sizeof tp->scope);
+	TAILQ_INIT(&tp->waiters);
+	TAILQ_INSERT_TAIL(&tp->waiters, w, entry);
+
+	url = util_printf("%s", c->realm);
+	url = token_query_add(url, "service", c->service);
+	url = token_query_add(url, "scope", c->scope[0] != '\0' ? c->scope : scope);
+	memset(&fr, 0, sizeof fr);
+	fr.url = url;
+	fr.max_body = 2 * TOKEN_MAX_LEN + 4096;
+	if ((r->auth & AUTH_BASIC) && r->password != NULL) {
+		fr.username = r->username;
+		fr.password = r->password;
+	}
+	upstream_tls_options(r, &fr);
+	if (url == NULL || (tp->fetch = fetch_start(t->proxy->fetcher, &fr, &fcb,
+	    tp)) == NULL) {
+		free(url);
+		free(w);
+		free(tp);
+		*cause = util_printf("registry '%s': cannot ask the token service",
+		    r->name);
+		return -1;
+	}
+	free(url);
+	TAILQ_INSERT_TAIL(&t->pending, tp, entry);
+	*wp = w;
+	return 0;
+}
+
+/* The waiter's request went away: its callback will not run. */
+void
+token_forget(struct tokens *t, struct token_waiter *w)
+{
+	struct token_pending	*tp;
+	struct token_waiter	*x;
+
+	TAILQ_FOREACH(tp, &t->pending, entry) {
+		TAILQ_FOREACH(x, &tp->waiters, entry) {
+			if (x == w) {
+				TAILQ_REMOVE(&tp->waiters, w, entry);
+				free(w);
+				return;
+			}
+		}
+	}
+}
+
+unsigned long
+tokens_fetched(const struct tokens *t)
+{
+	return t->fetched;
+}
