@@ -114,7 +114,10 @@ struct config {
 	struct registry_table registries;
 };
 
+#define CONFIG_DEFAULT_FILE	"/etc/pullgate/pullgate.conf"
+
 void	 config_defaults(struct config *);
+int	 config_read_all(struct config *, const char *, char **);
 int	 config_load(struct config *, const char *, char **);
 int	 config_load_registries_file(struct config *, const char *, char **);
 int	 config_load_secrets(struct config *, char **);
@@ -126,8 +129,10 @@ int	 config_parse_listen(const char *, char *, size_t, int *);
 int	 secret_read(const char *, char **, char **);
 void	 secret_free(char *);
 
-/* serve.c */
+/* serve.c, cmd_*.c: the subcommands. */
 int	 serve_main(int, char **);
+int	 cmd_cert_main(int, char **);
+int	 cmd_registry_main(int, char **);
 
 /* util.c: small helpers with bounded buffers. */
 int	 util_strlcpy(char *, const char *, size_t);

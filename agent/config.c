@@ -528,3 +528,18 @@ config_load_secrets(struct config *c, char **cause)
 	}
 	return 0;
 }
+
+/*
+ * What the command-line tools read: defaults, the file (or the default
+ * file if it exists), and the registries file. Secrets are not read.
+ */
+int
+config_read_all(struct config *c, const char *file, char **cause)
+{
+	config_defaults(c);
+	if (file == NULL && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+		file = CONFIG_DEFAULT_FILE;
+	if (file != NULL && config_load(c, file, cause) != 0)
+		return -1;
+	return config_load_registries_file(c, c->registries_file, cause);
+}

@@ -19,6 +19,8 @@ main_usage(FILE *f)
 "\n"
 "Commands:\n"
 "  serve     run the proxy daemon in the foreground\n"
+"  registry  list, add or remove entries of the registry table\n"
+"  cert      show the device certificate, or make a key and CSR\n"
 "\n"
 "Run 'pullgate COMMAND --help' for a command's options.\n");
 }
@@ -42,6 +44,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "registry") == 0)
+		return cmd_registry_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cert") == 0)
+		return cmd_cert_main(argc - 1, argv + 1);
 	fprintf(stderr, "pullgate: unknown command '%s'; see 'pullgate --help'\n",
 	    argv[1]);
 	return 2;

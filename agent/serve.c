@@ -12,7 +12,7 @@
 #include "agent.h"
 #include "proxy.h"
 
-#define SERVE_DEFAULT_CONFIG	"/etc/pullgate/pullgate.conf"
+#define SERVE_DEFAULT_CONFIG	CONFIG_DEFAULT_FILE
 
 static void
 serve_usage(FILE *f)

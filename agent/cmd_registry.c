@@ -1,0 +1,412 @@
+/*
+ * pullgate registry list|add|rm: the numbered registry table. Entries
+ * added here live in their own file (registries_file, by default
+ * /etc/pullgate/registries.conf), so the operator's commented main file is
+ * never rewritten. An edit is written to a temporary file, the whole
+ * configuration is loaded with it (secrets included), and only if that
+ * succeeds does it replace the file. The daemon reads it at start.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+static void
+cmd_registry_usage(FILE *f)
+{
+	fprintf(f,
+"usage: pullgate registry list [-c FILE]\n"
+"       pullgate registry add [-c FILE] --name NAME --url URL [--id N]\n"
+"                [--auth SCHEME[,SCHEME]] [--username USER]\n"
+"                [--password-file FILE] [--bearer-file FILE]\n"
+"                [--cert FILE] [--key FILE] [--ca FILE] [--token-host HOST]...\n"
+"       pullgate registry rm [-c FILE] NAME|ID\n"
+"\n"
+"list  prints the registry table as JSON; secrets never appear, only the\n"
+"      files that hold them.\n"
+"add   adds an entry (id: the next free one from 3 unless given). Schemes:\n"
+"      none, basic, bearer, token, mtls; mtls combines with the others.\n"
+"rm    removes an entry that 'add' created.\n"
+"\n"
+"Edits go to the registries file named in the configuration and are\n"
+"refused, with the reason, if the configuration would not load with them.\n"
+"Restart the daemon to apply them.\n");
+}
+
+static json_t *
+cmd_registry_json(const struct registry_table *t, const struct registry *r)
+{
+	json_t	*o, *auth, *hosts;
+	size_t	 i;
+	unsigned bit;
+
+	o = json_pack("{s:i, s:s, s:b}", "id", r->id, "name", r->name,
+	    "default", r->id == t->default_id);
+	if (o == NULL)
+		return NULL;
+	if (r->is_local) {
+		json_object_set_new(o, "local", json_true());
+		return o;
+	}
+	json_object_set_new(o, "url", json_string(r->url));
+	auth = json_array();
+	for (bit = 1; bit <= AUTH_MTLS; bit <<= 1)
+		if (r->auth & bit)
+			json_array_append_new(auth, json_string(registry_auth_name(bit)));
+	json_object_set_new(o, "auth", auth);
+#define CMD_REGISTRY_FIELD(key, v) \
+	if ((v)[0] != '\0') json_object_set_new(o, key, json_string(v))
+	CMD_REGISTRY_FIELD("username", r->username);
+	CMD_REGISTRY_FIELD("password_file", r->password_file);
+	CMD_REGISTRY_FIELD("bearer_file", r->bearer_file);
+	CMD_REGISTRY_FIELD("cert", r->cert);
+	CMD_REGISTRY_FIELD("key", r->key);
+	CMD_REGISTRY_FIELD("ca", r->ca);
+#undef CMD_REGISTRY_FIELD
+	if (r->ntoken_hosts > 0) {
+		hosts = json_array();
+		for (i = 0; i < r->ntoken_hosts; i++)
+			json_array_append_new(hosts, json_string(r->token_hosts[i]));
+		json_object_set_new(o, "token_hosts", hosts);
+	}
+	json_object_set_new(o, "source", json_string(r->from_file ?
+	    "registries_file" : "config"));
+	return o;
+}
+
+static int
+cmd_registry_list(const char *file)
+{
+	struct config	 c;
+	json_t		*list;
+	char		*cause = NULL;
+	size_t		 i;
+
+	if (config_read_all(&c, file, &cause) != 0) {
+		fprintf(stderr, "pullgate registry: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	list = json_array();
+	for (i = 0; i < c.registries.count; i++)
+		json_array_append_new(list,
+		    cmd_registry_json(&c.registries, &c.registries.entries[i]));
+	json_dumpf(list, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(list);
+	config_free(&c);
+	return 0;
+}
+
+/* Loads the whole configuration as the daemon would, with path as its
+ * registries file. */
+static int
+cmd_registry_validate(const char *file, const char *path, char **cause)
+{
+	struct config	c;
+	int		rc;
+
+	config_defaults(&c);
+	if (file == NULL && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+		file = CONFIG_DEFAULT_FILE;
+	rc = (file != NULL) ? config_load(&c, file, cause) : 0;
+	if (rc == 0)
+		rc = config_load_registries_file(&c, path, cause);
+	if (rc == 0)
+		rc = config_load_secrets(&c, cause);
+	config_free(&c);
+	return rc;
+}
+
+/* Writes cf next to path, validates, and renames it into place. */
+static int
+cmd_registry_commit(config_t *cf, const char *file, const char *path)
+{
+	char	 tmp[REGISTRY_PATH_MAX + 32], *cause = NULL;
+	FILE	*f;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	if ((f = fopen(tmp, "w")) == NULL) {
+		fprintf(stderr, "pullgate registry: cannot write %s: %s\n", tmp,
+		    strerror(errno));
+		return 1;
+	}
+	fprintf(f, "# Registry entries managed by 'pullgate registry add|rm'.\n"
+	    "# Edit with those commands; comments here are not kept.\n");
+	config_write(cf, f);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0) {
+		fprintf(stderr, "pullgate registry: cannot write %s\n", tmp);
+		unlink(tmp);
+		return 1;
+	}
+	if (cmd_registry_validate(file, tmp, &cause) != 0) {
+		fprintf(stderr, "pullgate registry: refused, the configuration "
+		    "would not load: %s\n", cause);
+		free(cause);
+		unlink(tmp);
+		return 1;
+	}
+	if (rename(tmp, path) != 0) {
+		fprintf(stderr, "pullgate registry: cannot replace %s: %s\n", path,
+		    strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	return 0;
+}
+
+/* Reads the registries file (or starts an empty one) and its list. */
+static int
+cmd_registry_open(config_t *cf, const char *path, config_setting_t **list)
+{
+	config_setting_t	*root;
+
+	config_init(cf);
+	if (access(path, F_OK) == 0 && config_read_file(cf, path) != CONFIG_TRUE) {
+		fprintf(stderr, "pullgate registry: %s:%d: %s\n", path,
+		    config_error_line(cf), config_error_text(cf) != NULL ?
+		    config_error_text(cf) : strerror(errno));
+		config_destroy(cf);
+		return -1;
+	}
+	root = config_root_setting(cf);
+	if ((*list = config_setting_get_member(root, "registries")) == NULL)
+		*list = config_setting_add(root, "registries", CONFIG_TYPE_LIST);
+	if (*list == NULL || !config_setting_is_list(*list)) {
+		fprintf(stderr, "pullgate registry: %s: 'registries' is not a list\n",
+		    path);
+		config_destroy(cf);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_registry_set(config_setting_t *g, const char *key, const char *value)
+{
+	if (value != NULL)
+		config_setting_set_string(config_setting_add(g, key,
+		    CONFIG_TYPE_STRING), value);
+}
+
+static int
+cmd_registry_add(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "auth", required_argument, NULL, 'a' },
+		{ "username", required_argument, NULL, 'U' },
+		{ "password-file", required_argument, NULL, 'P' },
+		{ "bearer-file", required_argument, NULL, 'B' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'A' },
+		{ "token-host", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char		*file = NULL, *name = NULL, *url = NULL, *auth = NULL;
+	const char		*user = NULL, *pw = NULL, *bearer = NULL;
+	const char		*cert = NULL, *key = NULL, *ca = NULL;
+	const char		*hosts[REGISTRY_TOKEN_HOSTS];
+	struct config		 c;
+	config_setting_t	*list, *g, *a, *h;
+	config_t		 cf;
+	char			*cause = NULL, *copy, *s, *next;
+	long			 id = 0;
+	size_t			 nhosts = 0, i;
+	int			 ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'i':
+			if (util_parse_long(optarg, 3, 9999, &id) != 0) {
+				fprintf(stderr, "pullgate registry add: --id must be "
+				    "3..9999\n");
+				return 2;
+			}
+			break;
+		case 'n': name = optarg; break;
+		case 'u': url = optarg; break;
+		case 'a': auth = optarg; break;
+		case 'U': user = optarg; break;
+		case 'P': pw = optarg; break;
+		case 'B': bearer = optarg; break;
+		case 'C': cert = optarg; break;
+		case 'K': key = optarg; break;
+		case 'A': ca = optarg; break;
+		case 'T':
+			if (nhosts == REGISTRY_TOKEN_HOSTS) {
+				fprintf(stderr, "pullgate registry add: at most %d "
+				    "--token-host\n", REGISTRY_TOKEN_HOSTS);
+				return 2;
+			}
+			hosts[nhosts++] = optarg;
+			break;
+		case 'h': cmd_registry_usage(stdout); return 0;
+		default: cmd_registry_usage(stderr); return 2;
+		}
+	}
+	if (name == NULL || url == NULL || optind != argc) {
+		fprintf(stderr, "pullgate registry add: --name and --url are "
+		    "required\n");
+		return 2;
+	}
+	if (config_read_all(&c, file, &cause) != 0) {
+		fprintf(stderr, "pullgate registry: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (id == 0)
+		for (id = 3; registry_find_id(&c.registries, (int)id) != NULL; id++)
+			;
+	if (cmd_registry_open(&cf, c.registries_file, &list) != 0) {
+		config_free(&c);
+		return 1;
+	}
+	g = config_setting_add(list, NULL, CONFIG_TYPE_GROUP);
+	config_setting_set_int(config_setting_add(g, "id", CONFIG_TYPE_INT), (int)id);
+	cmd_registry_set(g, "name", name);
+	cmd_registry_set(g, "url", url);
+	if (auth != NULL) {
+		a = config_setting_add(g, "auth", CONFIG_TYPE_ARRAY);
+		copy = strdup(auth);
+		for (s = copy; s != NULL; s = next) {
+			if ((next = strchr(s, ',')) != NULL)
+				*next++ = '\0';
+			config_setting_set_string_elem(a, -1, s);
+		}
+		free(copy);
+	}
+	cmd_registry_set(g, "username", user);
+	cmd_registry_set(g, "password_file", pw);
+	cmd_registry_set(g, "bearer_file", bearer);
+	cmd_registry_set(g, "cert", cert);
+	cmd_registry_set(g, "key", key);
+	cmd_registry_set(g, "ca", ca);
+	if (nhosts > 0) {
+		h = config_setting_add(g, "token_hosts", CONFIG_TYPE_ARRAY);
+		for (i = 0; i < nhosts; i++)
+			config_setting_set_string_elem(h, -1, hosts[i]);
+	}
+	rc = cmd_registry_commit(&cf, file, c.registries_file);
+	if (rc == 0)
+		printf("added registry %ld '%s' to %s; restart pullgate to use it\n",
+		    id, name, c.registries_file);
+	config_destroy(&cf);
+	config_free(&c);
+	return rc;
+}
+
+static int
+cmd_registry_rm(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct config		 c;
+	struct registry		*r;
+	config_setting_t	*list, *e;
+	config_t		 cf;
+	const char		*file = NULL, *which, *n;
+	char			*cause = NULL;
+	long			 id;
+	int			 ch, rc = 1, v;
+	unsigned		 i;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'h': cmd_registry_usage(stdout); return 0;
+		default: cmd_registry_usage(stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "pullgate registry rm: name or id of one entry\n");
+		return 2;
+	}
+	which = argv[optind];
+	if (config_read_all(&c, file, &cause) != 0) {
+		fprintf(stderr, "pullgate registry: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	r = registry_find_name(&c.registries, which);
+	if (r == NULL && util_parse_long(which, 1, 9999, &id) == 0)
+		r = registry_find_id(&c.registries, (int)id);
+	if (r == NULL) {
+		fprintf(stderr, "pullgate registry rm: no entry '%s'\n", which);
+		goto out;
+	}
+	if (!r->from_file) {
+		fprintf(stderr, "pullgate registry rm: entry '%s' is %s; edit the "
+		    "configuration file instead\n", r->name,
+		    r->id <= REGISTRY_ID_LOCAL ? "built in" : "defined in the "
+		    "main configuration file");
+		goto out;
+	}
+	if (cmd_registry_open(&cf, c.registries_file, &list) != 0)
+		goto out;
+	for (i = 0; (e = config_setting_get_elem(list, i)) != NULL; i++) {
+		if (config_setting_lookup_int(e, "id", &v) == CONFIG_TRUE &&
+		    v == r->id)
+			break;
+		if (config_setting_lookup_string(e, "name", &n) == CONFIG_TRUE &&
+		    strcmp(n, r->name) == 0)
+			break;
+	}
+	if (e == NULL)
+		fprintf(stderr, "pullgate registry rm: '%s' not found in %s\n",
+		    which, c.registries_file);
+	else {
+		config_setting_remove_elem(list, i);
+		rc = cmd_registry_commit(&cf, file, c.registries_file);
+		if (rc == 0)
+			printf("removed registry %d '%s'; restart pullgate to apply\n",
+			    r->id, r->name);
+	}
+	config_destroy(&cf);
+out:
+	config_free(&c);
+	return rc;
+}
+
+int
+cmd_registry_main(int argc, char **argv)
+{
+	const char	*file = NULL;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cmd_registry_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "list") == 0) {
+		if (argc == 4 && strcmp(argv[2], "-c") == 0)
+			file = argv[3];
+		else if (argc != 2) {
+			cmd_registry_usage(stderr);
+			return 2;
+		}
+		return cmd_registry_list(file);
+	}
+	if (strcmp(argv[1], "add") == 0)
+		return cmd_registry_add(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rm") == 0)
+		return cmd_registry_rm(argc - 1, argv + 1);
+	fprintf(stderr, "pullgate registry: unknown command '%s'\n", argv[1]);
+	return 2;
+}
