@@ -116,6 +116,7 @@ blob_head_upstream(struct api_request *ar, const struct digest *d)
 	struct upstream_request	 ur;
 	struct blob_head	*bh;
 	char			*cause = NULL;
+	long			 status;
 
 	if ((bh = calloc(1, sizeof *bh)) == NULL) {
 		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
@@ -129,8 +130,10 @@ blob_head_upstream(struct api_request *ar, const struct digest *d)
 	ur.what = "blobs";
 	ur.ref = ar->ref;
 	ur.head = 1;
-	if (upstream_start(ar->proxy, ar->registry, &ur, &cb, bh, &cause) == NULL) {
-		reply_upstream_failure(ar->req, ar->registry, 0, cause, "BLOB_UNKNOWN");
+	if (upstream_start(ar->proxy, ar->registry, &ur, &cb, bh, &status,
+	    &cause) == NULL) {
+		reply_upstream_failure(ar->req, ar->registry, status, cause,
+		    "BLOB_UNKNOWN");
 		free(cause);
 		free(bh);
 	}
@@ -145,6 +148,7 @@ blob_handle(struct api_request *ar)
 	off_t		 size;
 	int		 fd;
 	char		*cause = NULL;
+	long		 status;
 
 	if (digest_parse(ar->ref, &d) != 0) {
 		reply_error(ar->req, 400, "DIGEST_INVALID",
@@ -168,8 +172,10 @@ blob_handle(struct api_request *ar)
 		blob_head_upstream(ar, &d);
 		return;
 	}
-	if ((t = transfer_get(p, ar->registry, ar->repo, &d, &cause)) == NULL) {
-		reply_upstream_failure(ar->req, ar->registry, 0, cause, "BLOB_UNKNOWN");
+	if ((t = transfer_get(p, ar->registry, ar->repo, &d, &status,
+	    &cause)) == NULL) {
+		reply_upstream_failure(ar->req, ar->registry, status, cause,
+		    "BLOB_UNKNOWN");
 		free(cause);
 		return;
 	}

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -41,6 +42,7 @@ struct fetch {
 	const char		*abort_reason;
 	int			 cancelled;
 	char			 errbuf[CURL_ERROR_SIZE];
+	char			 message[CURL_ERROR_SIZE + 128];
 	TAILQ_ENTRY(fetch)	 entry;
 };
 
@@ -73,6 +75,31 @@ fetch_free(struct fetch *f)
 	free(f);
 }
 
+/* Whether a failed transfer failed in or right after the TLS handshake. */
+static int
+fetch_tls_failure(struct fetch *f, CURLcode code)
+{
+	char	*url = NULL;
+
+	curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
+	if (url == NULL || strncmp(url, "https://", 8) != 0 || f->status != 0)
+		return 0;
+	switch (code) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_HTTP2:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void
 fetcher_check_done(struct fetcher *fr)
 {
@@ -94,10 +121,17 @@ fetcher_check_done(struct fetcher *fr)
 		if (msg->data.result != CURLE_OK) {
 			if (f->abort_reason != NULL)
 				error = f->abort_reason;
-			else if (f->errbuf[0] != '\0')
-				error = f->errbuf;
-			else
-				error = curl_easy_strerror(msg->data.result);
+			else {
+				/* curl's category, then its detail. */
+				snprintf(f->message, sizeof f->message, "%s%s%s%s",
+				    fetch_tls_failure(f, msg->data.result) ?
+				    "TLS connection failed (server certificate, CA "
+				    "bundle, or a client certificate the upstream "
+				    "refused): " : "",
+				    curl_easy_strerror(msg->data.result),
+				    f->errbuf[0] != '\0' ? ": " : "", f->errbuf);
+				error = f->message;
+			}
 		}
 		f->cb.on_done(f, error, f->arg);
 		fetch_release(f);

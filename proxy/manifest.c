@@ -246,6 +246,7 @@ manifest_handle(struct api_request *ar)
 	struct digest		 d;
 	int			 by_digest, have = 0;
 	char			*cause = NULL;
+	long			 status;
 
 	by_digest = (strchr(ar->ref, ':') != NULL);
 	if (by_digest) {
@@ -301,8 +302,8 @@ manifest_handle(struct api_request *ar)
 	ur.accept_manifests = 1;
 	ur.client_headers = evhttp_request_get_input_headers(ar->req);
 	ur.max_body = p->config->manifest_max_bytes;
-	if (upstream_start(p, ar->registry, &ur, &cb, m, &cause) == NULL) {
-		manifest_fail(m, 0, cause);
+	if (upstream_start(p, ar->registry, &ur, &cb, m, &status, &cause) == NULL) {
+		manifest_fail(m, status, cause);
 		free(cause);
 		manifest_fetch_free(m);
 	}

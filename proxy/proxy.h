@@ -204,7 +204,7 @@ struct upstream_request {
 
 struct upstream_req *upstream_start(struct proxy *, struct registry *,
 	     const struct upstream_request *, const struct fetch_callbacks *,
-	     void *, char **);
+	     void *, long *, char **);
 void	 upstream_cancel(struct upstream_req *);
 char	*upstream_url(const struct registry *, const char *, const char *,
 	     const char *, const char *);
@@ -254,7 +254,7 @@ struct transfer_watch {
 };
 
 struct transfer *transfer_get(struct proxy *, struct registry *, const char *,
-	     const struct digest *, char **);
+	     const struct digest *, long *, char **);
 void	 transfer_ref(struct transfer *);
 void	 transfer_unref(struct transfer *);
 void	 transfer_watch(struct transfer *, struct transfer_watch *);

@@ -187,6 +187,7 @@ tags_handle(struct api_request *ar)
 	struct evkeyvalq	 params;
 	const char		*v, *query;
 	char			*cause = NULL, q[256];
+	long			 status;
 	size_t			 plen;
 
 	if ((tf = calloc(1, sizeof *tf)) == NULL) {
@@ -237,7 +238,8 @@ tags_handle(struct api_request *ar)
 	ur.what = "tags/list";
 	ur.query = q[0] != '\0' ? q : NULL;
 	ur.max_body = TAGS_MAX_BODY;
-	if (upstream_start(ar->proxy, ar->registry, &ur, &cb, tf, &cause) == NULL) {
+	if (upstream_start(ar->proxy, ar->registry, &ur, &cb, tf, &status,
+	    &cause) == NULL) {
 		log_info("%s/%s: tags from the cache: %s", ar->registry->name,
 		    ar->repo, cause);
 		tags_send_cached(tf, 1);

@@ -233,10 +233,9 @@ token_request(struct tokens *t, struct registry *r, const char *scope,
 		return -1;
 	if (!registry_trusts_host(r, host)) {
 		free(*cause);
-		*cause = util_printf("registry '%s': refused the token realm on "
-		    "host %s, which the entry does not trust (token_hosts)",
-		    r->name, host);
-		log_warn("%s", *cause);
+		*cause = util_printf("refused the token realm on host %s, which "
+		    "the entry does not trust (token_hosts)", host);
+		log_warn("registry '%s': %s", r->name, *cause);
 		return -1;
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL) {
@@ -279,8 +278,7 @@ token_request(struct tokens *t, struct registry *r, const char *scope,
 		free(url);
 		free(w);
 		free(tp);
-		*cause = util_printf("registry '%s': cannot ask the token service",
-		    r->name);
+		*cause = util_printf("cannot ask the token service");
 		return -1;
 	}
 	free(url);

@@ -200,7 +200,7 @@ transfer_find(struct proxy *p, const struct digest *d)
  */
 struct transfer *
 transfer_get(struct proxy *p, struct registry *r, const char *repo,
-    const struct digest *d, char **cause)
+    const struct digest *d, long *status, char **cause)
 {
 	struct fetch_callbacks	 cb = { transfer_headers_cb, transfer_data_cb,
 	    transfer_done_cb };
@@ -212,6 +212,7 @@ transfer_get(struct proxy *p, struct registry *r, const char *repo,
 		transfer_ref(t);
 		return t;
 	}
+	*status = 0;
 	if ((t = calloc(1, sizeof *t)) == NULL) {
 		*cause = util_printf("out of memory");
 		return NULL;
@@ -236,7 +237,7 @@ transfer_get(struct proxy *p, struct registry *r, const char *repo,
 	ur.what = "blobs";
 	ur.ref = dstr;
 	t->refs++;		/* the upstream request's */
-	if ((t->upstream = upstream_start(p, r, &ur, &cb, t, cause)) == NULL) {
+	if ((t->upstream = upstream_start(p, r, &ur, &cb, t, status, cause)) == NULL) {
 		t->refs--;
 		goto fail;
 	}

@@ -262,12 +262,13 @@ upstream_attempt(struct upstream_req *u)
 
 /*
  * Starts a request to registry r for repository repo. Returns NULL with
- * *cause (naming the entry, never a secret) if it cannot be made at all.
+ * *cause (never a secret) and *status (401 when our own credentials are
+ * unusable, else 0) if it cannot be made at all.
  */
 struct upstream_req *
 upstream_start(struct proxy *p, struct registry *r,
     const struct upstream_request *ur, const struct fetch_callbacks *cb,
-    void *arg, char **cause)
+    void *arg, long *status, char **cause)
 {
 	struct upstream_req	*u;
 	char			 why[600], name[REFERENCE_NAME_MAX + 16];
@@ -276,9 +277,11 @@ upstream_start(struct proxy *p, struct registry *r,
 		*cause = util_printf("registry '%s' never goes upstream", r->name);
 		return NULL;
 	}
+	*status = 0;
 	if ((r->auth & AUTH_MTLS) &&
 	    (r->identity == NULL || !identity_usable(r->identity, why, sizeof why))) {
-		*cause = util_printf("registry '%s': %s", r->name, r->identity == NULL ?
+		*status = 401;
+		*cause = util_printf("%s", r->identity == NULL ?
 		    "no client certificate configured" : why);
 		return NULL;
 	}
@@ -301,8 +304,7 @@ upstream_start(struct proxy *p, struct registry *r,
 	if (u->url == NULL || (ur->accept_manifests && u->accept == NULL) ||
 	    upstream_attempt(u) != 0) {
 		upstream_free(u);
-		*cause = util_printf("registry '%s': cannot start the upstream "
-		    "request", r->name);
+		*cause = util_printf("cannot start the upstream request");
 		return NULL;
 	}
 	return u;

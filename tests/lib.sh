@@ -50,7 +50,8 @@ free_port() {
 wait_http() {
 	i=0
 	while [ $i -lt "${2:-100}" ]; do
-		if curl -s -o /dev/null --max-time 1 "$1"; then return 0; fi
+		# shellcheck disable=SC2086
+		if curl -sk ${REG_WAIT_OPTS:-} -o /dev/null --max-time 1 "$1"; then return 0; fi
 		sleep 0.1; i=$((i + 1))
 	done
 	echo "timeout waiting for $1" >&2
@@ -99,7 +100,7 @@ YAML
 	docker-registry serve "$d/config.yml" > "$REG_LOG" 2>&1 &
 	REG_PID=$!
 	PIDS="$PIDS $REG_PID"
-	wait_http "http://127.0.0.1:$REG_PORT/v2/"
+	wait_http "${REG_SCHEME:-http}://127.0.0.1:$REG_PORT/v2/"
 }
 
 # start_pullgate NAME [ARGS...]: the daemon on a free port with its own cache.
@@ -173,7 +174,9 @@ start_fake() {
 	    --log "$FAKE_LOG" --mode "$mode" "$@" &
 	FAKE_PID=$!
 	PIDS="$PIDS $FAKE_PID"
-	wait_http "http://127.0.0.1:$FAKE_PORT/v2/"
+	host=127.0.0.1
+	case "$*" in *"--host "*) host=$(echo "$*" | sed 's/.*--host \([^ ]*\).*/\1/') ;; esac
+	wait_http "http://$host:$FAKE_PORT/v2/"
 }
 
 # fake_blob BYTES: a random blob for the fake upstream; prints its digest.

@@ -9,6 +9,9 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
   lie       same length, one byte flipped in the middle
   truncate  announces the full length, sends half, closes
   --delay   pause after each chunk (a slow upstream)
+  --bearer KEY     answer 401 unless "Authorization: Bearer KEY"
+  --redirect BASE  answer blob requests with a 302 to BASE + path
+Each request's Authorization header, if any, is logged after the path.
 """
 import argparse
 import http.server
@@ -28,8 +31,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def record(self):
+        auth = self.headers.get("Authorization")
         with open(self.server.opts.log, "a") as f:
-            f.write("%s %s\n" % (self.command, self.path))
+            f.write("%s %s%s\n" % (self.command, self.path,
+                                   " AUTH " + auth if auth else ""))
 
     def do_HEAD(self):
         self.handle_any(head=True)
@@ -41,6 +46,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record()
         o = self.server.opts
         path = self.path.split("?", 1)[0]
+        if o.bearer and self.headers.get("Authorization") != "Bearer " + o.bearer:
+            body = b'{"errors":[{"code":"UNAUTHORIZED","message":"key"}]}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return
+        if o.redirect and BLOB.match(path):
+            self.send_response(302)
+            self.send_header("Location", o.redirect + path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if path == "/v2/":
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -85,6 +105,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        pass    # clients that hang up are part of the tests
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -94,8 +117,11 @@ def main():
     ap.add_argument("--mode", default="good", choices=["good", "lie", "truncate"])
     ap.add_argument("--chunk", type=int, default=65536)
     ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--bearer", default="")
+    ap.add_argument("--redirect", default="")
+    ap.add_argument("--host", default="127.0.0.1")
     opts = ap.parse_args()
-    srv = Server(("127.0.0.1", opts.port), Handler)
+    srv = Server((opts.host, opts.port), Handler)
     srv.opts = opts
     sys.stdout.flush()
     srv.serve_forever()
