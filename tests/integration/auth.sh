@@ -181,13 +181,21 @@ PG_CACHE_FIXED=$WORK/cache-other PG_PORT_FIXED=$PG_PORT start_pullgate other -c 
 get "mtls: a certificate from another CA fails with the entry named" \
     /v2/iot/acme/app/manifests/v1 502 "registry 'iot'"
 stop_pid "$PG_PID"
-sed "s|device.pem|expired.pem|; s|device.key|expired.key|" "$WORK/pg.conf" > "$WORK/pg-exp.conf"
+sed -e "s|^device: .*|device: { cert = \"$PKI/expired.pem\"; key = \"$PKI/expired.key\"; expiry_warning_days = 60; };|" \
+    "$WORK/pg.conf" > "$WORK/pg-exp.conf"
 PG_CACHE_FIXED=$WORK/cache-exp PG_PORT_FIXED=$PG_PORT start_pullgate exp -c "$WORK/pg-exp.conf"
 n=$(grep -c "GET /v2/" "$TLS_LOG")
 get "mtls: an expired certificate is refused before dialing" \
     /v2/iot/acme/app/manifests/v1 401 "UNAUTHORIZED.*expired on 2021-01-01"
 check "mtls: the upstream saw no request with the expired certificate" \
     test "$(grep -c "GET /v2/" "$TLS_LOG")" = "$n"
+# Renewal on disk: the same daemon, no restart.
+cp "$PKI/device.pem" "$PKI/expired.pem.new"; mv "$PKI/expired.pem.new" "$PKI/expired.pem"
+cp "$PKI/device.key" "$PKI/expired.key.new"; mv "$PKI/expired.key.new" "$PKI/expired.key"
+sleep 1.1
+pull_ok "mtls: a renewed certificate is used without a restart" iot/acme/app:v1
+check "mtls: the renewal was logged" grep -q "changed on disk, reloading" "$PG_LOG"
+check "mtls: a certificate near expiry is warned about" grep -q "expires on .*renew it" "$PG_LOG"
 
 # Secrets never leak: not in the log, not in anything a client saw.
 for s in "$BASIC_PW" "$BEARER_KEY" "$READER_PW" adminpw; do
