@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <regex.h>
+#include <time.h>
 
 #define PULLGATE_VERSION "0.1.0"
 
@@ -56,6 +58,16 @@ struct registry {
 	char	 ca[REGISTRY_PATH_MAX];		/* CA bundle; empty: the system's */
 	char	 token_hosts[REGISTRY_TOKEN_HOSTS][256];
 	size_t	 ntoken_hosts;
+	char	 mirror_of[REGISTRY_TOKEN_HOSTS][256];	/* more ns= hosts */
+	size_t	 nmirror_of;
+
+	int	 tag_ttl;		/* seconds; -1: the global tag_ttl */
+	int	 has_immutable;		/* immutable_tags was given */
+	regex_t	 immutable;		/* tags that never move once cached */
+	char	 immutable_src[256];
+
+	/* Runtime state: the circuit breaker. */
+	time_t	 down_until;		/* skip the upstream until then */
 
 	/* Loaded at start: secrets in memory, the client identity. */
 	char		*password;
@@ -83,6 +95,8 @@ const char *registry_auth_name(unsigned);
 int	 registry_check(struct registry *, char **);
 int	 registry_load_secrets(struct registry *, char **);
 int	 registry_trusts_host(const struct registry *, const char *);
+int	 registry_serves_host(const struct registry *, const char *);
+int	 registry_tag_immutable(const struct registry *, const char *);
 
 /* config.c: everything the daemon reads from its file and flags. */
 struct config {
@@ -102,6 +116,10 @@ struct config {
 	long	 low_speed_limit;		/* bytes per second */
 	size_t	 manifest_max_bytes;
 	int	 tag_ttl;			/* seconds a cached tag is fresh */
+	int	 breaker_seconds;		/* skip a failed upstream this long */
+	int	 offline;			/* never touch the network */
+	char	 server_names[8][256];		/* accepted Host names */
+	size_t	 nserver_names;
 
 	/* The device identity: certificate and key for mtls entries. */
 	char	 device_cert[REGISTRY_PATH_MAX];

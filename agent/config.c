@@ -33,6 +33,12 @@ config_defaults(struct config *c)
 	c->low_speed_limit = 1024;
 	c->manifest_max_bytes = 4 * 1024 * 1024;
 	c->tag_ttl = 300;
+	c->breaker_seconds = 30;
+	util_strlcpy(c->server_names[0], "containers.local", sizeof c->server_names[0]);
+	util_strlcpy(c->server_names[1], "localhost", sizeof c->server_names[1]);
+	util_strlcpy(c->server_names[2], "127.0.0.1", sizeof c->server_names[2]);
+	util_strlcpy(c->server_names[3], "::1", sizeof c->server_names[3]);
+	c->nserver_names = 4;
 	c->cert_warn_days = 30;
 	util_strlcpy(c->registries_file, "/etc/pullgate/registries.conf",
 	    sizeof c->registries_file);
@@ -80,7 +86,7 @@ config_set_upstream(struct config *c, const char *url, char **cause)
 static const char *config_top_keys[] = {
 	"listen", "cache_dir", "log_level", "upstream", "default_registry",
 	"tag_ttl", "client", "upstream_transfer", "registries", "device",
-	"registries_file", NULL
+	"registries_file", "offline", "breaker_seconds", "server_names", NULL
 };
 
 static int
@@ -201,13 +207,37 @@ config_auth(config_setting_t *e, unsigned *auth, char **cause)
 	return 0;
 }
 
+/* A list of at most max host[:port] strings. */
+static int
+config_hosts(config_setting_t *e, const char *name, char out[][256],
+    size_t max, size_t *n, char **cause)
+{
+	config_setting_t	*hosts, *h;
+	unsigned		 i;
+
+	if ((hosts = config_setting_get_member(e, name)) == NULL)
+		return 0;
+	*n = 0;
+	for (i = 0; (h = config_setting_get_elem(hosts, i)) != NULL; i++) {
+		if (config_setting_type(h) != CONFIG_TYPE_STRING || i >= max ||
+		    util_strlcpy(out[i], config_setting_get_string(h), 256) != 0) {
+			*cause = util_printf("line %d: '%s' must be a list of at "
+			    "most %zu host[:port] strings",
+			    config_setting_source_line(hosts), name, max);
+			return -1;
+		}
+		*n = i + 1;
+	}
+	return 0;
+}
+
 static int
 config_registry_auth(struct config *c, struct registry *r, config_setting_t *e,
     char **cause)
 {
-	config_setting_t	*hosts, *h;
-	const char		*user = NULL;
-	unsigned		 i;
+	const char		*user = NULL, *pattern = NULL;
+	long			 ttl = -1;
+	int			 rc;
 
 	(void)c;
 	if (config_auth(e, &r->auth, cause) != 0 ||
@@ -224,20 +254,25 @@ config_registry_auth(struct config *c, struct registry *r, config_setting_t *e,
 		*cause = util_printf("registry '%s': username too long", r->name);
 		return -1;
 	}
-	if ((hosts = config_setting_get_member(e, "token_hosts")) != NULL) {
-		for (i = 0; (h = config_setting_get_elem(hosts, i)) != NULL; i++) {
-			if (config_setting_type(h) != CONFIG_TYPE_STRING ||
-			    i >= REGISTRY_TOKEN_HOSTS ||
-			    util_strlcpy(r->token_hosts[i], config_setting_get_string(h),
-			    sizeof r->token_hosts[i]) != 0) {
-				*cause = util_printf("line %d: 'token_hosts' must be a "
-				    "list of at most %d host[:port] strings",
-				    config_setting_source_line(hosts),
-				    REGISTRY_TOKEN_HOSTS);
-				return -1;
-			}
-			r->ntoken_hosts = i + 1;
+	if (config_hosts(e, "token_hosts", r->token_hosts, REGISTRY_TOKEN_HOSTS,
+	    &r->ntoken_hosts, cause) != 0 ||
+	    config_hosts(e, "mirror_of", r->mirror_of, REGISTRY_TOKEN_HOSTS,
+	    &r->nmirror_of, cause) != 0 ||
+	    config_int(e, "tag_ttl", 0, 365L * 86400, &ttl, cause) != 0 ||
+	    config_string(e, "immutable_tags", &pattern, cause) != 0)
+		return -1;
+	r->tag_ttl = (int)ttl;
+	if (pattern != NULL) {
+		if (r->has_immutable)
+			regfree(&r->immutable);
+		r->has_immutable = 0;
+		if ((rc = regcomp(&r->immutable, pattern, REG_EXTENDED | REG_NOSUB)) != 0) {
+			*cause = util_printf("registry '%s': immutable_tags is not a "
+			    "valid extended regular expression", r->name);
+			return -1;
 		}
+		r->has_immutable = 1;
+		util_strlcpy(r->immutable_src, pattern, sizeof r->immutable_src);
 	}
 	return 0;
 }
@@ -248,7 +283,7 @@ config_load_registries(struct config *c, config_setting_t *list, int from_file,
 {
 	static const char	*keys[] = { "id", "name", "url", "auth", "username",
 	    "password_file", "bearer_file", "cert", "key", "ca", "token_hosts",
-	    NULL };
+	    "mirror_of", "tag_ttl", "immutable_tags", NULL };
 	config_setting_t	*e;
 	struct registry		*r;
 	const char		*name, *url;
@@ -354,6 +389,21 @@ config_apply(struct config *c, config_t *cf, char **cause)
 	if (config_int(root, "tag_ttl", 0, 365L * 86400, &v, cause) != 0)
 		return -1;
 	c->tag_ttl = (int)v;
+	v = c->breaker_seconds;
+	if (config_int(root, "breaker_seconds", 0, 3600, &v, cause) != 0)
+		return -1;
+	c->breaker_seconds = (int)v;
+	if ((g = config_setting_get_member(root, "offline")) != NULL) {
+		if (config_setting_type(g) != CONFIG_TYPE_BOOL) {
+			*cause = util_printf("line %d: 'offline' must be true or false",
+			    config_setting_source_line(g));
+			return -1;
+		}
+		c->offline = config_setting_get_bool(g);
+	}
+	if (config_hosts(root, "server_names", c->server_names, 8,
+	    &c->nserver_names, cause) != 0)
+		return -1;
 
 	if ((g = config_setting_get_member(root, "client")) != NULL) {
 		if (config_check_keys(g, client_keys, " in 'client'", cause) != 0)

@@ -11,6 +11,8 @@
 #include "agent.h"
 #include "identity.h"
 
+static int	registry_is_docker_hub_host(const char *);
+
 static const struct {
 	const char	*name;
 	unsigned	 bit;
@@ -113,6 +115,32 @@ fail:
 }
 
 /*
+ * Whether a mirror request's ns=<host> names entry r: its own host, one of
+ * its mirror_of hosts, or any Docker Hub name for Docker Hub.
+ */
+int
+registry_serves_host(const struct registry *r, const char *host)
+{
+	size_t	i;
+
+	if (r->is_local)
+		return 0;
+	if (strcasecmp(r->host, host) == 0)
+		return 1;
+	for (i = 0; i < r->nmirror_of; i++)
+		if (strcasecmp(r->mirror_of[i], host) == 0)
+			return 1;
+	return r->is_docker_hub && registry_is_docker_hub_host(host);
+}
+
+/* Whether tag matches the entry's immutable_tags pattern. */
+int
+registry_tag_immutable(const struct registry *r, const char *tag)
+{
+	return r->has_immutable && regexec(&r->immutable, tag, 0, NULL, 0) == 0;
+}
+
+/*
  * Whether credentials of r may go to host (host[:port]): its own host, a
  * configured token host, or Docker Hub's token service for Docker Hub.
  */
@@ -208,6 +236,7 @@ registry_fill(struct registry *r, int id, const char *name, const char *url,
 
 	memset(r, 0, sizeof *r);
 	r->id = id;
+	r->tag_ttl = -1;
 	if (!registry_valid_name(name)) {
 		*cause = util_printf("invalid registry name '%s' (lowercase "
 		    "letters, digits, '-', '_', '.'; not only digits)", name);
@@ -308,6 +337,8 @@ registry_table_free(struct registry_table *t)
 	size_t	i;
 
 	for (i = 0; i < t->count; i++) {
+		if (t->entries[i].has_immutable)
+			regfree(&t->entries[i].immutable);
 		secret_free(t->entries[i].password);
 		secret_free(t->entries[i].bearer);
 		identity_free(t->entries[i].identity);

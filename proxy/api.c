@@ -17,29 +17,14 @@
 
 #include "proxy.h"
 
-static int
-api_host_is_docker_hub(const char *host)
-{
-	return strcasecmp(host, "docker.io") == 0 ||
-	    strcasecmp(host, "index.docker.io") == 0 ||
-	    strcasecmp(host, "registry-1.docker.io") == 0;
-}
-
 static struct registry *
 api_route_ns(struct registry_table *t, const char *ns)
 {
 	size_t	i;
 
-	for (i = 0; i < t->count; i++) {
-		struct registry *r = &t->entries[i];
-
-		if (r->is_local)
-			continue;
-		if (strcasecmp(r->host, ns) == 0)
-			return r;
-		if (r->is_docker_hub && api_host_is_docker_hub(ns))
-			return r;
-	}
+	for (i = 0; i < t->count; i++)
+		if (registry_serves_host(&t->entries[i], ns))
+			return &t->entries[i];
 	return NULL;
 }
 

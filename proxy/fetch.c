@@ -429,6 +429,8 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	}
 	if (r->tls_ca != NULL)
 		curl_easy_setopt(f->easy, CURLOPT_CAINFO, r->tls_ca);
+	if (r->timeout > 0)
+		curl_easy_setopt(f->easy, CURLOPT_TIMEOUT, (long)r->timeout);
 	if (f->headers != NULL)
 		curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
 	if (curl_multi_add_handle(fr->multi, f->easy) != CURLM_OK)

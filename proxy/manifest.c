@@ -2,9 +2,15 @@
  * Manifests by tag and by digest. Manifests are small: they are fetched
  * whole, checked (valid JSON, digest equal to the one asked for or to the
  * one the upstream announced), stored by digest, and only then answered.
- * A tag is served from the index while it is fresh; after tag_ttl it is
- * asked for again, and when the upstream cannot answer the cached digest
- * is served with a Warning header.
+ *
+ * A digest, once cached, never goes upstream again. A tag is served from
+ * the index while it is fresh (the entry's tag_ttl) or immutable (its
+ * immutable_tags); after that a HEAD asks whether it moved, and only a
+ * moved tag is fetched with a GET. When the upstream cannot answer (no
+ * connection, timeout, 5xx, or the circuit breaker is open) the cached
+ * digest is served at once with "Warning: 110". The local entry never
+ * asks anyone: it resolves a tag from its own index, then from the other
+ * entries' indexes.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -31,6 +37,8 @@ struct manifest_fetch {
 	char			 tag[REFERENCE_TAG_MAX + 1];
 	int			 have_stale;	/* a cached tag to fall back on */
 	struct tagindex_entry	 stale;
+	int			 revalidating;	/* the HEAD phase */
+	struct evkeyvalq	*accept;	/* the client's, for the GET */
 };
 
 static const char *manifest_types[] = {
@@ -57,7 +65,7 @@ manifest_media_type_known(const char *type)
 /* Sends a cached manifest; returns -1 if it is not (fully) in the cache. */
 static int
 manifest_send_cached(struct proxy *p, struct evhttp_request *req,
-    const struct digest *d, const char *type, int head, int stale)
+    const struct digest *d, const char *type, int head, const char *source)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	char			 mtype[TAGINDEX_MEDIA_TYPE_MAX];
@@ -78,7 +86,8 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 	evhttp_add_header(h, "Content-Type", type);
 	evhttp_add_header(h, "Docker-Content-Digest", dstr);
 	evhttp_add_header(h, "Etag", dstr);
-	if (stale)
+	evhttp_add_header(h, "X-Pullgate-Source", source);
+	if (strcmp(source, "stale") == 0)
 		evhttp_add_header(h, "Warning",
 		    "110 pullgate \"Response is Stale\"");
 	if (head) {
@@ -140,7 +149,7 @@ manifest_fail(struct manifest_fetch *m, long status, const char *why)
 {
 	if (m->have_stale && (status == 0 || status == 429 || status >= 500) &&
 	    manifest_send_cached(m->proxy, m->req,
-	    &m->stale.digest, m->stale.media_type, m->head, 1) == 0) {
+	    &m->stale.digest, m->stale.media_type, m->head, "stale") == 0) {
 		log_warn("%s/%s:%s: upstream failed (%s), served from cache",
 		    m->registry->name, m->repo, m->tag,
 		    why != NULL ? why : "no answer");
@@ -161,6 +170,8 @@ manifest_reject(struct manifest_fetch *m, const char *code, const char *why)
 	reply_error(m->req, 502, code, msg);
 }
 
+static int	manifest_start(struct manifest_fetch *);
+
 static void
 manifest_done_cb(struct fetch *f, const char *error, void *arg)
 {
@@ -176,6 +187,27 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 	size_t			 len;
 	unsigned char		*data;
 
+	if (m->revalidating && error == NULL && status == 200) {
+		dc = fetch_header(f, "Docker-Content-Digest");
+		if (dc != NULL && digest_parse(dc, &announced) == 0 &&
+		    digest_equal(&announced, &m->stale.digest)) {
+			/* Unchanged: no GET, and fresh for another tag_ttl. */
+			m->stale.checked = time(NULL);
+			tagindex_put(&m->proxy->cache, m->registry->name, m->repo,
+			    m->tag, &m->stale);
+			if (manifest_send_cached(m->proxy, m->req, &m->stale.digest,
+			    m->stale.media_type, m->head, "cache") != 0)
+				reply_error(m->req, 500, "UNKNOWN", "cannot read the cache");
+			goto out;
+		}
+		log_info("%s/%s:%s: tag moved upstream", m->registry->name, m->repo,
+		    m->tag);
+		m->revalidating = 0;
+		if (manifest_start(m) != 0)
+			manifest_fetch_free(m);
+		json_decref(root);
+		return;
+	}
 	if (status == 404) {
 		m->have_stale = 0;	/* the upstream's answer is the truth */
 		manifest_fail(m, status, NULL);
@@ -228,25 +260,80 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 		e.checked = time(NULL);
 		tagindex_put(&m->proxy->cache, m->registry->name, m->repo, m->tag, &e);
 	}
-	if (manifest_send_cached(m->proxy, m->req, &actual, type, m->head, 0) != 0)
+	if (manifest_send_cached(m->proxy, m->req, &actual, type, m->head,
+	    "upstream") != 0)
 		reply_error(m->req, 500, "UNKNOWN", "cannot read the cache");
 out:
 	json_decref(root);
 	manifest_fetch_free(m);
 }
 
+/* Asks the upstream: a HEAD when revalidating, else a GET. */
+static int
+manifest_start(struct manifest_fetch *m)
+{
+	struct fetch_callbacks	 cb = { NULL, NULL, manifest_done_cb };
+	struct upstream_request	 ur;
+	char			 dstr[DIGEST_STRING_LEN + 1], *cause = NULL;
+	long			 status;
+
+	memset(&ur, 0, sizeof ur);
+	ur.repo = m->repo;
+	ur.what = "manifests";
+	if (m->by_digest) {
+		digest_format(&m->digest, dstr, sizeof dstr);
+		ur.ref = dstr;
+	} else
+		ur.ref = m->tag;
+	ur.head = m->revalidating;
+	ur.accept_manifests = 1;
+	ur.client_headers = m->accept;
+	ur.max_body = m->proxy->config->manifest_max_bytes;
+	/* With a cached answer to fall back on, never wait long. */
+	if (m->have_stale)
+		ur.timeout = m->proxy->config->connect_timeout;
+	if (upstream_start(m->proxy, m->registry, &ur, &cb, m, &status,
+	    &cause) == NULL) {
+		manifest_fail(m, status, cause);
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The local entry's view of a tag: its own index first, then every other
+ * entry's, in id order.
+ */
+static int
+manifest_local_tag(struct proxy *p, const char *repo, const char *tag,
+    struct tagindex_entry *e)
+{
+	struct registry_table	*t = &p->config->registries;
+	size_t			 i;
+
+	if (tagindex_get(&p->cache, "local", repo, tag, e) == 0 &&
+	    cache_blob_exists(&p->cache, &e->digest))
+		return 0;
+	for (i = 0; i < t->count; i++) {
+		if (t->entries[i].is_local)
+			continue;
+		if (tagindex_get(&p->cache, t->entries[i].name, repo, tag, e) == 0 &&
+		    cache_blob_exists(&p->cache, &e->digest))
+			return 0;
+	}
+	return -1;
+}
+
 void
 manifest_handle(struct api_request *ar)
 {
 	struct proxy		*p = ar->proxy;
+	struct registry		*r = ar->registry;
 	struct manifest_fetch	*m;
-	struct upstream_request	 ur;
-	struct fetch_callbacks	 cb = { NULL, NULL, manifest_done_cb };
 	struct tagindex_entry	 e;
 	struct digest		 d;
-	int			 by_digest, have = 0;
-	char			*cause = NULL;
-	long			 status;
+	int			 by_digest, have = 0, ttl;
 
 	by_digest = (strchr(ar->ref, ':') != NULL);
 	if (by_digest) {
@@ -254,22 +341,27 @@ manifest_handle(struct api_request *ar)
 			reply_error(ar->req, 400, "DIGEST_INVALID", "invalid digest");
 			return;
 		}
-		if (manifest_send_cached(p, ar->req, &d, NULL, ar->head, 0) == 0)
+		if (manifest_send_cached(p, ar->req, &d, NULL, ar->head, "cache") == 0)
 			return;
 	} else {
 		if (!reference_valid_tag(ar->ref)) {
 			reply_error(ar->req, 400, "TAG_INVALID", "invalid tag");
 			return;
 		}
-		have = (tagindex_get(&p->cache, ar->registry->name, ar->repo,
-		    ar->ref, &e) == 0 && cache_blob_exists(&p->cache, &e.digest));
-		if (have && (ar->registry->is_local ||
-		    time(NULL) - e.checked < p->config->tag_ttl) &&
+		if (r->is_local)
+			have = (manifest_local_tag(p, ar->repo, ar->ref, &e) == 0);
+		else
+			have = (tagindex_get(&p->cache, r->name, ar->repo, ar->ref,
+			    &e) == 0 && cache_blob_exists(&p->cache, &e.digest));
+		ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
+		if (have && (r->is_local || p->config->offline ||
+		    time(NULL) - e.checked < ttl ||
+		    registry_tag_immutable(r, ar->ref)) &&
 		    manifest_send_cached(p, ar->req, &e.digest, e.media_type,
-		    ar->head, 0) == 0)
+		    ar->head, "cache") == 0)
 			return;
 	}
-	if (ar->registry->is_local) {
+	if (r->is_local) {
 		reply_error(ar->req, 404, "MANIFEST_UNKNOWN",
 		    "manifest not in the local cache");
 		return;
@@ -282,9 +374,10 @@ manifest_handle(struct api_request *ar)
 	m->magic = MANIFEST_MAGIC;
 	m->proxy = p;
 	m->req = ar->req;
-	m->registry = ar->registry;
+	m->registry = r;
 	m->head = ar->head;
 	m->by_digest = by_digest;
+	m->accept = evhttp_request_get_input_headers(ar->req);
 	if (by_digest)
 		m->digest = d;
 	else
@@ -293,18 +386,8 @@ manifest_handle(struct api_request *ar)
 	if (have) {
 		m->have_stale = 1;
 		m->stale = e;
+		m->revalidating = 1;	/* HEADs do not count as pulls */
 	}
-
-	memset(&ur, 0, sizeof ur);
-	ur.repo = ar->repo;
-	ur.what = "manifests";
-	ur.ref = ar->ref;
-	ur.accept_manifests = 1;
-	ur.client_headers = evhttp_request_get_input_headers(ar->req);
-	ur.max_body = p->config->manifest_max_bytes;
-	if (upstream_start(p, ar->registry, &ur, &cb, m, &status, &cause) == NULL) {
-		manifest_fail(m, status, cause);
-		free(cause);
+	if (manifest_start(m) != 0)
 		manifest_fetch_free(m);
-	}
 }

@@ -128,6 +128,7 @@ struct fetch_request {
 	const char		*tls_key;
 	int			 tls_key_der;
 	const char		*tls_ca;	/* CA bundle; NULL: the system's */
+	int			 timeout;	/* whole transfer, seconds; 0: none */
 };
 
 struct fetcher	*fetcher_new(struct event_base *, const struct config *);
@@ -200,6 +201,7 @@ struct upstream_request {
 	int			 accept_manifests;
 	struct evkeyvalq	*client_headers;	/* their Accept values */
 	size_t			 max_body;
+	int			 timeout;	/* seconds; 0: low-speed limits only */
 };
 
 struct upstream_req *upstream_start(struct proxy *, struct registry *,

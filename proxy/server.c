@@ -4,12 +4,41 @@
  * /healthz itself.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
 #include "proxy.h"
+
+/*
+ * Requests must name us: one of server_names or the listen address. A
+ * request without a Host header (HTTP/1.0) is taken.
+ */
+static int
+server_host_allowed(struct proxy *p, struct evhttp_request *req)
+{
+	const struct config	*c = p->config;
+	const char		*host;
+	size_t			 i, len;
+
+	if (evhttp_find_header(evhttp_request_get_input_headers(req), "Host") == NULL)
+		return 1;
+	if ((host = evhttp_request_get_host(req)) == NULL)
+		return 0;
+	len = strlen(host);
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		host++;
+		len -= 2;
+	}
+	for (i = 0; i < c->nserver_names; i++)
+		if (strlen(c->server_names[i]) == len &&
+		    strncasecmp(host, c->server_names[i], len) == 0)
+			return 1;
+	return strlen(c->listen_host) == len &&
+	    strncasecmp(host, c->listen_host, len) == 0;
+}
 
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
@@ -24,6 +53,13 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		log_info("refused: absolute request for host %.100s",
 		    evhttp_uri_get_host(uri));
 		reply_error(req, 403, "DENIED", "pullgate is not an open proxy");
+		return;
+	}
+	if (!server_host_allowed(p, req)) {
+		log_info("refused: Host %.100s is not a configured server name",
+		    evhttp_request_get_host(req));
+		reply_error(req, 403, "DENIED", "unknown Host: this proxy answers "
+		    "only for its configured server names");
 		return;
 	}
 	if (path == NULL || path[0] != '/') {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -35,6 +36,7 @@ struct upstream_req {
 	char			*accept;	/* "Accept: ..." or NULL */
 	int			 head;
 	size_t			 max_body;
+	int			 timeout;
 	char			 scope[TOKEN_SCOPE_MAX];
 	struct fetch_callbacks	 cb;
 	void			*arg;
@@ -167,10 +169,35 @@ upstream_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 	return u->cb.on_data(f, data, len, u->arg);
 }
 
+/*
+ * The circuit breaker: an upstream that could not be reached or failed
+ * (no answer, 5xx) is skipped for breaker_seconds, so the requests that
+ * follow fall back on the cache at once instead of each waiting for a
+ * timeout. Any answer closes it again.
+ */
+static void
+upstream_breaker(struct upstream_req *u, struct fetch *f, const char *error)
+{
+	struct registry	*r = u->registry;
+	long		 status = fetch_status(f);
+	int		 secs = u->proxy->config->breaker_seconds;
+
+	if (f == NULL)
+		return;
+	if ((status == 0 && error != NULL) || status >= 500) {
+		if (secs > 0 && r->down_until <= time(NULL))
+			log_warn("registry '%s': upstream failing (%s); skipping it "
+			    "for %d s", r->name, status == 0 ? error : "5xx", secs);
+		r->down_until = time(NULL) + secs;
+	} else if (status > 0)
+		r->down_until = 0;
+}
+
 /* Ends the request: the caller's on_done, then nothing more. */
 static void
 upstream_finish(struct upstream_req *u, struct fetch *f, const char *error)
 {
+	upstream_breaker(u, f, error);
 	u->cb.on_done(f, error, u->arg);
 	upstream_free(u);
 }
@@ -230,6 +257,7 @@ upstream_attempt(struct upstream_req *u)
 	fr.url = u->url;
 	fr.head = u->head;
 	fr.max_body = u->max_body;
+	fr.timeout = u->timeout;
 	if (u->accept != NULL && (h = curl_slist_append(h, u->accept)) == NULL)
 		return -1;
 	if (r->auth & AUTH_BEARER)
@@ -278,6 +306,15 @@ upstream_start(struct proxy *p, struct registry *r,
 		return NULL;
 	}
 	*status = 0;
+	if (p->config->offline) {
+		*cause = util_printf("offline mode: the network is not used");
+		return NULL;
+	}
+	if (r->down_until > time(NULL)) {
+		*cause = util_printf("upstream unreachable; not retried for another "
+		    "%lld s (circuit breaker)", (long long)(r->down_until - time(NULL)));
+		return NULL;
+	}
 	if ((r->auth & AUTH_MTLS) &&
 	    (r->identity == NULL || !identity_usable(r->identity, why, sizeof why))) {
 		*status = 401;
@@ -294,6 +331,7 @@ upstream_start(struct proxy *p, struct registry *r,
 	u->registry = r;
 	u->head = ur->head;
 	u->max_body = ur->max_body;
+	u->timeout = ur->timeout;
 	u->cb = *cb;
 	u->arg = arg;
 	snprintf(u->scope, sizeof u->scope, "repository:%s:pull",
