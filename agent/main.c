@@ -21,6 +21,7 @@ main_usage(FILE *f)
 "  serve     run the proxy daemon in the foreground\n"
 "  registry  list, add or remove entries of the registry table\n"
 "  cert      show the device certificate, or make a key and CSR\n"
+"  resolve   print the digest an image resolves to, and from where\n"
 "\n"
 "Run 'pullgate COMMAND --help' for a command's options.\n");
 }
@@ -46,6 +47,8 @@ main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "registry") == 0)
 		return cmd_registry_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "resolve") == 0)
+		return cmd_resolve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cert") == 0)
 		return cmd_cert_main(argc - 1, argv + 1);
 	fprintf(stderr, "pullgate: unknown command '%s'; see 'pullgate --help'\n",

@@ -8,7 +8,7 @@ set -eu
 BUILD_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev
 libssl-dev libjansson-dev libconfig-dev libmbedtls-dev"
 TEST_PKGS="libcmocka-dev docker-registry skopeo apache2-utils python3 curl
-openssl ca-certificates"
+openssl ca-certificates containerd bc"
 BENCH_PKGS="nginx-light bc"
 
 case "${1:-build}" in

@@ -112,6 +112,12 @@ api_route(struct api_request *ar, const char *query)
 	if (r == NULL)
 		r = registry_default(t);
 	ar->registry = r;
+	/* One name per image in the cache: Docker Hub's official images. */
+	if (r->is_docker_hub && strchr(ar->repo, '/') == NULL &&
+	    strlen(ar->repo) + 8 < sizeof ar->repo) {
+		memmove(ar->repo + 8, ar->repo, strlen(ar->repo) + 1);
+		memcpy(ar->repo, "library/", 8);
+	}
 	return 0;
 }
 

@@ -66,7 +66,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 		reply_error(req, 400, "UNSUPPORTED", "malformed request target");
 		return;
 	}
-	log_debug("%s: %d %s", __func__, (int)evhttp_request_get_command(req), path);
+	log_debug("%s: %d %.300s", __func__, (int)evhttp_request_get_command(req),
+	    evhttp_request_get_uri(req));
 	if (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0) {
 		reply_tune_connection(req);
 		api_handle(p, req, path);

@@ -114,7 +114,15 @@ upstream_accept(struct evkeyvalq *client)
 				break;
 		}
 	}
-	return accept != NULL ? accept : util_printf("%s", upstream_default_accept);
+	if (accept == NULL)
+		return util_printf("%s", upstream_default_accept);
+	if (strstr(accept, "application/vnd.") == NULL) {
+		/* Only wildcards (curl's "*\/\*"): registries want the types. */
+		joined = util_printf("%s, %s", upstream_default_accept, accept + 8);
+		free(accept);
+		accept = joined;
+	}
+	return accept;
 }
 
 /* The client certificate and CA bundle of an entry, for a fetch. */

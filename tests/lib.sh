@@ -192,3 +192,31 @@ fake_blob() {
 fsize() {
 	stat -c %s "$1" 2>/dev/null || echo 0
 }
+
+# start_containerd [NAME]: a containerd of the test's own (root, state,
+# socket). Sets CTD_SOCK, CTD_PID; ctr_ NS ARGS... runs ctr against it.
+start_containerd() {
+	d=$WORK/containerd-${1:-main}
+	mkdir -p "$d/root" "$d/state"
+	CTD_SOCK=$d/containerd.sock
+	cat > "$d/config.toml" <<TOML
+version = 2
+root = "$d/root"
+state = "$d/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CTD_SOCK"
+[ttrpc]
+  address = "$CTD_SOCK.ttrpc"
+TOML
+	containerd --config "$d/config.toml" > "$d/containerd.log" 2>&1 &
+	CTD_PID=$!
+	PIDS="$PIDS $CTD_PID"
+	i=0
+	while [ ! -S "$CTD_SOCK" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -S "$CTD_SOCK" ]
+}
+ctr_() {
+	ns=$1; shift
+	ctr --address "$CTD_SOCK" -n "$ns" "$@"
+}

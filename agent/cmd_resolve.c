@@ -1,0 +1,271 @@
+/*
+ * pullgate resolve: what an image reference resolves to, and from where.
+ * It asks the running daemon (so the answer is exactly what a client
+ * would get, online or offline); when no daemon answers, it reads the
+ * cache directory itself.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent.h"
+#include "proxy.h"
+
+static void
+cmd_resolve_usage(FILE *f)
+{
+	fprintf(f,
+"usage: pullgate resolve [-c FILE] [--registry local|remote|NAME|ID]\n"
+"                        [--listen HOST:PORT] [--json] IMAGE\n"
+"\n"
+"Prints the digest and media type IMAGE (name[:tag][@digest]) resolves to,\n"
+"and where it came from: cache, upstream, or stale (the upstream failed and\n"
+"the cached tag was used). Asks the daemon on the listen address; with no\n"
+"daemon running, reads the cache directory. Works with the uplink down.\n");
+}
+
+struct cmd_resolve_answer {
+	char	digest[DIGEST_STRING_LEN + 1];
+	char	type[128];
+	char	source[16];
+	char	error[1600];
+};
+
+struct cmd_resolve_body {
+	char	buf[4096];
+	size_t	len;
+};
+
+static size_t
+cmd_resolve_header_cb(char *line, size_t size, size_t n, void *arg)
+{
+	struct cmd_resolve_answer	*a = arg;
+	size_t				 len = size * n, vlen;
+	const char			*v;
+	char				*dst;
+	size_t				 dstlen;
+
+	if (len > 22 && strncasecmp(line, "Docker-Content-Digest:", 22) == 0) {
+		v = line + 22; dst = a->digest; dstlen = sizeof a->digest;
+	} else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0) {
+		v = line + 13; dst = a->type; dstlen = sizeof a->type;
+	} else if (len > 18 && strncasecmp(line, "X-Pullgate-Source:", 18) == 0) {
+		v = line + 18; dst = a->source; dstlen = sizeof a->source;
+	} else
+		return len;
+	while (*v == ' ')
+		v++;
+	vlen = strcspn(v, "\r\n");
+	if (vlen < dstlen) {
+		memcpy(dst, v, vlen);
+		dst[vlen] = '\0';
+	}
+	return len;
+}
+
+static size_t
+cmd_resolve_body_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct cmd_resolve_body	*b = arg;
+	size_t	len = size * n, take = len;
+
+	if (take > sizeof b->buf - 1 - b->len)
+		take = sizeof b->buf - 1 - b->len;
+	memcpy(b->buf + b->len, data, take);
+	b->len += take;
+	b->buf[b->len] = '\0';
+	return len;
+}
+
+/* Asks the daemon; -1 when none answers, else 0 (a->error set on failure). */
+static int
+cmd_resolve_daemon(const struct config *c, const char *entry,
+    const struct reference *ref, struct cmd_resolve_answer *a)
+{
+	struct cmd_resolve_body	 body = { "", 0 };
+	struct curl_slist	*h = NULL;
+	CURL			*curl;
+	json_t			*root;
+	char			 url[1024], dstr[DIGEST_STRING_LEN + 1];
+	long			 code = 0;
+	CURLcode		 rc;
+
+	if (ref->has_digest)
+		digest_format(&ref->digest, dstr, sizeof dstr);
+	snprintf(url, sizeof url, "http://%s%s%s:%d/v2/%s/%s/manifests/%s",
+	    strchr(c->listen_host, ':') ? "[" : "", c->listen_host,
+	    strchr(c->listen_host, ':') ? "]" : "", c->listen_port, entry,
+	    ref->name, ref->has_digest ? dstr : ref->tag);
+	if ((curl = curl_easy_init()) == NULL)
+		return -1;
+	h = curl_slist_append(h, "Accept: application/vnd.oci.image.index.v1+json, "
+	    "application/vnd.oci.image.manifest.v1+json, "
+	    "application/vnd.docker.distribution.manifest.list.v2+json, "
+	    "application/vnd.docker.distribution.manifest.v2+json");
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 3L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)c->connect_timeout + 60);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, cmd_resolve_header_cb);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, a);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cmd_resolve_body_cb);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(curl);
+	curl_slist_free_all(h);
+	if (rc == CURLE_COULDNT_CONNECT)
+		return -1;
+	if (rc != CURLE_OK) {
+		snprintf(a->error, sizeof a->error, "the daemon at %s:%d: %s",
+		    c->listen_host, c->listen_port, curl_easy_strerror(rc));
+		return 0;
+	}
+	if (code != 200) {
+		root = json_loads(body.buf, 0, NULL);
+		snprintf(a->error, sizeof a->error, "%s", json_string_value(
+		    json_object_get(json_array_get(json_object_get(root, "errors"),
+		    0), "message")) != NULL ? json_string_value(json_object_get(
+		    json_array_get(json_object_get(root, "errors"), 0), "message")) :
+		    "the daemon refused");
+		json_decref(root);
+	}
+	return 0;
+}
+
+/* No daemon: the cache directory alone. */
+static void
+cmd_resolve_cache(const struct config *c, const struct registry *r,
+    const struct reference *ref, struct cmd_resolve_answer *a)
+{
+	struct cache		 cache;
+	struct tagindex_entry	 e;
+	const struct registry	*o;
+	size_t			 i;
+	int			 found = 0;
+
+	util_strlcpy(cache.dir, c->cache_dir, sizeof cache.dir);
+	util_strlcpy(a->source, "cache", sizeof a->source);
+	if (ref->has_digest) {
+		if (cache_blob_exists(&cache, &ref->digest) &&
+		    cache_manifest_type_get(&cache, &ref->digest, a->type,
+		    sizeof a->type) == 0) {
+			digest_format(&ref->digest, a->digest, sizeof a->digest);
+			return;
+		}
+	} else {
+		found = tagindex_get(&cache, r->name, ref->name, ref->tag, &e) == 0;
+		for (i = 0; !found && r->is_local && i < c->registries.count; i++) {
+			o = &c->registries.entries[i];
+			found = tagindex_get(&cache, o->name, ref->name, ref->tag,
+			    &e) == 0;
+		}
+		if (found && cache_blob_exists(&cache, &e.digest)) {
+			digest_format(&e.digest, a->digest, sizeof a->digest);
+			util_strlcpy(a->type, e.media_type, sizeof a->type);
+			return;
+		}
+	}
+	snprintf(a->error, sizeof a->error, "not in the cache of %s (and no "
+	    "daemon answers on %s:%d)", c->cache_dir, c->listen_host,
+	    c->listen_port);
+}
+
+int
+cmd_resolve_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "registry", required_argument, NULL, 'r' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cmd_resolve_answer	 a;
+	struct reference		 ref;
+	struct registry			*r;
+	struct config			 c;
+	const char			*file = NULL, *which = NULL, *listen = NULL;
+	char				*cause = NULL;
+	json_t				*o;
+	long				 id;
+	int				 ch, json = 0, rc = 1;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'r': which = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': cmd_resolve_usage(stdout); return 0;
+		default: cmd_resolve_usage(stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		cmd_resolve_usage(stderr);
+		return 2;
+	}
+	if (reference_parse(argv[optind], &ref, &cause) != 0) {
+		fprintf(stderr, "pullgate resolve: %s\n", cause);
+		free(cause);
+		return 2;
+	}
+	if (config_read_all(&c, file, &cause) != 0) {
+		fprintf(stderr, "pullgate resolve: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (listen != NULL && config_parse_listen(listen, c.listen_host,
+	    sizeof c.listen_host, &c.listen_port) != 0) {
+		fprintf(stderr, "pullgate resolve: --listen must be HOST:PORT\n");
+		goto out;
+	}
+	r = registry_default(&c.registries);
+	if (which != NULL) {
+		r = registry_find_name(&c.registries, which);
+		if (r == NULL && util_parse_long(which, 1, 9999, &id) == 0)
+			r = registry_find_id(&c.registries, (int)id);
+		if (r == NULL) {
+			fprintf(stderr, "pullgate resolve: no registry '%s'\n", which);
+			goto out;
+		}
+	}
+	if (r->is_docker_hub && strchr(ref.name, '/') == NULL) {
+		char name[sizeof ref.name + 8];
+
+		snprintf(name, sizeof name, "library/%s", ref.name);
+		if (util_strlcpy(ref.name, name, sizeof ref.name) != 0) {
+			fprintf(stderr, "pullgate resolve: name too long\n");
+			goto out;
+		}
+	}
+	memset(&a, 0, sizeof a);
+	if (cmd_resolve_daemon(&c, r->name, &ref, &a) != 0)
+		cmd_resolve_cache(&c, r, &ref, &a);
+	if (a.error[0] != '\0' || a.digest[0] == '\0') {
+		fprintf(stderr, "pullgate resolve: %s: %s\n", argv[optind],
+		    a.error[0] != '\0' ? a.error : "no digest in the answer");
+		goto out;
+	}
+	if (json) {
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "image", argv[optind],
+		    "registry", r->name, "digest", a.digest, "mediaType", a.type,
+		    "source", a.source[0] != '\0' ? a.source : "upstream");
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(o);
+	} else
+		printf("%s %s %s\n", a.digest, a.type,
+		    a.source[0] != '\0' ? a.source : "upstream");
+	rc = 0;
+out:
+	config_free(&c);
+	return rc;
+}
