@@ -197,7 +197,7 @@ api_handle(struct proxy *proxy, struct evhttp_request *req, const char *rawpath)
 		reply_headers(req);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Content-Type", "application/vnd.oci.image.index.v1+json");
-		evhttp_send_reply(req, 200, NULL, b);
+		reply_send(req, 200, b);
 		if (b != NULL)
 			evbuffer_free(b);
 		break;

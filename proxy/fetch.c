@@ -493,7 +493,7 @@ fetch_header(const struct fetch *f, const char *name)
 int64_t
 fetch_content_length(const struct fetch *f)
 {
-	const char	*v = fetch_header(f, "Content-Length");
+	const char	*v = fetch_header(f, "Content-Length");	/* NULL-safe */
 	long		 n;
 
 	if (v == NULL || util_parse_long(v, 0, INT64_MAX, &n) != 0)
@@ -501,8 +501,9 @@ fetch_content_length(const struct fetch *f)
 	return n;
 }
 
+/* The buffered body; NULL for no fetch (a request that never got one). */
 struct evbuffer *
 fetch_body(const struct fetch *f)
 {
-	return f->body;
+	return f != NULL ? f->body : NULL;
 }

@@ -15,11 +15,13 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "proxy.h"
 
@@ -302,6 +304,29 @@ manifest_start(struct manifest_fetch *m)
 }
 
 /*
+ * Whether the client accepts a cached manifest of this media type: a
+ * client that lists manifest types (an old one that knows only Docker
+ * schema2, say) gets no other; wildcards and no Accept take anything.
+ */
+static int
+manifest_acceptable(struct evhttp_request *req, const char *type)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
+	struct evkeyval		*kv;
+	int			 specific = 0;
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (strcasecmp(kv->key, "Accept") != 0)
+			continue;
+		if (strstr(kv->value, type) != NULL || strstr(kv->value, "*/*") != NULL)
+			return 1;
+		if (strstr(kv->value, "application/vnd.") != NULL)
+			specific = 1;
+	}
+	return !specific;
+}
+
+/*
  * The local entry's view of a tag: its own index first, then every other
  * entry's, in id order.
  */
@@ -354,6 +379,9 @@ manifest_handle(struct api_request *ar)
 			have = (tagindex_get(&p->cache, r->name, ar->repo, ar->ref,
 			    &e) == 0 && cache_blob_exists(&p->cache, &e.digest));
 		ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
+		if (have && !manifest_acceptable(ar->req, e.media_type) &&
+		    !r->is_local && !p->config->offline)
+			have = 0;	/* ask the upstream for a type it takes */
 		if (have && (r->is_local || p->config->offline ||
 		    time(NULL) - e.checked < ttl ||
 		    registry_tag_immutable(r, ar->ref)) &&

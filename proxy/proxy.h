@@ -168,6 +168,7 @@ void	 server_stop(struct proxy *);
 void	 reply_headers(struct evhttp_request *);
 void	 reply_error(struct evhttp_request *, int, const char *, const char *);
 void	 reply_json(struct evhttp_request *, int, struct evbuffer *);
+void	 reply_send(struct evhttp_request *, int, struct evbuffer *);
 void	 reply_upstream_failure(struct evhttp_request *, const struct registry *,
 	     long, const char *, const char *);
 struct evbuffer *reply_file_body(int, off_t, off_t);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,27 @@ reply_headers(struct evhttp_request *req)
 	evhttp_add_header(h, "Docker-Distribution-API-Version", "registry/2.0");
 }
 
+/*
+ * Sends a small in-memory answer. A HEAD gets the headers only, with the
+ * Content-Length the body would have: evhttp would otherwise write the
+ * body after the headers, which a keep-alive client reads as garbage.
+ */
+void
+reply_send(struct evhttp_request *req, int status, struct evbuffer *body)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 len[32];
+
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		snprintf(len, sizeof len, "%zu",
+		    body != NULL ? evbuffer_get_length(body) : (size_t)0);
+		evhttp_remove_header(h, "Content-Length");
+		evhttp_add_header(h, "Content-Length", len);
+		body = NULL;
+	}
+	evhttp_send_reply(req, status, NULL, body);
+}
+
 void
 reply_json(struct evhttp_request *req, int status, struct evbuffer *body)
 {
@@ -35,7 +57,7 @@ reply_json(struct evhttp_request *req, int status, struct evbuffer *body)
 	reply_headers(req);
 	evhttp_remove_header(h, "Content-Type");
 	evhttp_add_header(h, "Content-Type", "application/json");
-	evhttp_send_reply(req, status, NULL, body);
+	reply_send(req, status, body);
 }
 
 /* {"errors":[{"code":CODE,"message":MESSAGE}]} with the given status. */

@@ -78,7 +78,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			evbuffer_add_printf(b, "ok\n");
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Content-Type", "text/plain");
-		evhttp_send_reply(req, 200, NULL, b);
+		reply_send(req, 200, b);
 		if (b != NULL)
 			evbuffer_free(b);
 		return;

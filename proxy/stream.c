@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>	/* the request's HTTP version */
 
 #include "proxy.h"
 
@@ -237,8 +238,14 @@ stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t,
 	s->req = req;
 	s->transfer = t;
 	s->digest = *d;
+	/*
+	 * A Range, and an HTTP/1.0 client (whose body, when the length is not
+	 * known in advance, ends with the connection — so a cut would look
+	 * like a clean end), are served from the verified file only.
+	 */
 	s->ranged = (evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Range") != NULL);
+	    "Range") != NULL) || req->major < 1 ||
+	    (req->major == 1 && req->minor == 0);
 	s->wake = event_new(p->base, -1, 0, stream_wake_cb, s);
 	s->chunk = evbuffer_new();
 	if (s->wake == NULL || s->chunk == NULL) {

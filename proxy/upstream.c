@@ -309,11 +309,11 @@ upstream_start(struct proxy *p, struct registry *r,
 	struct upstream_req	*u;
 	char			 why[600], name[REFERENCE_NAME_MAX + 16];
 
+	*status = 0;
 	if (r->is_local || r->url[0] == '\0') {
 		*cause = util_printf("registry '%s' never goes upstream", r->name);
 		return NULL;
 	}
-	*status = 0;
 	if (p->config->offline) {
 		*cause = util_printf("offline mode: the network is not used");
 		return NULL;

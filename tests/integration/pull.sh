@@ -60,6 +60,19 @@ check "tags/list n=2" grep -q '"tags":\["1.0","1.1"\]' "$WORK/tags1"
 curl -s "http://$PG/v2/acme/tool/tags/list?n=2&last=1.1" > "$WORK/tags2"
 check "tags/list n=2 last=1.1" grep -q '"tags":\["2.0","2.1"\]' "$WORK/tags2"
 
+# A client that takes only Docker schema2 never gets the cached OCI index.
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Accept: application/vnd.docker.distribution.manifest.v2+json" \
+    "http://$PG/v2/acme/app/manifests/v1")
+check "a schema2-only client is not served the cached OCI index (upstream says $code)" test "$code" = 404
+
+# A HEAD that fails carries no body: the next answer on the same
+# keep-alive connection must come through intact.
+out=$(curl -s -I "http://$PG/v2/acme/nothere/manifests/v1" -o /dev/null --next -s "http://$PG/v2/")
+check "HEAD errors carry no body (keep-alive stays in sync)" test "$out" = "{}"
+curl -s -I "http://$PG/v2/acme/nothere/manifests/v1" > "$WORK/h404"
+check "HEAD error: 404 with the Content-Length of the body it omits" \
+    sh -c "grep -q '^HTTP/1.1 404' '$WORK/h404' && grep -qi '^Content-Length: [1-9]' '$WORK/h404'"
+
 # Push and delete are refused.
 code=$(curl -s -o "$WORK/e1" -w '%{http_code}' -X POST "http://$PG/v2/acme/app/blobs/uploads/")
 check "push: 405 UNSUPPORTED" sh -c "[ $code = 405 ] && grep -q UNSUPPORTED $WORK/e1"
