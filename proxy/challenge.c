@@ -74,12 +74,17 @@ challenge_parse(const char *h, struct challenge *c)
 			return -1;
 		if (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
 			return -1;
-		if (strcmp(key, "realm") == 0 && c->realm[0] == '\0')
-			util_strlcpy(c->realm, value, sizeof c->realm);
-		else if (strcmp(key, "service") == 0 && c->service[0] == '\0')
-			util_strlcpy(c->service, value, sizeof c->service);
-		else if (strcmp(key, "scope") == 0 && c->scope[0] == '\0')
-			util_strlcpy(c->scope, value, sizeof c->scope);
+		/* The first of each wins; one too long refuses the whole. */
+		if (strcmp(key, "realm") == 0 && c->realm[0] == '\0') {
+			if (util_strlcpy(c->realm, value, sizeof c->realm) != 0)
+				return -1;
+		} else if (strcmp(key, "service") == 0 && c->service[0] == '\0') {
+			if (util_strlcpy(c->service, value, sizeof c->service) != 0)
+				return -1;
+		} else if (strcmp(key, "scope") == 0 && c->scope[0] == '\0') {
+			if (util_strlcpy(c->scope, value, sizeof c->scope) != 0)
+				return -1;
+		}
 	}
 	if (c->realm[0] == '\0' ||
 	    (strncmp(c->realm, "http://", 7) != 0 &&

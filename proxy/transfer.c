@@ -128,6 +128,8 @@ transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
 			log_error("%s: %s: %s", __func__, t->tmp, strerror(errno));
 			transfer_fail(t, 0, "cannot write to the cache: %s",
 			    strerror(errno));

@@ -17,9 +17,10 @@ import argparse
 import http.server
 import os
 import re
-import socketserver
 import sys
 import time
+
+from testhttp import Server, reply_json
 
 BLOB = re.compile(r"^/v2/(.+)/blobs/sha256:([0-9a-f]{64})$")
 
@@ -47,13 +48,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         o = self.server.opts
         path = self.path.split("?", 1)[0]
         if o.bearer and self.headers.get("Authorization") != "Bearer " + o.bearer:
-            body = b'{"errors":[{"code":"UNAUTHORIZED","message":"key"}]}'
-            self.send_response(401)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
+            reply_json(self, 401, {"errors": [{"code": "UNAUTHORIZED",
+                                               "message": "key"}]}, head)
             return
         if o.redirect and BLOB.match(path):
             self.send_response(302)
@@ -62,22 +58,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         if path == "/v2/":
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            if not head:
-                self.wfile.write(b"{}")
+            reply_json(self, 200, {}, head)
             return
         m = BLOB.match(path)
         f = os.path.join(o.blobs, m.group(2)) if m else None
         if f is None or not os.path.exists(f):
-            body = b'{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}'
-            self.send_response(404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
+            reply_json(self, 404, {"errors": [{"code": "BLOB_UNKNOWN",
+                                               "message": "unknown"}]}, head)
             return
         data = bytearray(open(f, "rb").read())
         if o.mode == "lie" and data:
@@ -101,12 +88,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        pass    # clients that hang up are part of the tests
 
 
 def main():

@@ -17,10 +17,11 @@ import hashlib
 import http.server
 import json
 import os
-import socketserver
 import subprocess
 import time
 import urllib.parse
+
+from testhttp import Server, reply_json
 
 
 def b64url(data):
@@ -42,16 +43,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def reply(self, code, obj, extra=None):
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_GET(self):
         o = self.server.opts
         url = urllib.parse.urlparse(self.path)
@@ -66,7 +57,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if cred not in o.user:
                 with open(o.log, "a") as f:
                     f.write("REFUSED %s\n" % cred.split(":")[0])
-                self.reply(401, {"details": "wrong credentials"})
+                reply_json(self, 401, {"details": "wrong credentials"})
                 return
             user = cred.split(":")[0]
         access = []
@@ -97,17 +88,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              input=signing_input, check=True,
                              capture_output=True).stdout
         token = signing_input.decode() + "." + b64url(sig)
-        self.reply(200, {"token": token, "access_token": token,
+        reply_json(self, 200, {"token": token, "access_token": token,
                          "expires_in": o.ttl, "issued_at":
                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))})
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        pass    # clients that hang up are part of the tests
 
 
 def main():

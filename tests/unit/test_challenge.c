@@ -82,6 +82,12 @@ test_challenge_hostile(void **state)
 	memcpy(huge, "Bearer ", 7);
 	huge[n] = '\0';
 	assert_int_equal(challenge_parse(huge, &c), -1);	/* too long a key */
+	/* A service longer than its field is refused, not cut short. */
+	memset(huge, 0, n);
+	strcpy(huge, "Bearer realm=\"https://a/t\",service=\"");
+	memset(huge + strlen(huge), 's', 300);
+	strcat(huge, "\"");
+	assert_int_equal(challenge_parse(huge, &c), -1);
 	free(huge);
 }
 
