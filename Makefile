@@ -62,7 +62,7 @@ $(BUILD)/pullgate: $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 pullgate: $(BUILD)/pullgate
-	cp $< $@
+	rm -f $@ && cp $< $@
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
