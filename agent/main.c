@@ -22,6 +22,7 @@ main_usage(FILE *f)
 "  registry  list, add or remove entries of the registry table\n"
 "  cert      show the device certificate, or make a key and CSR\n"
 "  resolve   print the digest an image resolves to, and from where\n"
+"  cache     list the cached images, or verify every blob\n"
 "\n"
 "Run 'pullgate COMMAND --help' for a command's options.\n");
 }
@@ -47,6 +48,8 @@ main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "registry") == 0)
 		return cmd_registry_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cache") == 0)
+		return cmd_cache_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "resolve") == 0)
 		return cmd_resolve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cert") == 0)

@@ -5,6 +5,7 @@
  *   manifests/sha256/<64 hex>       a manifest's media type
  *   repos/<entry>/<repo>/_tags/<tag> tag index (tagindex.c)
  *   tmp/                            downloads in progress
+ *   quarantine/                     blobs that failed 'cache verify'
  *
  * A file appears under blobs/ only by rename(2) of a temporary file whose
  * SHA-256 matched, after fsync, so a reader never sees unverified or
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy.h"
@@ -52,7 +54,7 @@ int
 cache_open(struct cache *c, const char *dir, char **cause)
 {
 	static const char	*subdirs[] = { "blobs/sha256", "manifests/sha256",
-	    "repos", "tmp", NULL };
+	    "repos", "tmp", "quarantine", NULL };
 	char			 path[PATH_MAX];
 	int			 i;
 
@@ -285,5 +287,26 @@ cache_manifest_type_get(const struct cache *c, const struct digest *d,
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
+	return 0;
+}
+
+/*
+ * Moves a blob that failed its digest out of blobs/ (one rename: a reader
+ * that had it open keeps its bytes, no new reader finds it), keeping it
+ * for inspection in quarantine/.
+ */
+int
+cache_quarantine(const struct cache *c, const struct digest *d)
+{
+	char	from[PATH_MAX], to[PATH_MAX];
+
+	if (cache_blob_path(c, d, from, sizeof from) != 0)
+		return -1;
+	snprintf(to, sizeof to, "%s/quarantine/sha256-%s.%ld", c->dir, d->hex,
+	    (long)time(NULL));
+	if (rename(from, to) != 0) {
+		log_warn("%s: %s: %s", __func__, from, strerror(errno));
+		return -1;
+	}
 	return 0;
 }

@@ -74,6 +74,7 @@ int	 cache_put(const struct cache *, const struct digest *, const void *, size_t
 int	 cache_write_file(const struct cache *, const char *, const char *);
 int	 cache_manifest_type_set(const struct cache *, const struct digest *, const char *);
 int	 cache_manifest_type_get(const struct cache *, const struct digest *, char *, size_t);
+int	 cache_quarantine(const struct cache *, const struct digest *);
 
 /* tagindex.c: which digest a tag of a repository of an entry points to. */
 #define TAGINDEX_MEDIA_TYPE_MAX	128
@@ -91,6 +92,9 @@ int	 tagindex_put(const struct cache *, const char *, const char *,
 int	 tagindex_list(const struct cache *, const char *, const char *,
 	     char ***, size_t *);
 void	 tagindex_list_free(char **, size_t);
+typedef int (*tagindex_walk_cb)(const char *, const char *, const char *,
+	     const struct tagindex_entry *, void *);
+int	 tagindex_walk(const struct cache *, tagindex_walk_cb, void *);
 
 /* challenge.c: a Bearer WWW-Authenticate challenge. */
 #define CHALLENGE_VALUE_MAX	1024
@@ -102,6 +106,12 @@ struct challenge {
 };
 
 int	 challenge_parse(const char *, struct challenge *);
+
+/* image.c: an image's graph of manifests and blobs, from the cache. */
+typedef int (*image_walk_cb)(const struct digest *, int64_t, int, int, void *);
+
+int	 image_walk(const struct cache *, const struct digest *, image_walk_cb,
+	     void *);
 
 /* fetch.c: one upstream HTTP transfer on the shared curl multi handle. */
 struct fetcher;

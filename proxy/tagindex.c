@@ -139,3 +139,68 @@ tagindex_list_free(char **v, size_t n)
 		free(v[i]);
 	free(v);
 }
+
+/* Visits repos/<entry>/<repo...>/_tags/<tag> below dir; repo grows in buf. */
+static int
+tagindex_walk_dir(const struct cache *c, const char *entry, char *repo,
+    size_t repolen, tagindex_walk_cb cb, void *arg)
+{
+	char			 dir[PATH_MAX];
+	DIR			*d;
+	struct dirent		*de;
+	struct tagindex_entry	 e;
+	size_t			 len = strlen(repo);
+	int			 rc = 0;
+
+	snprintf(dir, sizeof dir, "%s/repos/%s%s%s", c->dir, entry,
+	    len > 0 ? "/" : "", repo);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (strcmp(de->d_name, "_tags") == 0 && len > 0) {
+			char	**tags;
+			size_t	  n, i;
+
+			if (tagindex_list(c, entry, repo, &tags, &n) != 0)
+				continue;
+			for (i = 0; rc == 0 && i < n; i++)
+				if (tagindex_get(c, entry, repo, tags[i], &e) == 0)
+					rc = cb(entry, repo, tags[i], &e, arg);
+			tagindex_list_free(tags, n);
+			continue;
+		}
+		if (!reference_valid_name(de->d_name) ||
+		    len + 1 + strlen(de->d_name) >= repolen)
+			continue;
+		snprintf(repo + len, repolen - len, "%s%s", len > 0 ? "/" : "",
+		    de->d_name);
+		rc = tagindex_walk_dir(c, entry, repo, repolen, cb, arg);
+		repo[len] = '\0';
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Calls cb(entry, repository, tag, entry) for every tag in the index. */
+int
+tagindex_walk(const struct cache *c, tagindex_walk_cb cb, void *arg)
+{
+	char		 dir[PATH_MAX], repo[REFERENCE_NAME_MAX + 1];
+	DIR		*d;
+	struct dirent	*de;
+	int		 rc = 0;
+
+	snprintf(dir, sizeof dir, "%s/repos", c->dir);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		repo[0] = '\0';
+		rc = tagindex_walk_dir(c, de->d_name, repo, sizeof repo, cb, arg);
+	}
+	closedir(d);
+	return rc;
+}

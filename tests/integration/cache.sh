@@ -1,0 +1,71 @@
+#!/bin/bash
+# The cache on disk: cache ls, cache verify (a corrupt blob is moved aside
+# and never served again), and a full disk during a download.
+. "$(dirname "$0")/../lib.sh"
+
+start_registry up
+UP=127.0.0.1:$REG_PORT
+$PY "$TOOLS/mkimage.py" "$WORK/img" --tag v1 --platforms linux/amd64,linux/arm64 > /dev/null
+push_image "$WORK/img" v1 "$UP/acme/app:v1"
+D=$(sed -n 's/.*"digest": "\(sha256:[0-9a-f]*\)".*/\1/p' "$WORK/img/index.json")
+start_pullgate c --upstream "http://$UP"
+PG=127.0.0.1:$PG_PORT
+pull_image "$PG/acme/app:v1" "$WORK/o1"
+
+"$PULLGATE" cache ls --cache "$PG_CACHE" --json > "$WORK/ls.json"
+check "cache ls: the pulled tag with its digest, complete, every blob counted" sh -c "$PY -c '
+import json,os,sys
+t=json.load(open(\"$WORK/ls.json\"))
+n=len(os.listdir(\"$WORK/img/blobs/sha256\"))
+ok=len(t)==1 and t[0][\"digest\"]==\"$D\" and t[0][\"complete\"] and t[0][\"manifests\"]+t[0][\"blobs\"]==n
+sys.exit(0 if ok else 1)'"
+"$PULLGATE" cache verify --cache "$PG_CACHE" > "$WORK/v1.out"
+check "cache verify: an intact cache passes" sh -c "[ $? = 0 ] && grep -q ', 0 corrupt' '$WORK/v1.out'"
+
+# Corrupt one layer on disk, as a failing flash card would.
+L=$(ls -S "$WORK/img/blobs/sha256" | head -1)
+F=$PG_CACHE/blobs/sha256/${L:0:2}/$L
+printf 'X' | dd of="$F" bs=1 seek=100 conv=notrunc 2>/dev/null
+"$PULLGATE" cache verify --cache "$PG_CACHE" > "$WORK/v2.out"
+rc=$?
+check "cache verify: the corrupt blob is reported (exit $rc)" sh -c "[ $rc = 1 ] && grep -q 'corrupt: sha256:$L' '$WORK/v2.out'"
+check "cache verify: ...and moved to quarantine/" sh -c "[ ! -e '$F' ] && ls '$PG_CACHE/quarantine' | grep -q '$L'"
+curl -s -o "$WORK/refetch" "http://$PG/v2/acme/app/blobs/sha256:$L"
+check "the blob is fetched again, never served corrupt" test "$(sha256sum < "$WORK/refetch" | cut -d' ' -f1)" = "$L"
+check "the re-fetched blob is back in the cache" test -f "$F"
+
+# --- A full disk. ----------------------------------------------------------
+SMALL=$WORK/small
+mkdir -p "$SMALL"
+if mount -t tmpfs -o size=8m tmpfs "$SMALL"; then
+	trap 'umount "$SMALL" 2>/dev/null; cleanup' EXIT
+	start_fake good
+	SMALLBLOB=$(fake_blob 200000)
+	BIGBLOB=$(fake_blob 4000000)
+	stop_pid "$PG_PID"
+	PG_CACHE_FIXED=$SMALL/cache start_pullgate full --upstream "http://127.0.0.1:$FAKE_PORT"
+	PG=127.0.0.1:$PG_PORT
+	curl -s -o /dev/null "http://$PG/v2/x/blobs/$SMALLBLOB"
+	head -c 6000000 /dev/zero > "$SMALL/filler" 2>/dev/null
+	code=$(curl -s -o "$WORK/big" -w '%{http_code}' "http://$PG/v2/x/blobs/$BIGBLOB")
+	rc=$?
+	check "full disk: the download fails for the client (rc=$rc, status $code)" \
+	    test "$rc" -ne 0 -o "$code" -ge 500
+	check "full disk: no temporary file is left" test -z "$(ls "$SMALL/cache/tmp")"
+	check "full disk: nothing half-written is published" \
+	    test ! -e "$SMALL/cache/blobs/sha256/${BIGBLOB:7:2}/${BIGBLOB#sha256:}"
+	check "full disk: the error is logged" grep -q "No space left on device" "$PG_LOG"
+	curl -s -o "$WORK/hit" "http://$PG/v2/x/blobs/$SMALLBLOB"
+	check "full disk: cache hits are still served" \
+	    test "sha256:$(sha256sum < "$WORK/hit" | cut -d' ' -f1)" = "$SMALLBLOB"
+	rm -f "$SMALL/filler"
+	curl -s -o "$WORK/big2" "http://$PG/v2/x/blobs/$BIGBLOB"
+	check "full disk: with space back, the same daemon downloads it" \
+	    test "sha256:$(sha256sum < "$WORK/big2" | cut -d' ' -f1)" = "$BIGBLOB"
+	stop_pid "$PG_PID"
+	umount "$SMALL"
+else
+	fail "full disk: cannot mount a small tmpfs (not root?)"
+fi
+check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
+finish
