@@ -43,7 +43,8 @@ struct fetch {
 	int			 cancelled;
 	char			 errbuf[CURL_ERROR_SIZE];
 	char			 message[CURL_ERROR_SIZE + 128];
-	TAILQ_ENTRY(fetch)	 entry;
+	TAILQ_ENTRY(fetch)	 entry;		/* fetcher->cancelled */
+	TAILQ_ENTRY(fetch)	 all;		/* fetcher->fetches */
 };
 
 struct fetcher {
@@ -53,6 +54,7 @@ struct fetcher {
 	const struct config	*config;
 	int			 busy;		/* inside curl_multi_socket_action */
 	TAILQ_HEAD(, fetch)	 cancelled;	/* to be removed once not busy */
+	TAILQ_HEAD(, fetch)	 fetches;	/* every fetch not yet freed */
 };
 
 struct fetch_socket {
@@ -66,6 +68,8 @@ static void	fetcher_process(struct fetcher *, curl_socket_t, int);
 static void
 fetch_free(struct fetch *f)
 {
+	if (f->fetcher != NULL)
+		TAILQ_REMOVE(&f->fetcher->fetches, f, all);
 	f->magic = 0;
 	curl_easy_cleanup(f->easy);
 	curl_slist_free_all(f->headers);
@@ -258,6 +262,7 @@ fetcher_new(struct event_base *base, const struct config *config)
 	fr->base = base;
 	fr->config = config;
 	TAILQ_INIT(&fr->cancelled);
+	TAILQ_INIT(&fr->fetches);
 	fr->multi = curl_multi_init();
 	fr->timer = evtimer_new(base, fetcher_timer_event_cb, fr);
 	if (fr->multi == NULL || fr->timer == NULL) {
@@ -272,12 +277,19 @@ fetcher_new(struct event_base *base, const struct config *config)
 	return fr;
 }
 
+/* Frees every fetch still running, without calling back: the end. */
 void
 fetcher_free(struct fetcher *fr)
 {
+	struct fetch	*f;
+
 	if (fr == NULL)
 		return;
 	fetcher_reap_cancelled(fr);
+	while ((f = TAILQ_FIRST(&fr->fetches)) != NULL) {
+		curl_multi_remove_handle(fr->multi, f->easy);
+		fetch_free(f);
+	}
 	if (fr->multi != NULL)
 		curl_multi_cleanup(fr->multi);
 	if (fr->timer != NULL)
@@ -383,6 +395,7 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	f->magic = FETCH_MAGIC;
 	f->refs = 1;
 	f->fetcher = fr;
+	TAILQ_INSERT_TAIL(&fr->fetches, f, all);
 	f->cb = *cb;
 	f->arg = arg;
 	f->headers = r->headers;

@@ -31,6 +31,8 @@ proxy_run(struct config *c)
 	memset(&p, 0, sizeof p);
 	p.config = c;
 	TAILQ_INIT(&p.transfers);
+	TAILQ_INIT(&p.streams);
+	TAILQ_INIT(&p.upstreams);
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
@@ -66,11 +68,14 @@ proxy_run(struct config *c)
 	event_base_dispatch(p.base);
 	rc = 0;
 out:
+	/* Callers answer their clients while the connections still exist. */
 	free(cause);
+	upstream_shutdown(&p);
 	transfer_abort_all(&p);
 	server_stop(&p);
-	fetcher_free(p.fetcher);
+	stream_free_all(&p);
 	tokens_free(p.tokens);
+	fetcher_free(p.fetcher);
 	if (p.sigint != NULL)
 		event_free(p.sigint);
 	if (p.sigterm != NULL)

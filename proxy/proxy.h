@@ -155,7 +155,11 @@ struct evbuffer	*fetch_body(const struct fetch *);
 
 /* proxy.c: the daemon's shared state. */
 struct transfer;
+struct stream;
+struct upstream_req;
 TAILQ_HEAD(transfer_list, transfer);
+TAILQ_HEAD(stream_list, stream);
+TAILQ_HEAD(upstream_list, upstream_req);
 
 struct proxy {
 	struct event_base	*base;
@@ -165,6 +169,8 @@ struct proxy {
 	struct fetcher		*fetcher;
 	struct tokens		*tokens;
 	struct transfer_list	 transfers;	/* blob downloads in flight */
+	struct stream_list	 streams;	/* clients following them */
+	struct upstream_list	 upstreams;	/* upstream requests in flight */
 	struct event		*sigint, *sigterm;
 };
 
@@ -219,6 +225,7 @@ struct upstream_req *upstream_start(struct proxy *, struct registry *,
 	     const struct upstream_request *, const struct fetch_callbacks *,
 	     void *, long *, char **);
 void	 upstream_cancel(struct upstream_req *);
+void	 upstream_shutdown(struct proxy *);
 char	*upstream_url(const struct registry *, const char *, const char *,
 	     const char *, const char *);
 const char *upstream_name(const struct registry *, const char *, char *, size_t);
@@ -284,5 +291,6 @@ void	 transfer_abort_all(struct proxy *);
 /* stream.c: sends a blob to one client while its transfer downloads it. */
 int	 stream_start(struct proxy *, struct evhttp_request *, struct transfer *,
 	     const struct digest *);
+void	 stream_free_all(struct proxy *);
 
 #endif

@@ -42,6 +42,7 @@ struct stream {
 	int			 writing;	/* a chunk is in evhttp's hands */
 	int			 client_gone;
 	int			 ranged;	/* wait for the verified file */
+	TAILQ_ENTRY(stream)	 entry;		/* proxy->streams */
 };
 
 static void
@@ -56,7 +57,11 @@ stream_notify_cb(void *arg)
 	stream_schedule(arg);
 }
 
-/* The client's connection closed; libevent detached our request from it. */
+/*
+ * The client's connection is going away. If libevent detached our request
+ * from it (the client left), the request is ours to free; if not (the
+ * whole server is being freed), libevent frees it right after this.
+ */
 static void
 stream_close_cb(struct evhttp_connection *evcon, void *arg)
 {
@@ -65,6 +70,8 @@ stream_close_cb(struct evhttp_connection *evcon, void *arg)
 	(void)evcon;
 	s->client_gone = 1;
 	s->evcon = NULL;
+	if (s->req != NULL && evhttp_request_get_connection(s->req) != NULL)
+		s->req = NULL;
 	stream_schedule(s);
 }
 
@@ -84,6 +91,7 @@ stream_free(struct stream *s)
 {
 	if (s->evcon != NULL)
 		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+	TAILQ_REMOVE(&s->proxy->streams, s, entry);
 	transfer_unwatch(s->transfer, &s->watch);
 	transfer_unref(s->transfer);
 	event_free(s->wake);
@@ -177,7 +185,8 @@ stream_wake_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (s->client_gone) {
-		evhttp_send_reply_end(s->req);	/* detached: this frees it */
+		if (s->req != NULL)
+			evhttp_send_reply_end(s->req);	/* detached: frees it */
 		stream_free(s);
 		return;
 	}
@@ -257,6 +266,7 @@ stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t,
 		return -1;
 	}
 	transfer_ref(t);
+	TAILQ_INSERT_TAIL(&p->streams, s, entry);
 	s->watch.cb = stream_notify_cb;
 	s->watch.arg = s;
 	transfer_watch(t, &s->watch);
@@ -264,4 +274,21 @@ stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t,
 	evhttp_connection_set_closecb(s->evcon, stream_close_cb, s);
 	stream_schedule(s);
 	return 0;
+}
+
+/*
+ * At shutdown, after the server (and with it every connection) is freed:
+ * the streams left. A request that libevent detached is still ours.
+ */
+void
+stream_free_all(struct proxy *p)
+{
+	struct stream	*s;
+
+	while ((s = TAILQ_FIRST(&p->streams)) != NULL) {
+		if (s->client_gone && s->req != NULL)
+			evhttp_request_free(s->req);
+		s->evcon = NULL;
+		stream_free(s);
+	}
 }

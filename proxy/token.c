@@ -71,15 +71,26 @@ token_entry_free(struct tokens *t, struct token_entry *e)
 	free(e);
 }
 
+/* At shutdown; the fetches of pending tokens are the fetcher's to free. */
 void
 tokens_free(struct tokens *t)
 {
 	struct token_entry	*e;
+	struct token_pending	*tp;
+	struct token_waiter	*w;
 
 	if (t == NULL)
 		return;
 	while ((e = TAILQ_FIRST(&t->cached)) != NULL)
 		token_entry_free(t, e);
+	while ((tp = TAILQ_FIRST(&t->pending)) != NULL) {
+		TAILQ_REMOVE(&t->pending, tp, entry);
+		while ((w = TAILQ_FIRST(&tp->waiters)) != NULL) {
+			TAILQ_REMOVE(&tp->waiters, w, entry);
+			free(w);
+		}
+		free(tp);
+	}
 	free(t);
 }
 

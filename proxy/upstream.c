@@ -46,6 +46,7 @@ struct upstream_req {
 	int			 attempt;
 	int			 want_token;
 	struct challenge	 challenge;
+	TAILQ_ENTRY(upstream_req) entry;	/* proxy->upstreams */
 };
 
 /* The manifest types we ask for when the client named none. */
@@ -142,6 +143,7 @@ upstream_tls_options(const struct registry *r, struct fetch_request *fr)
 static void
 upstream_free(struct upstream_req *u)
 {
+	TAILQ_REMOVE(&u->proxy->upstreams, u, entry);
 	if (u->held != NULL)
 		fetch_release(u->held);
 	if (u->waiter != NULL)
@@ -336,6 +338,7 @@ upstream_start(struct proxy *p, struct registry *r,
 	}
 	u->magic = UPSTREAM_MAGIC;
 	u->proxy = p;
+	TAILQ_INSERT_TAIL(&p->upstreams, u, entry);
 	u->registry = r;
 	u->head = ur->head;
 	u->max_body = ur->max_body;
@@ -363,4 +366,24 @@ upstream_cancel(struct upstream_req *u)
 	if (u->fetch != NULL)
 		fetch_cancel(u->fetch);
 	upstream_free(u);
+}
+
+/*
+ * At shutdown, while the clients' connections still exist: every request
+ * in flight ends with an error for its caller (who answers its client),
+ * and nothing is left behind.
+ */
+void
+upstream_shutdown(struct proxy *p)
+{
+	struct upstream_req	*u;
+
+	while ((u = TAILQ_FIRST(&p->upstreams)) != NULL) {
+		if (u->fetch != NULL) {
+			fetch_cancel(u->fetch);
+			u->fetch = NULL;
+		}
+		u->cb.on_done(NULL, "pullgate is shutting down", u->arg);
+		upstream_free(u);
+	}
 }

@@ -114,6 +114,7 @@ start_pullgate() {
 	    --log-level debug "$@" >> "$PG_LOG" 2>&1 &
 	PG_PID=$!
 	PIDS="$PIDS $PG_PID"
+	PG_PIDS="${PG_PIDS:-} $PG_PID"
 	wait_http "http://127.0.0.1:$PG_PORT/healthz"
 }
 
@@ -158,7 +159,19 @@ upstream_gets() {
 	grep -c "\"GET /v2/[^ ]*/blobs/$2 " "$1" || true
 }
 
+# finish: stops the daemons still running (SIGTERM, so a sanitizer build
+# reports leaks), checks every daemon log for sanitizer reports, exits.
 finish() {
+	for p in ${PG_PIDS:-}; do
+		kill -0 "$p" 2>/dev/null && stop_pid "$p"
+	done
+	for log in "$WORK"/pullgate-*.log; do
+		[ -f "$log" ] || continue
+		if ! sanitizer_clean "$log"; then
+			fail "sanitizer report in $(basename "$log")"
+			grep -A20 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log" | head -40
+		fi
+	done
 	exit $((FAILED > 0))
 }
 

@@ -13,7 +13,7 @@ FAILED=0
 FAILURES=""
 LOGDIR=$(mktemp -d /tmp/pullgate-results.XXXXXX)
 
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=0"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1"
 
 record() {	# record PASSED FAILED NAME
