@@ -26,14 +26,25 @@ cmd_cache_usage(FILE *f)
 {
 	fprintf(f,
 "usage: pullgate cache ls [-c FILE] [--cache DIR] [--json]\n"
+"       pullgate cache pin|unpin|rm [-c FILE] [--cache DIR] IMAGE...\n"
+"       pullgate cache gc [-c FILE] [--cache DIR] [--grace SECONDS]\n"
 "       pullgate cache verify [-c FILE] [--cache DIR]\n"
 "\n"
+"IMAGE is [ENTRY/]REPOSITORY[:TAG], ENTRY a registry name or id (default:\n"
+"the default entry), as a client would name it through pullgate.\n"
+"\n"
 "ls      every cached tag per registry entry: digest, media type, size of\n"
-"        its cached blobs, whether all of them are cached, when the tag was\n"
-"        last confirmed upstream.\n"
+"        its cached blobs, whether all are cached, pinned, last confirmed.\n"
+"pin     keeps the image the tag names now: never evicted by the budget,\n"
+"        never collected. unpin undoes it.\n"
+"rm      forgets the tag (and its pin); gc then frees what nothing uses.\n"
+"gc      removes every blob no tag or pin references, older than --grace\n"
+"        seconds (default 600, so a pull in progress keeps its blobs).\n"
 "verify  re-hashes every blob; one that does not match its digest is moved\n"
 "        to quarantine/ (never served again) and reported. Exits 1 if any.\n"
-"Both are safe while the daemon runs.\n");
+"\n"
+"All are safe while the daemon runs: every change to the store is one\n"
+"rename or unlink, and the daemon re-reads tags and pins from disk.\n");
 }
 
 struct cmd_cache_sum {
@@ -87,6 +98,8 @@ cmd_cache_ls_cb(const char *entry, const char *repo, const char *tag,
 {
 	struct cmd_cache_ls	*l = arg;
 	struct cmd_cache_sum	*s;
+	struct tagindex_entry	 pin;
+	int			 pinned;
 	char			 dstr[DIGEST_STRING_LEN + 1], when[32];
 	struct tm		 tm;
 	time_t			 t = e->checked;
@@ -98,16 +111,19 @@ cmd_cache_ls_cb(const char *entry, const char *repo, const char *tag,
 	digest_format(&e->digest, dstr, sizeof dstr);
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	pinned = tagindex_get_in(l->cache, TAGINDEX_PINS, entry, repo, tag,
+	    &pin) == 0 && digest_equal(&pin.digest, &e->digest);
 	if (l->json)
 		json_array_append_new(l->list, json_pack("{s:s, s:s, s:s, s:s, s:s,"
-		    " s:I, s:i, s:i, s:b, s:s}", "registry", entry, "repository",
+		    " s:I, s:i, s:i, s:b, s:b, s:s}", "registry", entry, "repository",
 		    repo, "tag", tag, "digest", dstr, "mediaType", e->media_type,
 		    "size", (json_int_t)s->bytes, "manifests", s->manifests,
-		    "blobs", s->blobs, "complete", s->missing == 0, "checked", when));
+		    "blobs", s->blobs, "complete", s->missing == 0,
+		    "pinned", pinned, "checked", when));
 	else
-		printf("%-10s %s:%s  %.19s  %10lld bytes  %s  %s\n", entry, repo,
+		printf("%-10s %s:%s  %.19s  %10lld bytes  %s%s  %s\n", entry, repo,
 		    tag, dstr, (long long)s->bytes, s->missing == 0 ? "complete" :
-		    "partial ", when);
+		    "partial ", pinned ? "  pinned" : "", when);
 	free(s);
 	return 0;
 }
@@ -142,7 +158,7 @@ cmd_cache_verify_one(const char *path, const struct digest *d)
 static int
 cmd_cache_verify(const struct cache *c)
 {
-	char		 dir[PATH_MAX], sub[PATH_MAX + 8], path[PATH_MAX + 80];
+	char		 dir[PATH_MAX], sub[PATH_MAX + 264], path[PATH_MAX + 528];
 	char		 dstr[DIGEST_STRING_LEN + 1];
 	DIR		*top, *d;
 	struct dirent	*t, *de;
@@ -180,6 +196,125 @@ cmd_cache_verify(const struct cache *c)
 	return bad > 0 ? 1 : 0;
 }
 
+/* Splits IMAGE into entry, repository and tag as a client route would. */
+static int
+cmd_cache_image(struct config *c, const char *arg, const struct registry **rp,
+    struct reference *ref)
+{
+	struct registry	*r = NULL;
+	const char	*slash = strchr(arg, '/');
+	char		 first[REGISTRY_NAME_MAX], *cause = NULL;
+	char		 name[REFERENCE_NAME_MAX + 16];
+	long		 id;
+
+	if (slash != NULL && (size_t)(slash - arg) < sizeof first) {
+		memcpy(first, arg, (size_t)(slash - arg));
+		first[slash - arg] = '\0';
+		r = registry_find_name(&c->registries, first);
+		if (r == NULL && util_parse_long(first, 1, 9999, &id) == 0)
+			r = registry_find_id(&c->registries, (int)id);
+		if (r != NULL)
+			arg = slash + 1;
+	}
+	if (r == NULL)
+		r = registry_default(&c->registries);
+	if (reference_parse(arg, ref, &cause) != 0) {
+		fprintf(stderr, "pullgate cache: %s: %s\n", arg, cause);
+		free(cause);
+		return -1;
+	}
+	if (ref->has_digest && ref->tag[0] == '\0') {
+		fprintf(stderr, "pullgate cache: %s: name a tag\n", arg);
+		return -1;
+	}
+	if (r->is_docker_hub && strchr(ref->name, '/') == NULL) {
+		snprintf(name, sizeof name, "library/%s", ref->name);
+		util_strlcpy(ref->name, name, sizeof ref->name);
+	}
+	*rp = r;
+	return 0;
+}
+
+/* pin, unpin, rm: one IMAGE. */
+static int
+cmd_cache_tag_op(struct config *c, const struct cache *cache, const char *op,
+    const char *arg)
+{
+	const struct registry	*r;
+	struct tagindex_entry	 e;
+	struct reference	 ref;
+
+	if (cmd_cache_image(c, arg, &r, &ref) != 0)
+		return -1;
+	if (strcmp(op, "unpin") == 0)
+		return tagindex_remove_in(cache, TAGINDEX_PINS, r->name, ref.name,
+		    ref.tag);
+	if (tagindex_get(cache, r->name, ref.name, ref.tag, &e) != 0) {
+		fprintf(stderr, "pullgate cache %s: %s: not in the cache of entry "
+		    "'%s'\n", op, arg, r->name);
+		return -1;
+	}
+	if (strcmp(op, "rm") == 0)
+		return tagindex_remove_in(cache, TAGINDEX_PINS, r->name, ref.name,
+		    ref.tag) != 0 || tagindex_remove_in(cache, TAGINDEX_TAGS,
+		    r->name, ref.name, ref.tag) != 0 ? -1 : 0;
+	e.checked = time(NULL);		/* when it was pinned */
+	return tagindex_put_in(cache, TAGINDEX_PINS, r->name, ref.name, ref.tag, &e);
+}
+
+/* Removes every blob no tag or pin references, older than grace seconds. */
+static int
+cmd_cache_gc(const struct cache *c, long grace)
+{
+	struct digest_set	 keep;
+	char			 dir[PATH_MAX], sub[PATH_MAX + 264];
+	char			 path[PATH_MAX + 528], dstr[DIGEST_STRING_LEN + 8];
+	DIR			*top, *d;
+	struct dirent		*t, *de;
+	struct digest		 dg;
+	struct stat		 st;
+	long long		 bytes = 0;
+	int			 removed = 0;
+
+	memset(&keep, 0, sizeof keep);
+	if (refs_collect(c, TAGINDEX_TAGS, &keep) != 0 ||
+	    refs_collect(c, TAGINDEX_PINS, &keep) != 0) {
+		fprintf(stderr, "pullgate cache gc: cannot read the indexes\n");
+		digest_set_free(&keep);
+		return 1;
+	}
+	snprintf(dir, sizeof dir, "%s/blobs/sha256", c->dir);
+	if ((top = opendir(dir)) == NULL) {
+		digest_set_free(&keep);
+		return 1;
+	}
+	while ((t = readdir(top)) != NULL) {
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", dir, t->d_name);
+		if ((d = opendir(sub)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			snprintf(dstr, sizeof dstr, "sha256:%.64s", de->d_name);
+			snprintf(path, sizeof path, "%s/%s", sub, de->d_name);
+			if (strlen(de->d_name) != DIGEST_HEX_LEN ||
+			    digest_parse(dstr, &dg) != 0 || stat(path, &st) != 0 ||
+			    digest_set_contains(&keep, &dg) ||
+			    time(NULL) - st.st_mtime < grace)
+				continue;
+			if (cache_remove_blob(c, &dg) == 0) {
+				removed++;
+				bytes += st.st_size;
+			}
+		}
+		closedir(d);
+	}
+	closedir(top);
+	digest_set_free(&keep);
+	printf("removed %d unreferenced blob(s), %lld bytes\n", removed, bytes);
+	return 0;
+}
+
 int
 cmd_cache_main(int argc, char **argv)
 {
@@ -187,6 +322,7 @@ cmd_cache_main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "cache", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "grace", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -195,7 +331,8 @@ cmd_cache_main(int argc, char **argv)
 	struct cache		 cache;
 	const char		*file = NULL, *dir = NULL, *what;
 	char			*cause = NULL;
-	int			 ch, json = 0, rc = 1;
+	int			 ch, json = 0, rc = 1, i;
+	long			 grace = 600;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		cmd_cache_usage(argc < 2 ? stderr : stdout);
@@ -210,11 +347,19 @@ cmd_cache_main(int argc, char **argv)
 		case 'c': file = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'j': json = 1; break;
+		case 'g':
+			if (util_parse_long(optarg, 0, 86400 * 365, &grace) != 0) {
+				fprintf(stderr, "pullgate cache gc: --grace SECONDS\n");
+				return 2;
+			}
+			break;
 		case 'h': cmd_cache_usage(stdout); return 0;
 		default: cmd_cache_usage(stderr); return 2;
 		}
 	}
-	if (strcmp(what, "ls") != 0 && strcmp(what, "verify") != 0) {
+	if (strcmp(what, "ls") != 0 && strcmp(what, "verify") != 0 &&
+	    strcmp(what, "gc") != 0 && strcmp(what, "pin") != 0 &&
+	    strcmp(what, "unpin") != 0 && strcmp(what, "rm") != 0) {
 		fprintf(stderr, "pullgate cache: unknown command '%s'\n", what);
 		return 2;
 	}
@@ -230,6 +375,23 @@ cmd_cache_main(int argc, char **argv)
 	}
 	if (strcmp(what, "verify") == 0) {
 		rc = cmd_cache_verify(&cache);
+		goto out;
+	}
+	if (strcmp(what, "gc") == 0) {
+		rc = cmd_cache_gc(&cache, grace);
+		goto out;
+	}
+	if (strcmp(what, "ls") != 0) {
+		if (optind == argc) {
+			fprintf(stderr, "pullgate cache %s: name at least one IMAGE\n",
+			    what);
+			rc = 2;
+			goto out;
+		}
+		rc = 0;
+		for (i = optind; i < argc; i++)
+			if (cmd_cache_tag_op(&c, &cache, what, argv[i]) != 0)
+				rc = 1;
 		goto out;
 	}
 	l.cache = &cache;

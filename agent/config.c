@@ -86,7 +86,8 @@ config_set_upstream(struct config *c, const char *url, char **cause)
 static const char *config_top_keys[] = {
 	"listen", "cache_dir", "log_level", "upstream", "default_registry",
 	"tag_ttl", "client", "upstream_transfer", "registries", "device",
-	"registries_file", "offline", "breaker_seconds", "server_names", NULL
+	"registries_file", "offline", "breaker_seconds", "server_names",
+	"cache_max_bytes", NULL
 };
 
 static int
@@ -404,6 +405,17 @@ config_apply(struct config *c, config_t *cf, char **cause)
 	if (config_hosts(root, "server_names", c->server_names, 8,
 	    &c->nserver_names, cause) != 0)
 		return -1;
+	if ((g = config_setting_get_member(root, "cache_max_bytes")) != NULL) {
+		if ((config_setting_type(g) != CONFIG_TYPE_INT &&
+		    config_setting_type(g) != CONFIG_TYPE_INT64) ||
+		    config_setting_get_int64(g) < 0) {
+			*cause = util_printf("line %d: 'cache_max_bytes' must be a "
+			    "number of bytes (0: no budget)",
+			    config_setting_source_line(g));
+			return -1;
+		}
+		c->cache_max_bytes = config_setting_get_int64(g);
+	}
 
 	if ((g = config_setting_get_member(root, "client")) != NULL) {
 		if (config_check_keys(g, client_keys, " in 'client'", cause) != 0)

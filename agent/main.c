@@ -22,7 +22,7 @@ main_usage(FILE *f)
 "  registry  list, add or remove entries of the registry table\n"
 "  cert      show the device certificate, or make a key and CSR\n"
 "  resolve   print the digest an image resolves to, and from where\n"
-"  cache     list the cached images, or verify every blob\n"
+"  cache     list, pin, remove, collect and verify the cached images\n"
 "\n"
 "Run 'pullgate COMMAND --help' for a command's options.\n");
 }

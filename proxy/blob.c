@@ -45,6 +45,7 @@ blob_send_file(struct evhttp_request *req, int fd, off_t size,
 	int			 status = 200;
 
 	blob_add_headers(req, d);
+	budget_touch(fd);
 	rr = range_parse(evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Range"), size, &first, &last);
 	if (rr == RANGE_UNSATISFIABLE) {

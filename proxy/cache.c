@@ -4,6 +4,7 @@
  *   blobs/sha256/<2 hex>/<64 hex>   verified content (blobs and manifests)
  *   manifests/sha256/<64 hex>       a manifest's media type
  *   repos/<entry>/<repo>/_tags/<tag> tag index (tagindex.c)
+ *   pins/<entry>/<repo>/_tags/<tag>  pinned images (same format)
  *   tmp/                            downloads in progress
  *   quarantine/                     blobs that failed 'cache verify'
  *
@@ -54,7 +55,7 @@ int
 cache_open(struct cache *c, const char *dir, char **cause)
 {
 	static const char	*subdirs[] = { "blobs/sha256", "manifests/sha256",
-	    "repos", "tmp", "quarantine", NULL };
+	    "repos", "pins", "tmp", "quarantine", NULL };
 	char			 path[PATH_MAX];
 	int			 i;
 
@@ -308,5 +309,22 @@ cache_quarantine(const struct cache *c, const struct digest *d)
 		log_warn("%s: %s: %s", __func__, from, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* Removes a blob (and a manifest's media type) from the store. */
+int
+cache_remove_blob(const struct cache *c, const struct digest *d)
+{
+	char	path[PATH_MAX];
+
+	if (cache_blob_path(c, d, path, sizeof path) != 0)
+		return -1;
+	if (unlink(path) != 0 && errno != ENOENT) {
+		log_warn("%s: %s: %s", __func__, path, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/manifests/sha256/%s", c->dir, d->hex);
+	unlink(path);
 	return 0;
 }

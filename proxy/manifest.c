@@ -83,6 +83,7 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 	}
 	if ((fd = cache_blob_open(&p->cache, d, &size)) == -1)
 		return -1;
+	budget_touch(fd);
 	digest_format(d, dstr, sizeof dstr);
 	reply_headers(req);
 	evhttp_add_header(h, "Content-Type", type);

@@ -75,9 +75,12 @@ int	 cache_write_file(const struct cache *, const char *, const char *);
 int	 cache_manifest_type_set(const struct cache *, const struct digest *, const char *);
 int	 cache_manifest_type_get(const struct cache *, const struct digest *, char *, size_t);
 int	 cache_quarantine(const struct cache *, const struct digest *);
+int	 cache_remove_blob(const struct cache *, const struct digest *);
 
 /* tagindex.c: which digest a tag of a repository of an entry points to. */
 #define TAGINDEX_MEDIA_TYPE_MAX	128
+#define TAGINDEX_TAGS		"repos"		/* what tags resolved to */
+#define TAGINDEX_PINS		"pins"		/* what the operator pinned */
 
 struct tagindex_entry {
 	struct digest	digest;
@@ -95,6 +98,16 @@ void	 tagindex_list_free(char **, size_t);
 typedef int (*tagindex_walk_cb)(const char *, const char *, const char *,
 	     const struct tagindex_entry *, void *);
 int	 tagindex_walk(const struct cache *, tagindex_walk_cb, void *);
+int	 tagindex_get_in(const struct cache *, const char *, const char *,
+	     const char *, const char *, struct tagindex_entry *);
+int	 tagindex_put_in(const struct cache *, const char *, const char *,
+	     const char *, const char *, const struct tagindex_entry *);
+int	 tagindex_remove_in(const struct cache *, const char *, const char *,
+	     const char *, const char *);
+int	 tagindex_list_in(const struct cache *, const char *, const char *,
+	     const char *, char ***, size_t *);
+int	 tagindex_walk_in(const struct cache *, const char *, tagindex_walk_cb,
+	     void *);
 
 /* challenge.c: a Bearer WWW-Authenticate challenge. */
 #define CHALLENGE_VALUE_MAX	1024
@@ -112,6 +125,23 @@ typedef int (*image_walk_cb)(const struct digest *, int64_t, int, int, void *);
 
 int	 image_walk(const struct cache *, const struct digest *, image_walk_cb,
 	     void *);
+
+/* refs.c: digest sets, and what an index's images reference. */
+struct digest_set {
+	struct digest		*v;
+	size_t			 n, cap;
+	int			 sorted;
+	const struct cache	*cache;
+};
+
+int	 digest_set_add(struct digest_set *, const struct digest *);
+int	 digest_set_contains(struct digest_set *, const struct digest *);
+void	 digest_set_free(struct digest_set *);
+int	 refs_collect(const struct cache *, const char *, struct digest_set *);
+
+/* budget.c: the byte budget of the cache, kept by evicting LRU blobs. */
+int	 budget_reserve(const struct cache *, int64_t, int64_t, char **);
+void	 budget_touch(int);
 
 /* fetch.c: one upstream HTTP transfer on the shared curl multi handle. */
 struct fetcher;

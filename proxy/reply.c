@@ -142,6 +142,8 @@ reply_upstream_failure(struct evhttp_request *req, const struct registry *r,
 	char	msg[768], what[64];
 
 	snprintf(what, sizeof what, "the upstream answered %ld", status);
+	if (status == 507)
+		snprintf(what, sizeof what, "the cache is full");
 	if (status == 401 && error == NULL)
 		error = "the upstream refused the credentials";
 	else if (status == 403 && error == NULL)
@@ -163,6 +165,9 @@ reply_upstream_failure(struct evhttp_request *req, const struct registry *r,
 		break;
 	case 429:
 		reply_error(req, 429, "TOOMANYREQUESTS", msg);
+		break;
+	case 507:	/* ours: the byte budget */
+		reply_error(req, 507, "UNAVAILABLE", msg);
 		break;
 	default:
 		reply_error(req, 502, "UNAVAILABLE", msg);

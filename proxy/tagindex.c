@@ -1,9 +1,11 @@
 /*
- * The tag index: repos/<entry>/<repo>/_tags/<tag> holds the digest and
- * media type a tag last resolved to. Entry names, repository names and
- * tags are validated before they get here, so the path stays inside the
- * cache ("_tags" cannot be a repository component: those start with
- * [a-z0-9]). Each file is replaced atomically and survives a restart.
+ * Tag indexes: <root>/<entry>/<repo>/_tags/<tag> holds the digest and
+ * media type a tag resolved to. Two roots use the same format: "repos"
+ * (what tags resolved to) and "pins" (what the operator pinned, pins.c).
+ * Entry names, repository names and tags are validated before they get
+ * here, so the path stays inside the cache ("_tags" cannot be a
+ * repository component: those start with [a-z0-9]). Each file is replaced
+ * atomically and survives a restart.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,79 +14,81 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proxy.h"
 
 static int
-tagindex_dir(const struct cache *c, const char *entry, const char *repo,
-    char *buf, size_t len)
+tagindex_dir(const struct cache *c, const char *root, const char *entry,
+    const char *repo, char *buf, size_t len)
 {
 	int	n;
 
-	n = snprintf(buf, len, "%s/repos/%s/%s/_tags", c->dir, entry, repo);
+	n = snprintf(buf, len, "%s/%s/%s/%s/_tags", c->dir, root, entry, repo);
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
 static int
-tagindex_path(const struct cache *c, const char *entry, const char *repo,
-    const char *tag, char *buf, size_t len)
+tagindex_path(const struct cache *c, const char *root, const char *entry,
+    const char *repo, const char *tag, char *buf, size_t len)
 {
 	int	n;
 
-	n = snprintf(buf, len, "%s/repos/%s/%s/_tags/%s", c->dir, entry, repo, tag);
+	n = snprintf(buf, len, "%s/%s/%s/%s/_tags/%s", c->dir, root, entry, repo,
+	    tag);
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
 int
-tagindex_get(const struct cache *c, const char *entry, const char *repo,
-    const char *tag, struct tagindex_entry *e)
+tagindex_get_in(const struct cache *c, const char *root, const char *entry,
+    const char *repo, const char *tag, struct tagindex_entry *e)
 {
 	char		 path[PATH_MAX];
-	json_t		*root;
+	json_t		*obj;
 	json_error_t	 err;
 	const char	*digest, *type;
 	json_int_t	 checked;
 
-	if (tagindex_path(c, entry, repo, tag, path, sizeof path) != 0)
+	if (tagindex_path(c, root, entry, repo, tag, path, sizeof path) != 0)
 		return -1;
-	if ((root = json_load_file(path, 0, &err)) == NULL)
+	if ((obj = json_load_file(path, 0, &err)) == NULL)
 		return -1;
-	if (json_unpack(root, "{s:s, s:s, s:I}", "digest", &digest,
+	if (json_unpack(obj, "{s:s, s:s, s:I}", "digest", &digest,
 	    "mediaType", &type, "checked", &checked) != 0 ||
 	    digest_parse(digest, &e->digest) != 0 ||
 	    util_strlcpy(e->media_type, type, sizeof e->media_type) != 0) {
 		log_warn("%s: %s: malformed, ignored", __func__, path);
-		json_decref(root);
+		json_decref(obj);
 		return -1;
 	}
 	e->checked = (time_t)checked;
-	json_decref(root);
+	json_decref(obj);
 	return 0;
 }
 
 int
-tagindex_put(const struct cache *c, const char *entry, const char *repo,
-    const char *tag, const struct tagindex_entry *e)
+tagindex_put_in(const struct cache *c, const char *root, const char *entry,
+    const char *repo, const char *tag, const struct tagindex_entry *e)
 {
 	char	 path[PATH_MAX], dir[PATH_MAX], digest[DIGEST_STRING_LEN + 1];
 	char	*text;
-	json_t	*root;
+	json_t	*obj;
 	int	 rc;
 
-	if (tagindex_dir(c, entry, repo, dir, sizeof dir) != 0 ||
-	    tagindex_path(c, entry, repo, tag, path, sizeof path) != 0)
+	if (tagindex_dir(c, root, entry, repo, dir, sizeof dir) != 0 ||
+	    tagindex_path(c, root, entry, repo, tag, path, sizeof path) != 0)
 		return -1;
 	if (util_mkdirs(dir, 0755) != 0) {
 		log_warn("%s: %s: %s", __func__, dir, strerror(errno));
 		return -1;
 	}
 	digest_format(&e->digest, digest, sizeof digest);
-	root = json_pack("{s:s, s:s, s:I}", "digest", digest, "mediaType",
+	obj = json_pack("{s:s, s:s, s:I}", "digest", digest, "mediaType",
 	    e->media_type, "checked", (json_int_t)e->checked);
-	if (root == NULL)
+	if (obj == NULL)
 		return -1;
-	text = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
 	if (text == NULL)
 		return -1;
 	rc = cache_write_file(c, path, text);
@@ -92,10 +96,26 @@ tagindex_put(const struct cache *c, const char *entry, const char *repo,
 	return rc;
 }
 
-/* The cached tags of a repository, unsorted; an unknown repository has none. */
+/* Removes one tag; 0 also when it was not there. */
 int
-tagindex_list(const struct cache *c, const char *entry, const char *repo,
-    char ***tags, size_t *count)
+tagindex_remove_in(const struct cache *c, const char *root, const char *entry,
+    const char *repo, const char *tag)
+{
+	char	path[PATH_MAX];
+
+	if (tagindex_path(c, root, entry, repo, tag, path, sizeof path) != 0)
+		return -1;
+	if (unlink(path) != 0 && errno != ENOENT) {
+		log_warn("%s: %s: %s", __func__, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The tags of a repository, unsorted; an unknown repository has none. */
+int
+tagindex_list_in(const struct cache *c, const char *root, const char *entry,
+    const char *repo, char ***tags, size_t *count)
 {
 	char		 dir[PATH_MAX];
 	DIR		*d;
@@ -105,7 +125,7 @@ tagindex_list(const struct cache *c, const char *entry, const char *repo,
 
 	*tags = NULL;
 	*count = 0;
-	if (tagindex_dir(c, entry, repo, dir, sizeof dir) != 0)
+	if (tagindex_dir(c, root, entry, repo, dir, sizeof dir) != 0)
 		return -1;
 	if ((d = opendir(dir)) == NULL)
 		return (errno == ENOENT) ? 0 : -1;
@@ -140,10 +160,10 @@ tagindex_list_free(char **v, size_t n)
 	free(v);
 }
 
-/* Visits repos/<entry>/<repo...>/_tags/<tag> below dir; repo grows in buf. */
+/* Visits <root>/<entry>/<repo...>/_tags/<tag>; repo grows in its buffer. */
 static int
-tagindex_walk_dir(const struct cache *c, const char *entry, char *repo,
-    size_t repolen, tagindex_walk_cb cb, void *arg)
+tagindex_walk_dir(const struct cache *c, const char *root, const char *entry,
+    char *repo, size_t repolen, tagindex_walk_cb cb, void *arg)
 {
 	char			 dir[PATH_MAX];
 	DIR			*d;
@@ -152,7 +172,7 @@ tagindex_walk_dir(const struct cache *c, const char *entry, char *repo,
 	size_t			 len = strlen(repo);
 	int			 rc = 0;
 
-	snprintf(dir, sizeof dir, "%s/repos/%s%s%s", c->dir, entry,
+	snprintf(dir, sizeof dir, "%s/%s/%s%s%s", c->dir, root, entry,
 	    len > 0 ? "/" : "", repo);
 	if ((d = opendir(dir)) == NULL)
 		return 0;
@@ -163,10 +183,11 @@ tagindex_walk_dir(const struct cache *c, const char *entry, char *repo,
 			char	**tags;
 			size_t	  n, i;
 
-			if (tagindex_list(c, entry, repo, &tags, &n) != 0)
+			if (tagindex_list_in(c, root, entry, repo, &tags, &n) != 0)
 				continue;
 			for (i = 0; rc == 0 && i < n; i++)
-				if (tagindex_get(c, entry, repo, tags[i], &e) == 0)
+				if (tagindex_get_in(c, root, entry, repo, tags[i],
+				    &e) == 0)
 					rc = cb(entry, repo, tags[i], &e, arg);
 			tagindex_list_free(tags, n);
 			continue;
@@ -176,31 +197,61 @@ tagindex_walk_dir(const struct cache *c, const char *entry, char *repo,
 			continue;
 		snprintf(repo + len, repolen - len, "%s%s", len > 0 ? "/" : "",
 		    de->d_name);
-		rc = tagindex_walk_dir(c, entry, repo, repolen, cb, arg);
+		rc = tagindex_walk_dir(c, root, entry, repo, repolen, cb, arg);
 		repo[len] = '\0';
 	}
 	closedir(d);
 	return rc;
 }
 
-/* Calls cb(entry, repository, tag, entry) for every tag in the index. */
+/* Calls cb(entry, repository, tag, value) for every tag under root. */
 int
-tagindex_walk(const struct cache *c, tagindex_walk_cb cb, void *arg)
+tagindex_walk_in(const struct cache *c, const char *root, tagindex_walk_cb cb,
+    void *arg)
 {
 	char		 dir[PATH_MAX], repo[REFERENCE_NAME_MAX + 1];
 	DIR		*d;
 	struct dirent	*de;
 	int		 rc = 0;
 
-	snprintf(dir, sizeof dir, "%s/repos", c->dir);
+	snprintf(dir, sizeof dir, "%s/%s", c->dir, root);
 	if ((d = opendir(dir)) == NULL)
 		return 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
 		repo[0] = '\0';
-		rc = tagindex_walk_dir(c, de->d_name, repo, sizeof repo, cb, arg);
+		rc = tagindex_walk_dir(c, root, de->d_name, repo, sizeof repo, cb,
+		    arg);
 	}
 	closedir(d);
 	return rc;
+}
+
+/* The tag index proper ("repos"). */
+int
+tagindex_get(const struct cache *c, const char *entry, const char *repo,
+    const char *tag, struct tagindex_entry *e)
+{
+	return tagindex_get_in(c, TAGINDEX_TAGS, entry, repo, tag, e);
+}
+
+int
+tagindex_put(const struct cache *c, const char *entry, const char *repo,
+    const char *tag, const struct tagindex_entry *e)
+{
+	return tagindex_put_in(c, TAGINDEX_TAGS, entry, repo, tag, e);
+}
+
+int
+tagindex_list(const struct cache *c, const char *entry, const char *repo,
+    char ***tags, size_t *count)
+{
+	return tagindex_list_in(c, TAGINDEX_TAGS, entry, repo, tags, count);
+}
+
+int
+tagindex_walk(const struct cache *c, tagindex_walk_cb cb, void *arg)
+{
+	return tagindex_walk_in(c, TAGINDEX_TAGS, cb, arg);
 }

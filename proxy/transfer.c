@@ -99,12 +99,20 @@ static int
 transfer_headers_cb(struct fetch *f, long status, void *arg)
 {
 	struct transfer	*t = arg;
+	char		*cause = NULL;
 
 	if (status != 200) {
 		transfer_fail(t, (int)status, "the upstream answered %ld", status);
 		return -1;
 	}
 	t->length = fetch_content_length(f);
+	if (t->length > 0 && budget_reserve(&t->proxy->cache,
+	    t->proxy->config->cache_max_bytes, t->length, &cause) != 0) {
+		log_warn("%s sha256:%s: %s", t->what, t->digest.hex, cause);
+		transfer_fail(t, 507, "%s", cause);
+		free(cause);
+		return -1;
+	}
 	transfer_set_state(t, TRANSFER_STREAMING);
 	transfer_notify(t);
 	return 0;

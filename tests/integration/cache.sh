@@ -34,6 +34,60 @@ curl -s -o "$WORK/refetch" "http://$PG/v2/acme/app/blobs/sha256:$L"
 check "the blob is fetched again, never served corrupt" test "$(sha256sum < "$WORK/refetch" | cut -d' ' -f1)" = "$L"
 check "the re-fetched blob is back in the cache" test -f "$F"
 
+# --- Pins, rm, gc, and the byte budget. -----------------------------------
+for n in pinned u1 u2 x y; do
+	$PY "$TOOLS/mkimage.py" "$WORK/b-$n" --tag v1 --layers 1 --size 1000000 --seed "$n" > /dev/null
+	push_image "$WORK/b-$n" v1 "$UP/b/$n:v1"
+done
+push_image "$WORK/b-pinned" v1 "$UP/b/copy:v1"		# every blob shared
+layer() { ls -S "$WORK/b-$1/blobs/sha256" | head -1; }
+cached() { test -f "$BC/blobs/sha256/$(layer "$1" | cut -c1-2)/$(layer "$1")"; }
+not_cached() { ! cached "$1"; }
+cat > "$WORK/budget.conf" <<CONF
+cache_max_bytes = 3600000;
+registries = ( { id = 3; name = "up"; url = "http://$UP"; } );
+default_registry = "up";
+CONF
+stop_pid "$PG_PID"
+start_pullgate budget -c "$WORK/budget.conf"
+PG=127.0.0.1:$PG_PORT
+BC=$PG_CACHE
+pull_image "$PG/b/pinned:v1" "$WORK/p1"
+check "cache pin: pins a cached image" "$PULLGATE" cache pin --cache "$BC" -c "$WORK/budget.conf" b/pinned:v1
+pull_image "$PG/b/copy:v1" "$WORK/p2"
+pull_image "$PG/b/u1:v1" "$WORK/p3"; sleep 0.05
+pull_image "$PG/b/u2:v1" "$WORK/p4"; sleep 0.05
+pull_image "$PG/b/u1:v1" "$WORK/p5"		# u1 is now used more recently than u2
+"$PULLGATE" cache ls --cache "$BC" -c "$WORK/budget.conf" --json > "$WORK/ls2.json"
+check "cache ls: the pin is shown" sh -c "$PY -c '
+import json,sys
+t={x[\"repository\"]: x for x in json.load(open(\"$WORK/ls2.json\"))}
+sys.exit(0 if t[\"b/pinned\"][\"pinned\"] and not t[\"b/u1\"][\"pinned\"] else 1)'"
+check "budget: x pulls although the cache would pass cache_max_bytes" pull_image "$PG/b/x:v1" "$WORK/p6"
+check "budget: the least recently used unpinned image went (u2)" not_cached u2
+check "budget: the more recently used one stayed (u1)" cached u1
+check "budget: the pinned image stayed" cached pinned
+check "budget: a blob shared by the pinned image and an unpinned one stayed" \
+    test -f "$BC/blobs/sha256/$(layer pinned | cut -c1-2)/$(layer pinned)"
+total=$(du -sb "$BC/blobs" | cut -f1)
+check "budget: the store holds the budget ($total <= 3600000 + directories)" test "$total" -le 3700000
+check "budget: the eviction is logged" grep -q "budget: evicted" "$PG_LOG"
+"$PULLGATE" cache pin --cache "$BC" -c "$WORK/budget.conf" b/u1:v1 b/x:v1 b/copy:v1
+before=$(ls -R "$BC/blobs" | sort | md5sum)
+code=$(curl -s -o "$WORK/full.out" -w '%{http_code}' "http://$PG/v2/b/y/blobs/sha256:$(layer y)")
+check "budget: with everything pinned a new download is refused ($code)" \
+    sh -c "[ $code = 507 ] && grep -q 'the cache is full' '$WORK/full.out'"
+check "budget: ...and the cache stays intact" test "$(ls -R "$BC/blobs" | sort | md5sum)" = "$before"
+"$PULLGATE" cache unpin --cache "$BC" -c "$WORK/budget.conf" b/x:v1
+check "cache rm: forgets a tag" "$PULLGATE" cache rm --cache "$BC" -c "$WORK/budget.conf" b/x:v1
+"$PULLGATE" cache gc --cache "$BC" -c "$WORK/budget.conf" --grace 0 > "$WORK/gc.out"
+check "cache gc: reports what it removed" grep -q 'removed [1-9]' "$WORK/gc.out"
+check "cache gc: removes what nothing references" not_cached x
+check "cache gc: keeps what pins reference" cached pinned
+check "cache gc: keeps what tags reference" cached u1
+"$PULLGATE" cache rm --cache "$BC" -c "$WORK/budget.conf" b/nothere:v1 2> "$WORK/rm.err"
+check "cache rm: an image that is not cached is a clear error" grep -q "not in the cache" "$WORK/rm.err"
+
 # --- A full disk. ----------------------------------------------------------
 SMALL=$WORK/small
 mkdir -p "$SMALL"
