@@ -154,6 +154,7 @@ int	 cmd_cert_main(int, char **);
 int	 cmd_registry_main(int, char **);
 int	 cmd_resolve_main(int, char **);
 int	 cmd_cache_main(int, char **);
+int	 cmd_prefill_main(int, char **);
 
 /* util.c: small helpers with bounded buffers. */
 int	 util_strlcpy(char *, const char *, size_t);

@@ -23,6 +23,7 @@ main_usage(FILE *f)
 "  cert      show the device certificate, or make a key and CSR\n"
 "  resolve   print the digest an image resolves to, and from where\n"
 "  cache     list, pin, remove, collect and verify the cached images\n"
+"  prefill   fetch images into the cache and pin them\n"
 "\n"
 "Run 'pullgate COMMAND --help' for a command's options.\n");
 }
@@ -48,6 +49,8 @@ main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "registry") == 0)
 		return cmd_registry_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "prefill") == 0)
+		return cmd_prefill_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cache") == 0)
 		return cmd_cache_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "resolve") == 0)
