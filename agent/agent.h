@@ -149,12 +149,17 @@ int	 secret_read(const char *, char **, char **);
 void	 secret_free(char *);
 
 /* serve.c, cmd_*.c: the subcommands. */
+struct reference;
+int	 cmd_image_arg(struct config *, const char *, const struct registry **,
+	     struct reference *);
 int	 serve_main(int, char **);
 int	 cmd_cert_main(int, char **);
 int	 cmd_registry_main(int, char **);
 int	 cmd_resolve_main(int, char **);
 int	 cmd_cache_main(int, char **);
 int	 cmd_prefill_main(int, char **);
+int	 cmd_import_main(int, char **);
+int	 cmd_export_main(int, char **);
 
 /* util.c: small helpers with bounded buffers. */
 int	 util_strlcpy(char *, const char *, size_t);

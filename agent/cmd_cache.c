@@ -196,9 +196,12 @@ cmd_cache_verify(const struct cache *c)
 	return bad > 0 ? 1 : 0;
 }
 
-/* Splits IMAGE into entry, repository and tag as a client route would. */
-static int
-cmd_cache_image(struct config *c, const char *arg, const struct registry **rp,
+/*
+ * Splits IMAGE ([ENTRY/]REPOSITORY[:TAG]) into entry, repository and tag
+ * as a client's route would (the commands that name cached images).
+ */
+int
+cmd_image_arg(struct config *c, const char *arg, const struct registry **rp,
     struct reference *ref)
 {
 	struct registry	*r = NULL;
@@ -219,12 +222,12 @@ cmd_cache_image(struct config *c, const char *arg, const struct registry **rp,
 	if (r == NULL)
 		r = registry_default(&c->registries);
 	if (reference_parse(arg, ref, &cause) != 0) {
-		fprintf(stderr, "pullgate cache: %s: %s\n", arg, cause);
+		fprintf(stderr, "pullgate: %s: %s\n", arg, cause);
 		free(cause);
 		return -1;
 	}
 	if (ref->has_digest && ref->tag[0] == '\0') {
-		fprintf(stderr, "pullgate cache: %s: name a tag\n", arg);
+		fprintf(stderr, "pullgate: %s: name a tag\n", arg);
 		return -1;
 	}
 	if (r->is_docker_hub && strchr(ref->name, '/') == NULL) {
@@ -244,7 +247,7 @@ cmd_cache_tag_op(struct config *c, const struct cache *cache, const char *op,
 	struct tagindex_entry	 e;
 	struct reference	 ref;
 
-	if (cmd_cache_image(c, arg, &r, &ref) != 0)
+	if (cmd_image_arg(c, arg, &r, &ref) != 0)
 		return -1;
 	if (strcmp(op, "unpin") == 0)
 		return tagindex_remove_in(cache, TAGINDEX_PINS, r->name, ref.name,

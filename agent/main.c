@@ -24,6 +24,8 @@ main_usage(FILE *f)
 "  resolve   print the digest an image resolves to, and from where\n"
 "  cache     list, pin, remove, collect and verify the cached images\n"
 "  prefill   fetch images into the cache and pin them\n"
+"  import    load an OCI layout or docker save archive into the cache\n"
+"  export    write cached images as an OCI layout tar\n"
 "\n"
 "Run 'pullgate COMMAND --help' for a command's options.\n");
 }
@@ -49,6 +51,10 @@ main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "registry") == 0)
 		return cmd_registry_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "import") == 0)
+		return cmd_import_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "export") == 0)
+		return cmd_export_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "prefill") == 0)
 		return cmd_prefill_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cache") == 0)

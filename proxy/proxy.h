@@ -143,6 +143,23 @@ int	 refs_collect(const struct cache *, const char *, struct digest_set *);
 int	 budget_reserve(const struct cache *, int64_t, int64_t, char **);
 void	 budget_touch(int);
 
+/* tar.c: reading and writing tar archives (import, export). */
+#define TAR_NAME_MAX	512
+
+struct tar_reader {
+	int	fd;
+	char	name[TAR_NAME_MAX];
+	char	type;			/* '0' file, '5' directory */
+	int64_t	size;
+	int64_t	left;			/* data not read yet */
+};
+
+int	 tar_next(struct tar_reader *, char **);
+int	 tar_copy(struct tar_reader *, int, char **);
+int	 tar_skip(struct tar_reader *, char **);
+int	 tar_write_file(int, const char *, int, int64_t, char **);
+int	 tar_write_end(int, char **);
+
 /* fetch.c: one upstream HTTP transfer on the shared curl multi handle. */
 struct fetcher;
 struct fetch;
