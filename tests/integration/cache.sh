@@ -88,6 +88,22 @@ check "cache gc: keeps what tags reference" cached u1
 "$PULLGATE" cache rm --cache "$BC" -c "$WORK/budget.conf" b/nothere:v1 2> "$WORK/rm.err"
 check "cache rm: an image that is not cached is a clear error" grep -q "not in the cache" "$WORK/rm.err"
 
+# --- The CLI and the daemon at once: rm and gc while pulls run. -----------
+( for i in $(seq 15); do
+	"$PULLGATE" cache rm --cache "$BC" -c "$WORK/budget.conf" b/u2:v1 > /dev/null 2>&1
+	"$PULLGATE" cache gc --cache "$BC" -c "$WORK/budget.conf" --grace 0 > /dev/null 2>&1
+  done ) &
+churn=$!
+good=0
+for i in 1 2 3 4 5; do
+	pull_image "$PG/b/u2:v1" "$WORK/cc$i" && blobs_verified "$WORK/cc$i" && good=$((good + 1))
+done
+wait "$churn"
+check "pulls during cache rm + gc all succeed with verified blobs ($good/5)" test "$good" = 5
+"$PULLGATE" cache verify --cache "$BC" > "$WORK/cc.verify"
+check "after the churn every blob in the cache verifies" grep -q ", 0 corrupt" "$WORK/cc.verify"
+check "after the churn no temporary file is left" test -z "$(ls "$BC/tmp")"
+
 # --- A full disk. ----------------------------------------------------------
 SMALL=$WORK/small
 mkdir -p "$SMALL"
