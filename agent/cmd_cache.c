@@ -34,7 +34,8 @@ cmd_cache_usage(FILE *f)
 "the default entry), as a client would name it through pullgate.\n"
 "\n"
 "ls      every cached tag per registry entry: digest, media type, size of\n"
-"        its cached blobs, whether all are cached, pinned, last confirmed.\n"
+"        its cached blobs, whether all are cached, pinned, when it was last\n"
+"        confirmed upstream and last used (--json).\n"
 "pin     keeps the image the tag names now: never evicted by the budget,\n"
 "        never collected. unpin undoes it.\n"
 "rm      forgets the tag (and its pin); gc then frees what nothing uses.\n"
@@ -99,8 +100,10 @@ cmd_cache_ls_cb(const char *entry, const char *repo, const char *tag,
 	struct cmd_cache_ls	*l = arg;
 	struct cmd_cache_sum	*s;
 	struct tagindex_entry	 pin;
+	struct stat		 st;
 	int			 pinned;
-	char			 dstr[DIGEST_STRING_LEN + 1], when[32];
+	char			 dstr[DIGEST_STRING_LEN + 1], when[32], used[32];
+	char			 path[PATH_MAX];
 	struct tm		 tm;
 	time_t			 t = e->checked;
 
@@ -113,13 +116,22 @@ cmd_cache_ls_cb(const char *entry, const char *repo, const char *tag,
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	pinned = tagindex_get_in(l->cache, TAGINDEX_PINS, entry, repo, tag,
 	    &pin) == 0 && digest_equal(&pin.digest, &e->digest);
+	/* Last used: the manifest's access time, set on every cache hit. */
+	used[0] = '\0';
+	if (cache_blob_path(l->cache, &e->digest, path, sizeof path) == 0 &&
+	    stat(path, &st) == 0) {
+		t = st.st_atime;
+		gmtime_r(&t, &tm);
+		strftime(used, sizeof used, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		t = e->checked;
+	}
 	if (l->json)
 		json_array_append_new(l->list, json_pack("{s:s, s:s, s:s, s:s, s:s,"
-		    " s:I, s:i, s:i, s:b, s:b, s:s}", "registry", entry, "repository",
+		    " s:I, s:i, s:i, s:b, s:b, s:s, s:s}", "registry", entry, "repository",
 		    repo, "tag", tag, "digest", dstr, "mediaType", e->media_type,
 		    "size", (json_int_t)s->bytes, "manifests", s->manifests,
 		    "blobs", s->blobs, "complete", s->missing == 0,
-		    "pinned", pinned, "checked", when));
+		    "pinned", pinned, "checked", when, "last_used", used));
 	else
 		printf("%-10s %s:%s  %.19s  %10lld bytes  %s%s  %s\n", entry, repo,
 		    tag, dstr, (long long)s->bytes, s->missing == 0 ? "complete" :
