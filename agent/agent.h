@@ -47,6 +47,7 @@ struct registry {
 	char	 host[256];		/* host part of url, for ns= matching */
 	int	 is_local;		/* never touches the network */
 	int	 is_docker_hub;		/* one-component names get library/ */
+	int	 is_feed;		/* a package feed, not a registry */
 	int	 from_file;		/* 0 main config, 1 registries_file */
 
 	unsigned auth;			/* AUTH_* */
@@ -88,6 +89,8 @@ int	 registry_set_url(struct registry *, const char *, char **);
 void	 registry_table_free(struct registry_table *);
 struct registry *registry_find_id(struct registry_table *, int);
 struct registry *registry_find_name(struct registry_table *, const char *);
+struct registry *registry_table_add_feed(struct registry_table *, const char *,
+	     const char *, char **);
 struct registry *registry_default(struct registry_table *);
 int	 registry_parse_url(const char *, char *, size_t, char **);
 int	 registry_parse_auth(const char *, unsigned *, char **);
@@ -131,6 +134,8 @@ struct config {
 	char	 registries_file[REGISTRY_PATH_MAX];
 
 	struct registry_table registries;
+	struct registry_table feeds;		/* package feeds (no ids) */
+	int	 feed_ttl;			/* seconds an index file is fresh */
 };
 
 #define CONFIG_DEFAULT_FILE	"/etc/pullgate/pullgate.conf"

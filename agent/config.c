@@ -34,6 +34,7 @@ config_defaults(struct config *c)
 	c->manifest_max_bytes = 4 * 1024 * 1024;
 	c->tag_ttl = 300;
 	c->breaker_seconds = 30;
+	c->feed_ttl = 300;
 	util_strlcpy(c->server_names[0], "containers.local", sizeof c->server_names[0]);
 	util_strlcpy(c->server_names[1], "localhost", sizeof c->server_names[1]);
 	util_strlcpy(c->server_names[2], "127.0.0.1", sizeof c->server_names[2]);
@@ -50,6 +51,7 @@ void
 config_free(struct config *c)
 {
 	registry_table_free(&c->registries);
+	registry_table_free(&c->feeds);
 }
 
 /* Splits "HOST:PORT" (or "[V6]:PORT"). */
@@ -87,7 +89,7 @@ static const char *config_top_keys[] = {
 	"listen", "cache_dir", "log_level", "upstream", "default_registry",
 	"tag_ttl", "client", "upstream_transfer", "registries", "device",
 	"registries_file", "offline", "breaker_seconds", "server_names",
-	"cache_max_bytes", NULL
+	"cache_max_bytes", "feeds", "feed_ttl", NULL
 };
 
 static int
@@ -347,6 +349,47 @@ config_load_registries(struct config *c, config_setting_t *list, int from_file,
 	return 0;
 }
 
+/* feeds = ( { name = "debian"; url = "http://deb.debian.org/debian"; ... } ); */
+static int
+config_load_feeds(struct config *c, config_setting_t *list, char **cause)
+{
+	static const char	*keys[] = { "name", "url", "auth", "username",
+	    "password_file", "bearer_file", "cert", "key", "ca", NULL };
+	config_setting_t	*e;
+	struct registry		*r;
+	const char		*name, *url;
+	char			*why = NULL;
+	unsigned		 i;
+
+	if (!config_setting_is_list(list)) {
+		*cause = util_printf("line %d: 'feeds' must be a list ( {...}, ... )",
+		    config_setting_source_line(list));
+		return -1;
+	}
+	for (i = 0; (e = config_setting_get_elem(list, i)) != NULL; i++) {
+		name = url = NULL;
+		if (!config_setting_is_group(e) ||
+		    config_check_keys(e, keys, " in a feed", cause) != 0 ||
+		    config_string(e, "name", &name, cause) != 0 ||
+		    config_string(e, "url", &url, cause) != 0)
+			return -1;
+		if (name == NULL || url == NULL) {
+			*cause = util_printf("line %d: a feed needs name and url",
+			    config_setting_source_line(e));
+			return -1;
+		}
+		if ((r = registry_table_add_feed(&c->feeds, name, url, &why)) == NULL) {
+			*cause = util_printf("line %d: %s",
+			    config_setting_source_line(e), why);
+			free(why);
+			return -1;
+		}
+		if (config_registry_auth(c, r, e, cause) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 config_apply(struct config *c, config_t *cf, char **cause)
 {
@@ -474,6 +517,13 @@ config_apply(struct config *c, config_t *cf, char **cause)
 	if ((g = config_setting_get_member(root, "registries")) != NULL &&
 	    config_load_registries(c, g, 0, cause) != 0)
 		return -1;
+	if ((g = config_setting_get_member(root, "feeds")) != NULL &&
+	    config_load_feeds(c, g, cause) != 0)
+		return -1;
+	v = c->feed_ttl;
+	if (config_int(root, "feed_ttl", 0, 365L * 86400, &v, cause) != 0)
+		return -1;
+	c->feed_ttl = (int)v;
 
 	s = NULL;
 	if (config_string(root, "default_registry", &s, cause) != 0)
@@ -570,10 +620,10 @@ int
 config_load_secrets(struct config *c, char **cause)
 {
 	struct registry	*r;
-	size_t		 i;
+	size_t		 i, n = c->registries.count;
 
-	for (i = 0; i < c->registries.count; i++) {
-		r = &c->registries.entries[i];
+	for (i = 0; i < n + c->feeds.count; i++) {
+		r = i < n ? &c->registries.entries[i] : &c->feeds.entries[i - n];
 		if ((r->auth & AUTH_MTLS) && r->cert[0] == '\0' && r->key[0] == '\0') {
 			util_strlcpy(r->cert, c->device_cert, sizeof r->cert);
 			util_strlcpy(r->key, c->device_key, sizeof r->key);

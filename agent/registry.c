@@ -312,6 +312,30 @@ registry_table_add(struct registry_table *t, int id, const char *name,
 	return &t->entries[t->count++];
 }
 
+/* Appends a package feed: a named upstream with the entries' auth. */
+struct registry *
+registry_table_add_feed(struct registry_table *t, const char *name,
+    const char *url, char **cause)
+{
+	struct registry	*n, r;
+
+	if (registry_fill(&r, 0, name, url, cause) != 0)
+		return NULL;
+	r.is_feed = 1;
+	r.is_docker_hub = 0;
+	if (registry_find_name(t, name) != NULL) {
+		*cause = util_printf("feed name '%s' is used twice", name);
+		return NULL;
+	}
+	if ((n = reallocarray(t->entries, t->count + 1, sizeof *n)) == NULL) {
+		*cause = util_printf("out of memory");
+		return NULL;
+	}
+	t->entries = n;
+	t->entries[t->count] = r;
+	return &t->entries[t->count++];
+}
+
 /* Points an upstream entry at another URL (serve --upstream, config). */
 int
 registry_set_url(struct registry *r, const char *url, char **cause)

@@ -320,8 +320,37 @@ struct transfer_watch {
 	TAILQ_ENTRY(transfer_watch) entry;
 };
 
+#define TRANSFER_KEY_MAX	1100
+
+/* What differs between a blob download and a feed file download. */
+struct transfer_kind {
+	const char	*name;
+	int		 conditional;	/* 304 answers are expected */
+	/* Puts the verified file in place; actual NULL: a 304, refresh. */
+	int		 (*publish)(struct transfer *, const struct digest *);
+	/* The file in place, for readers that want it whole. */
+	int		 (*open)(struct transfer *, off_t *);
+	/* The headers of a streamed answer (not Content-Length). */
+	void		 (*headers)(struct transfer *, struct evhttp_request *);
+	/* An answer from the file in place (Range, HEAD, 304...). */
+	void		 (*send_file)(struct transfer *, struct evhttp_request *,
+			     int, off_t);
+};
+
+extern const struct transfer_kind transfer_kind_blob;
+
 struct transfer *transfer_get(struct proxy *, struct registry *, const char *,
 	     const struct digest *, long *, char **);
+struct transfer *transfer_start(struct proxy *, struct registry *, const char *,
+	     const struct transfer_kind *, const struct upstream_request *,
+	     const struct digest *, int64_t, const char *, const char *, long *,
+	     char **);
+const char *transfer_dest(const struct transfer *);
+const char *transfer_etag(const struct transfer *);
+const char *transfer_last_modified(const struct transfer *);
+const struct digest *transfer_digest(const struct transfer *);
+int	 transfer_not_modified(const struct transfer *);
+const struct transfer_kind *transfer_kind(const struct transfer *);
 void	 transfer_ref(struct transfer *);
 void	 transfer_unref(struct transfer *);
 void	 transfer_watch(struct transfer *, struct transfer_watch *);

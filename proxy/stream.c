@@ -132,14 +132,10 @@ static void
 stream_send_headers(struct stream *s)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(s->req);
-	char			 dstr[DIGEST_STRING_LEN + 1], len[32];
+	char			 len[32];
 	off_t			 length = transfer_length(s->transfer);
 
-	digest_format(&s->digest, dstr, sizeof dstr);
-	reply_headers(s->req);
-	evhttp_add_header(h, "Content-Type", "application/octet-stream");
-	evhttp_add_header(h, "Docker-Content-Digest", dstr);
-	evhttp_add_header(h, "Etag", dstr);
+	transfer_kind(s->transfer)->headers(s->transfer, s->req);
 	if (length >= 0) {
 		snprintf(len, sizeof len, "%lld", (long long)length);
 		evhttp_add_header(h, "Content-Length", len);
@@ -197,15 +193,16 @@ stream_wake_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (state == TRANSFER_CONNECTING)
 			return;
-		if (s->ranged) {
-			/* A Range is served from the verified file only. */
+		if (s->ranged || transfer_not_modified(s->transfer)) {
+			/* A Range (or a 304 upstream): from the file in place. */
 			if (state != TRANSFER_DONE)
 				return;
-			blobfd = cache_blob_open(&s->proxy->cache, &s->digest, &size);
+			blobfd = transfer_kind(s->transfer)->open(s->transfer, &size);
 			if (blobfd == -1)
 				reply_error(s->req, 500, "UNKNOWN", "cannot read the cache");
 			else
-				blob_send_file(s->req, blobfd, size, &s->digest, 0);
+				transfer_kind(s->transfer)->send_file(s->transfer,
+				    s->req, blobfd, size);
 			stream_free(s);
 			return;
 		}

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/http.h>
+
 #include "proxy.h"
 #include "crypto.h"
 
@@ -30,8 +32,16 @@ struct transfer {
 	TAILQ_ENTRY(transfer)	 entry;
 	struct proxy		*proxy;
 	struct registry		*registry;
+	const struct transfer_kind *kind;
+	char			 key[TRANSFER_KEY_MAX];	/* one download per key */
+	int			 verify;	/* digest is what it must hash to */
 	struct digest		 digest;
-	char			 what[REGISTRY_NAME_MAX + REFERENCE_NAME_MAX + 2];
+	int64_t			 expected_size;	/* from an index; -1 unknown */
+	char			 dest[PATH_MAX];	/* a feed file's place */
+	char			 etag[256];		/* the upstream's */
+	char			 last_modified[64];
+	int			 not_modified;	/* a revalidation answered 304 */
+	char			 what[TRANSFER_KEY_MAX + 80];
 	char			 tmp[PATH_MAX];
 	int			 fd;
 	off_t			 written;
@@ -99,16 +109,33 @@ static int
 transfer_headers_cb(struct fetch *f, long status, void *arg)
 {
 	struct transfer	*t = arg;
+	const char	*v;
 	char		*cause = NULL;
 
+	if (status == 304 && t->kind->conditional) {
+		t->not_modified = 1;
+		return 0;
+	}
 	if (status != 200) {
 		transfer_fail(t, (int)status, "the upstream answered %ld", status);
 		return -1;
 	}
 	t->length = fetch_content_length(f);
+	if (t->expected_size >= 0 && t->length >= 0 &&
+	    t->length != t->expected_size) {
+		log_error("%s: the upstream announced %lld bytes, the index %lld; "
+		    "discarded", t->what, (long long)t->length,
+		    (long long)t->expected_size);
+		transfer_fail(t, 0, "the upstream's file does not match its index");
+		return -1;
+	}
+	if ((v = fetch_header(f, "ETag")) != NULL)
+		util_strlcpy(t->etag, v, sizeof t->etag);
+	if ((v = fetch_header(f, "Last-Modified")) != NULL)
+		util_strlcpy(t->last_modified, v, sizeof t->last_modified);
 	if (t->length > 0 && budget_reserve(&t->proxy->cache,
 	    t->proxy->config->cache_max_bytes, t->length, &cause) != 0) {
-		log_warn("%s sha256:%s: %s", t->what, t->digest.hex, cause);
+		log_warn("%s: %s", t->what, cause);
 		transfer_fail(t, 507, "%s", cause);
 		free(cause);
 		return -1;
@@ -162,7 +189,7 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 	if (t->state == TRANSFER_FAILED)
 		goto out;
 	if (error != NULL) {
-		log_warn("%s sha256:%s: %s", t->what, t->digest.hex, error);
+		log_warn("%s: %s", t->what, error);
 		transfer_fail(t, 0, "upstream transfer failed: %s", error);
 		goto out;
 	}
@@ -170,20 +197,34 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 		transfer_fail(t, 0, "upstream body ended early");
 		goto out;
 	}
+	if (t->not_modified) {
+		/* A revalidation: the cached file stands, fresh again. */
+		t->kind->publish(t, NULL);
+		transfer_set_state(t, TRANSFER_DONE);
+		transfer_unlist(t);
+		transfer_notify(t);
+		goto out;
+	}
+	if (t->expected_size >= 0 && t->written != t->expected_size) {
+		transfer_fail(t, 0, "the upstream's file does not match its index");
+		goto out;
+	}
 	crypto_backend->sha256_final(t->hash, raw);
 	digest_from_raw(raw, &actual);
-	if (!digest_equal(&actual, &t->digest)) {
+	if (t->verify && !digest_equal(&actual, &t->digest)) {
 		log_error("%s sha256:%s: upstream sent content with digest "
 		    "sha256:%s; discarded", t->what, t->digest.hex, actual.hex);
 		transfer_fail(t, 0, "the upstream sent content that does not "
 		    "match its digest");
 		goto out;
 	}
-	if (cache_publish(&t->proxy->cache, t->fd, t->tmp, &t->digest) != 0) {
-		transfer_fail(t, 0, "cannot store the blob");
+	if (!t->verify)
+		t->digest = actual;
+	if (t->kind->publish(t, &actual) != 0) {
+		transfer_fail(t, 0, "cannot store the file in the cache");
 		goto out;
 	}
-	log_info("%s sha256:%s: cached, %lld bytes", t->what, t->digest.hex,
+	log_info("%s sha256:%s: cached, %lld bytes", t->what, actual.hex,
 	    (long long)t->written);
 	t->length = t->written;
 	transfer_set_state(t, TRANSFER_DONE);
@@ -194,12 +235,12 @@ out:
 }
 
 static struct transfer *
-transfer_find(struct proxy *p, const struct digest *d)
+transfer_find(struct proxy *p, const char *key)
 {
 	struct transfer	*t;
 
 	TAILQ_FOREACH(t, &p->transfers, entry)
-		if (digest_equal(&t->digest, d))
+		if (strcmp(t->key, key) == 0)
 			return t;
 	return NULL;
 }
@@ -208,21 +249,28 @@ transfer_find(struct proxy *p, const struct digest *d)
  * The running download of d, or a new one from registry r. The caller gets
  * a reference and gives it back with transfer_unref.
  */
+/*
+ * The running download for key, or a new one of the given kind: the
+ * request ur to registry (or feed) r; expected, if not NULL, is the digest
+ * the content must have, expected_size its size from an index (or -1).
+ * The caller gets a reference and gives it back with transfer_unref.
+ */
 struct transfer *
-transfer_get(struct proxy *p, struct registry *r, const char *repo,
-    const struct digest *d, long *status, char **cause)
+transfer_start(struct proxy *p, struct registry *r, const char *key,
+    const struct transfer_kind *kind, const struct upstream_request *ur,
+    const struct digest *expected, int64_t expected_size, const char *dest,
+    const char *what, long *status, char **cause)
 {
 	struct fetch_callbacks	 cb = { transfer_headers_cb, transfer_data_cb,
 	    transfer_done_cb };
-	struct upstream_request	 ur;
 	struct transfer		*t;
-	char			 dstr[DIGEST_STRING_LEN + 1];
+	struct digest		 label;
 
-	if ((t = transfer_find(p, d)) != NULL) {
+	*status = 0;
+	if ((t = transfer_find(p, key)) != NULL) {
 		transfer_ref(t);
 		return t;
 	}
-	*status = 0;
 	if ((t = calloc(1, sizeof *t)) == NULL) {
 		*cause = util_printf("out of memory");
 		return NULL;
@@ -231,36 +279,143 @@ transfer_get(struct proxy *p, struct registry *r, const char *repo,
 	t->refs = 1;		/* the caller's */
 	t->proxy = p;
 	t->registry = r;
-	t->digest = *d;
+	t->kind = kind;
+	util_strlcpy(t->key, key, sizeof t->key);
+	if (expected != NULL) {
+		t->verify = 1;
+		t->digest = *expected;
+	}
+	t->expected_size = expected_size;
+	if (dest != NULL)
+		util_strlcpy(t->dest, dest, sizeof t->dest);
 	t->length = -1;
 	t->fd = -1;
 	TAILQ_INIT(&t->watches);
-	snprintf(t->what, sizeof t->what, "%s/%s", r->name, repo);
+	util_strlcpy(t->what, what, sizeof t->what);
+	/* The temporary file is named after the digest when there is one. */
+	if (expected != NULL)
+		label = *expected;
+	else
+		digest_of_buffer(key, strlen(key), &label);
 	if ((t->hash = crypto_backend->sha256_new()) == NULL ||
-	    (t->fd = cache_tmp_create(&p->cache, d, t->tmp, sizeof t->tmp)) == -1) {
+	    (t->fd = cache_tmp_create(&p->cache, &label, t->tmp, sizeof t->tmp)) == -1) {
 		*cause = util_printf("cannot create a file in the cache");
 		goto fail;
 	}
-	digest_format(d, dstr, sizeof dstr);
-	memset(&ur, 0, sizeof ur);
-	ur.repo = repo;
-	ur.what = "blobs";
-	ur.ref = dstr;
 	t->refs++;		/* the upstream request's */
-	if ((t->upstream = upstream_start(p, r, &ur, &cb, t, status, cause)) == NULL) {
+	if ((t->upstream = upstream_start(p, r, ur, &cb, t, status, cause)) == NULL) {
 		t->refs--;
 		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&p->transfers, t, entry);
 	t->listed = 1;
-	log_debug("%s: %s sha256:%s: download started", __func__, t->what, d->hex);
+	log_debug("%s: %s: download started", __func__, t->what);
 	return t;
 fail:
-	log_warn("%s: %s sha256:%s: %s", __func__, t->what, d->hex, *cause);
+	log_warn("%s: %s: %s", __func__, t->what, *cause);
 	if (t->fd != -1)
 		cache_discard(t->tmp);
 	transfer_unref(t);
 	return NULL;
+}
+
+/* The blob kind: verified by digest, published into blobs/. */
+static int
+transfer_blob_publish(struct transfer *t, const struct digest *actual)
+{
+	(void)actual;
+	return cache_publish(&t->proxy->cache, t->fd, t->tmp, &t->digest);
+}
+
+static int
+transfer_blob_open(struct transfer *t, off_t *size)
+{
+	return cache_blob_open(&t->proxy->cache, &t->digest, size);
+}
+
+static void
+transfer_blob_headers(struct transfer *t, struct evhttp_request *req)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 dstr[DIGEST_STRING_LEN + 1];
+
+	digest_format(&t->digest, dstr, sizeof dstr);
+	reply_headers(req);
+	evhttp_add_header(h, "Content-Type", "application/octet-stream");
+	evhttp_add_header(h, "Docker-Content-Digest", dstr);
+	evhttp_add_header(h, "Etag", dstr);
+}
+
+static void
+transfer_blob_send_file(struct transfer *t, struct evhttp_request *req, int fd,
+    off_t size)
+{
+	blob_send_file(req, fd, size, &t->digest, 0);
+}
+
+const struct transfer_kind transfer_kind_blob = {
+	.name = "blob",
+	.conditional = 0,
+	.publish = transfer_blob_publish,
+	.open = transfer_blob_open,
+	.headers = transfer_blob_headers,
+	.send_file = transfer_blob_send_file,
+};
+
+/* The one upstream download of blob d of repo in registry r. */
+struct transfer *
+transfer_get(struct proxy *p, struct registry *r, const char *repo,
+    const struct digest *d, long *status, char **cause)
+{
+	struct upstream_request	 ur;
+	char			 dstr[DIGEST_STRING_LEN + 1];
+	char			 what[REGISTRY_NAME_MAX + REFERENCE_NAME_MAX + 80];
+
+	digest_format(d, dstr, sizeof dstr);
+	snprintf(what, sizeof what, "%s/%s %s", r->name, repo, dstr);
+	memset(&ur, 0, sizeof ur);
+	ur.repo = repo;
+	ur.what = "blobs";
+	ur.ref = dstr;
+	return transfer_start(p, r, d->hex, &transfer_kind_blob, &ur, d, -1, NULL,
+	    what, status, cause);
+}
+
+/* What a kind needs of its transfer. */
+const char *
+transfer_dest(const struct transfer *t)
+{
+	return t->dest;
+}
+
+const char *
+transfer_etag(const struct transfer *t)
+{
+	return t->etag;
+}
+
+const char *
+transfer_last_modified(const struct transfer *t)
+{
+	return t->last_modified;
+}
+
+const struct digest *
+transfer_digest(const struct transfer *t)
+{
+	return &t->digest;
+}
+
+int
+transfer_not_modified(const struct transfer *t)
+{
+	return t->not_modified;
+}
+
+const struct transfer_kind *
+transfer_kind(const struct transfer *t)
+{
+	return t->kind;
 }
 
 void
