@@ -18,7 +18,7 @@ PKG_CONFIG	?= pkg-config
 VARIANT		:= $(CRYPTO)$(if $(SANITIZER),-$(SANITIZER))
 BUILD		:= build/$(VARIANT)
 
-PKGS		:= libevent libcurl jansson libconfig
+PKGS		:= libevent libcurl jansson libconfig zlib
 ifeq ($(CRYPTO),openssl)
 PKGS		+= openssl
 CRYPTO_LIBS	:=

@@ -6,9 +6,10 @@
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev
-libssl-dev libjansson-dev libconfig-dev libmbedtls-dev"
+libssl-dev libjansson-dev libconfig-dev libmbedtls-dev zlib1g-dev"
 TEST_PKGS="libcmocka-dev docker-registry skopeo apache2-utils python3 curl
-openssl ca-certificates containerd bc"
+openssl ca-certificates containerd bc nginx-light apt-utils gnupg
+binutils"
 BENCH_PKGS="nginx-light bc"
 
 case "${1:-build}" in

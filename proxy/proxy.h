@@ -17,6 +17,7 @@
 
 struct event_base;
 struct evbuffer;
+struct proxy;
 struct evhttp;
 struct evhttp_request;
 struct evkeyvalq;
@@ -125,6 +126,15 @@ typedef int (*image_walk_cb)(const struct digest *, int64_t, int, int, void *);
 
 int	 image_walk(const struct cache *, const struct digest *, image_walk_cb,
 	     void *);
+
+/* packages.c: package indexes (Packages, Packages.gz). */
+int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);
+
+/* feed.c: apt and opkg feeds through the cache. */
+void	 feed_handle(struct proxy *, struct evhttp_request *, struct registry *,
+	     const char *);
+struct registry *feed_for_url(struct proxy *, const char *, const char *,
+	     const char **);
 
 /* refs.c: digest sets, and what an index's images reference. */
 struct digest_set {
@@ -266,6 +276,8 @@ struct upstream_request {
 	struct evkeyvalq	*client_headers;	/* their Accept values */
 	size_t			 max_body;
 	int			 timeout;	/* seconds; 0: low-speed limits only */
+	const char		*url;		/* a whole URL instead (feeds) */
+	struct curl_slist	*extra_headers;	/* copied */
 };
 
 struct upstream_req *upstream_start(struct proxy *, struct registry *,
@@ -335,6 +347,8 @@ struct transfer_kind {
 	/* An answer from the file in place (Range, HEAD, 304...). */
 	void		 (*send_file)(struct transfer *, struct evhttp_request *,
 			     int, off_t);
+	/* Optional: answers a failure (upstream status) itself; 1 if it did. */
+	int		 (*fallback)(struct transfer *, struct evhttp_request *, int);
 };
 
 extern const struct transfer_kind transfer_kind_blob;
@@ -351,6 +365,8 @@ const char *transfer_last_modified(const struct transfer *);
 const struct digest *transfer_digest(const struct transfer *);
 int	 transfer_not_modified(const struct transfer *);
 const struct transfer_kind *transfer_kind(const struct transfer *);
+int	 transfer_publish_to(struct transfer *, const char *);
+struct proxy *transfer_proxy(const struct transfer *);
 void	 transfer_ref(struct transfer *);
 void	 transfer_unref(struct transfer *);
 void	 transfer_watch(struct transfer *, struct transfer_watch *);

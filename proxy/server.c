@@ -3,6 +3,8 @@
  * size, timeouts), dispatching /v2/ to the pull API and answering
  * /healthz itself.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -40,6 +42,63 @@ server_host_allowed(struct proxy *p, struct evhttp_request *req)
 	    strncasecmp(host, c->listen_host, len) == 0;
 }
 
+/* HTTP-proxy mode (apt, opkg): only hosts that a feed names. */
+static void
+server_proxy_request(struct proxy *p, struct evhttp_request *req,
+    const struct evhttp_uri *uri)
+{
+	struct registry	*f = NULL;
+	const char	*scheme = evhttp_uri_get_scheme(uri);
+	const char	*path = evhttp_uri_get_path(uri), *rel = NULL;
+	char		 hostport[300], *decoded = NULL;
+	size_t		 len;
+	int		 port = evhttp_uri_get_port(uri);
+
+	if (port > 0 && port != 80)
+		snprintf(hostport, sizeof hostport, "%s:%d",
+		    evhttp_uri_get_host(uri), port);
+	else
+		snprintf(hostport, sizeof hostport, "%s", evhttp_uri_get_host(uri));
+	if (scheme != NULL && strcasecmp(scheme, "http") == 0 && path != NULL &&
+	    (decoded = evhttp_uridecode(path, 0, &len)) != NULL &&
+	    strlen(decoded) == len)
+		f = feed_for_url(p, hostport, decoded, &rel);
+	if (f == NULL) {
+		log_info("refused: proxy request for %.100s, not a configured feed",
+		    hostport);
+		reply_error(req, 403, "DENIED", "pullgate is not an open proxy: "
+		    "this host is not a configured feed");
+		free(decoded);
+		return;
+	}
+	feed_handle(p, req, f, rel);
+	free(decoded);
+}
+
+/* /feeds/<name>/<path>: a feed by name. */
+static void
+server_feed_request(struct proxy *p, struct evhttp_request *req, const char *raw)
+{
+	struct registry	*f;
+	char		*decoded, *slash;
+	size_t		 len;
+
+	if ((decoded = evhttp_uridecode(raw, 0, &len)) == NULL ||
+	    strlen(decoded) != len || (slash = strchr(decoded, '/')) == NULL) {
+		reply_error(req, 404, "NAME_UNKNOWN", "not a feed path");
+		free(decoded);
+		return;
+	}
+	*slash = '\0';
+	if ((f = registry_find_name(&p->config->feeds, decoded)) == NULL) {
+		reply_error(req, 404, "NAME_UNKNOWN", "no such feed");
+		free(decoded);
+		return;
+	}
+	feed_handle(p, req, f, slash + 1);
+	free(decoded);
+}
+
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -49,10 +108,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	struct evbuffer		*b;
 
 	if (evhttp_uri_get_host(uri) != NULL) {
-		/* An absolute-form target: we are no open proxy. */
-		log_info("refused: absolute request for host %.100s",
-		    evhttp_uri_get_host(uri));
-		reply_error(req, 403, "DENIED", "pullgate is not an open proxy");
+		/* An absolute-form target: a configured feed, or refused. */
+		server_proxy_request(p, req, uri);
 		return;
 	}
 	if (!server_host_allowed(p, req)) {
@@ -71,6 +128,10 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	if (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0) {
 		reply_tune_connection(req);
 		api_handle(p, req, path);
+		return;
+	}
+	if (strncmp(path, "/feeds/", 7) == 0) {
+		server_feed_request(p, req, path + 7);
 		return;
 	}
 	if (strcmp(path, "/healthz") == 0) {

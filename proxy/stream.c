@@ -121,8 +121,13 @@ stream_abort(struct stream *s)
 static void
 stream_fail_early(struct stream *s)
 {
-	int	status = transfer_http_status(s->transfer);
+	const struct transfer_kind	*k = transfer_kind(s->transfer);
+	int				 status = transfer_http_status(s->transfer);
 
+	if (k->fallback != NULL && k->fallback(s->transfer, s->req, status)) {
+		stream_free(s);
+		return;
+	}
 	reply_upstream_failure(s->req, transfer_registry(s->transfer), status,
 	    status == 404 ? NULL : transfer_error(s->transfer), "BLOB_UNKNOWN");
 	stream_free(s);

@@ -381,6 +381,23 @@ transfer_get(struct proxy *p, struct registry *r, const char *repo,
 	    what, status, cause);
 }
 
+/* Moves the finished temporary file to path (a feed file's place). */
+int
+transfer_publish_to(struct transfer *t, const char *path)
+{
+	if (fdatasync(t->fd) != 0 || rename(t->tmp, path) != 0) {
+		log_warn("%s: %s: %s", __func__, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct proxy *
+transfer_proxy(const struct transfer *t)
+{
+	return t->proxy;
+}
+
 /* What a kind needs of its transfer. */
 const char *
 transfer_dest(const struct transfer *t)

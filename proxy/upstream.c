@@ -34,6 +34,7 @@ struct upstream_req {
 	struct registry		*registry;
 	char			*url;
 	char			*accept;	/* "Accept: ..." or NULL */
+	struct curl_slist	*extra;		/* more request headers */
 	int			 head;
 	size_t			 max_body;
 	int			 timeout;
@@ -150,6 +151,7 @@ upstream_free(struct upstream_req *u)
 		token_forget(u->proxy->tokens, u->waiter);
 	free(u->url);
 	free(u->accept);
+	curl_slist_free_all(u->extra);
 	u->magic = 0;
 	free(u);
 }
@@ -259,7 +261,7 @@ upstream_attempt(struct upstream_req *u)
 	    u->cb.on_data != NULL ? upstream_data_cb : NULL, upstream_done_cb };
 	struct registry		*r = u->registry;
 	struct fetch_request	 fr;
-	struct curl_slist	*h = NULL, *n;
+	struct curl_slist	*h = NULL, *n, *x;
 	const char		*token;
 	char			*auth = NULL;
 
@@ -270,6 +272,13 @@ upstream_attempt(struct upstream_req *u)
 	fr.timeout = u->timeout;
 	if (u->accept != NULL && (h = curl_slist_append(h, u->accept)) == NULL)
 		return -1;
+	for (x = u->extra; x != NULL; x = x->next) {
+		if ((n = curl_slist_append(h, x->data)) == NULL) {
+			curl_slist_free_all(h);
+			return -1;
+		}
+		h = n;
+	}
 	if (r->auth & AUTH_BEARER)
 		auth = util_printf("Authorization: Bearer %s", r->bearer);
 	else if ((r->auth & AUTH_TOKEN) &&
@@ -309,6 +318,7 @@ upstream_start(struct proxy *p, struct registry *r,
     void *arg, long *status, char **cause)
 {
 	struct upstream_req	*u;
+	struct curl_slist	*x;
 	char			 why[600], name[REFERENCE_NAME_MAX + 16];
 
 	*status = 0;
@@ -346,8 +356,13 @@ upstream_start(struct proxy *p, struct registry *r,
 	u->cb = *cb;
 	u->arg = arg;
 	snprintf(u->scope, sizeof u->scope, "repository:%s:pull",
-	    upstream_name(r, ur->repo, name, sizeof name));
-	u->url = upstream_url(r, ur->repo, ur->what, ur->ref, ur->query);
+	    ur->repo != NULL ? upstream_name(r, ur->repo, name, sizeof name) : "");
+	if (ur->url != NULL)
+		u->url = util_printf("%s", ur->url);
+	else
+		u->url = upstream_url(r, ur->repo, ur->what, ur->ref, ur->query);
+	for (x = ur->extra_headers; x != NULL; x = x->next)
+		u->extra = curl_slist_append(u->extra, x->data);
 	if (ur->accept_manifests)
 		u->accept = upstream_accept(ur->client_headers);
 	if (u->url == NULL || (ur->accept_manifests && u->accept == NULL) ||

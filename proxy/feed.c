@@ -1,0 +1,467 @@
+/*
+ * Package feeds (apt, opkg) through the same cache. Two ways in: an
+ * absolute-URI request (HTTP-proxy mode) for a host a feed names, or
+ * /feeds/<name>/<path>. Files live under feeds/<name>/data/<path>, with
+ * what the upstream said of them (ETag, Last-Modified, when checked) and
+ * their SHA-256 under feeds/<name>/meta/<path>.
+ *
+ * Package files (.deb, .udeb, .ipk, .opk, by-hash/) never change: once
+ * cached they are served as they are, and they are checked before they
+ * are published against the size and SHA-256 that a cached index lists
+ * (by-hash names its own digest). Everything else is volatile: served
+ * for feed_ttl, then revalidated with If-None-Match/If-Modified-Since.
+ * When the upstream cannot answer, a cached file is served (Warning: 110)
+ * and a file never cached gets 503 with Retry-After — not 404, which
+ * sends apt down another path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "proxy.h"
+
+struct feed_meta {
+	char	etag[256];		/* the upstream's */
+	char	last_modified[64];	/* the upstream's */
+	char	sha256[DIGEST_HEX_LEN + 1];
+	time_t	checked;
+};
+
+/* Package files never change once published. */
+static int
+feed_immutable(const char *rel)
+{
+	static const char	*ext[] = { ".deb", ".udeb", ".ipk", ".opk", NULL };
+	size_t			 len = strlen(rel), i;
+
+	if (strstr(rel, "/by-hash/") != NULL || strncmp(rel, "by-hash/", 8) == 0)
+		return 1;
+	for (i = 0; ext[i] != NULL; i++)
+		if (len > strlen(ext[i]) &&
+		    strcmp(rel + len - strlen(ext[i]), ext[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A path inside a feed: components of [A-Za-z0-9._+~:=@,%-], none "." or
+ * "..", at most 16 deep. Anything else never reaches the file system.
+ */
+static int
+feed_valid_path(const char *rel)
+{
+	const char	*p = rel, *c;
+	int		 depth = 0;
+	size_t		 len;
+
+	if (*rel == '\0' || strlen(rel) > 1024)
+		return 0;
+	while (*p != '\0') {
+		len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.') || ++depth > 16)
+			return 0;
+		for (c = p; c < p + len; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			    (*c >= '0' && *c <= '9') || strchr("._+~:=@,%-", *c) != NULL))
+				return 0;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
+static void
+feed_paths(struct proxy *p, const struct registry *f, const char *rel,
+    char *data, size_t dlen, char *meta, size_t mlen)
+{
+	snprintf(data, dlen, "%s/feeds/%s/data/%s", p->cache.dir, f->name, rel);
+	snprintf(meta, mlen, "%s/feeds/%s/meta/%s", p->cache.dir, f->name, rel);
+}
+
+static int
+feed_meta_read(const char *path, struct feed_meta *m)
+{
+	json_t		*o;
+	json_error_t	 err;
+	const char	*s;
+
+	memset(m, 0, sizeof *m);
+	if ((o = json_load_file(path, 0, &err)) == NULL)
+		return -1;
+	if ((s = json_string_value(json_object_get(o, "etag"))) != NULL)
+		util_strlcpy(m->etag, s, sizeof m->etag);
+	if ((s = json_string_value(json_object_get(o, "last_modified"))) != NULL)
+		util_strlcpy(m->last_modified, s, sizeof m->last_modified);
+	if ((s = json_string_value(json_object_get(o, "sha256"))) != NULL)
+		util_strlcpy(m->sha256, s, sizeof m->sha256);
+	m->checked = (time_t)json_integer_value(json_object_get(o, "checked"));
+	json_decref(o);
+	return 0;
+}
+
+static int
+feed_meta_write(struct proxy *p, const char *path, const struct feed_meta *m)
+{
+	char	 dir[PATH_MAX], *slash, *text;
+	json_t	*o;
+	int	 rc;
+
+	util_strlcpy(dir, path, sizeof dir);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (util_mkdirs(dir, 0755) != 0)
+			return -1;
+	}
+	o = json_pack("{s:s, s:s, s:s, s:I}", "etag", m->etag, "last_modified",
+	    m->last_modified, "sha256", m->sha256, "checked",
+	    (json_int_t)m->checked);
+	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text == NULL)
+		return -1;
+	rc = cache_write_file(&p->cache, path, text);
+	free(text);
+	return rc;
+}
+
+/* The meta path of a data path: data/ -> meta/ in the same feed. */
+static void
+feed_meta_of(const char *data, char *meta, size_t len)
+{
+	const char	*d = strstr(data, "/data/");
+
+	if (d == NULL) {
+		meta[0] = '\0';
+		return;
+	}
+	snprintf(meta, len, "%.*s/meta/%s", (int)(d - data), data, d + 6);
+}
+
+static int
+feed_if_none_match(const char *h, const char *etag)
+{
+	return h != NULL && etag[0] != '\0' &&
+	    (strstr(h, etag) != NULL || strcmp(h, "*") == 0);
+}
+
+/*
+ * Answers with a cached feed file (fd consumed): ETag (its quoted
+ * SHA-256), Last-Modified, 304 for a matching If-None-Match or
+ * If-Modified-Since, Range, HEAD, and always a Content-Length.
+ */
+static void
+feed_send_file(struct evhttp_request *req, int fd, off_t size,
+    const char *metapath, int stale)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct feed_meta	 m;
+	struct evbuffer		*b;
+	enum range_result	 rr;
+	off_t			 first = 0, last = size - 1;
+	char			 etag[DIGEST_HEX_LEN + 3], buf[96];
+	const char		*ims;
+	int			 status = 200;
+	time_t			 since, modified;
+
+	feed_meta_read(metapath, &m);
+	budget_touch(fd);
+	etag[0] = '\0';
+	if (m.sha256[0] != '\0')
+		snprintf(etag, sizeof etag, "\"%s\"", m.sha256);
+	evhttp_add_header(h, "Content-Type", "application/octet-stream");
+	evhttp_add_header(h, "Accept-Ranges", "bytes");
+	if (etag[0] != '\0')
+		evhttp_add_header(h, "ETag", etag);
+	if (m.last_modified[0] != '\0')
+		evhttp_add_header(h, "Last-Modified", m.last_modified);
+	if (stale)
+		evhttp_add_header(h, "Warning", "110 pullgate \"Response is Stale\"");
+	ims = evhttp_find_header(in, "If-Modified-Since");
+	if (feed_if_none_match(evhttp_find_header(in, "If-None-Match"), etag) ||
+	    (evhttp_find_header(in, "If-None-Match") == NULL && ims != NULL &&
+	    m.last_modified[0] != '\0' &&
+	    (since = curl_getdate(ims, NULL)) != -1 &&
+	    (modified = curl_getdate(m.last_modified, NULL)) != -1 &&
+	    modified <= since)) {
+		close(fd);
+		evhttp_send_reply(req, 304, NULL, NULL);
+		return;
+	}
+	rr = range_parse(evhttp_find_header(in, "Range"), size, &first, &last);
+	if (rr == RANGE_UNSATISFIABLE) {
+		close(fd);
+		snprintf(buf, sizeof buf, "bytes */%lld", (long long)size);
+		evhttp_add_header(h, "Content-Range", buf);
+		evhttp_add_header(h, "Content-Length", "0");
+		evhttp_send_reply(req, 416, NULL, NULL);
+		return;
+	}
+	if (rr == RANGE_OK) {
+		status = 206;
+		snprintf(buf, sizeof buf, "bytes %lld-%lld/%lld", (long long)first,
+		    (long long)last, (long long)size);
+		evhttp_add_header(h, "Content-Range", buf);
+	} else {
+		first = 0;
+		last = size - 1;
+	}
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		close(fd);
+		snprintf(buf, sizeof buf, "%lld", (long long)(last - first + 1));
+		evhttp_add_header(h, "Content-Length", buf);
+		evhttp_send_reply(req, status, NULL, NULL);
+		return;
+	}
+	if ((b = reply_file_body(fd, first, last - first + 1)) == NULL) {
+		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
+		return;
+	}
+	evhttp_send_reply(req, status, NULL, b);
+	evbuffer_free(b);
+}
+
+/* The upstream did not deliver: the cached copy, or 503 with Retry-After. */
+static void
+feed_unavailable(struct evhttp_request *req, const char *data, const char *meta,
+    const char *why)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = open(data, O_RDONLY | O_CLOEXEC)) != -1) {
+		if (fstat(fd, &st) == 0) {
+			feed_send_file(req, fd, st.st_size, meta, 1);
+			return;
+		}
+		close(fd);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+	    "60");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain");
+	{
+		struct evbuffer *b = evbuffer_new();
+
+		if (b != NULL)
+			evbuffer_add_printf(b, "not in the cache, and the feed is "
+			    "unavailable: %s\n", why);
+		reply_send(req, 503, b);
+		if (b != NULL)
+			evbuffer_free(b);
+	}
+}
+
+/* The feed kind of transfer. */
+static int
+feed_kind_publish(struct transfer *t, const struct digest *actual)
+{
+	struct feed_meta	 m;
+	char			 meta[PATH_MAX], dir[PATH_MAX], *slash;
+	const char		*dest = transfer_dest(t);
+
+	feed_meta_of(dest, meta, sizeof meta);
+	feed_meta_read(meta, &m);
+	m.checked = time(NULL);
+	if (actual != NULL) {
+		util_strlcpy(dir, dest, sizeof dir);
+		if ((slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
+			if (util_mkdirs(dir, 0755) != 0)
+				return -1;
+		}
+		if (transfer_publish_to(t, dest) != 0)
+			return -1;
+		util_strlcpy(m.etag, transfer_etag(t), sizeof m.etag);
+		util_strlcpy(m.last_modified, transfer_last_modified(t),
+		    sizeof m.last_modified);
+		util_strlcpy(m.sha256, actual->hex, sizeof m.sha256);
+	}
+	return feed_meta_write(transfer_proxy(t), meta, &m);
+}
+
+static int
+feed_kind_open(struct transfer *t, off_t *size)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = open(transfer_dest(t), O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;
+	}
+	*size = st.st_size;
+	return fd;
+}
+
+static void
+feed_kind_headers(struct transfer *t, struct evhttp_request *req)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", "application/octet-stream");
+	if (transfer_last_modified(t)[0] != '\0')
+		evhttp_add_header(h, "Last-Modified", transfer_last_modified(t));
+}
+
+static void
+feed_kind_send_file(struct transfer *t, struct evhttp_request *req, int fd,
+    off_t size)
+{
+	char	meta[PATH_MAX];
+
+	feed_meta_of(transfer_dest(t), meta, sizeof meta);
+	feed_send_file(req, fd, size, meta, 0);
+}
+
+static int
+feed_kind_fallback(struct transfer *t, struct evhttp_request *req, int status)
+{
+	char	meta[PATH_MAX];
+
+	if (status != 0 && status < 500)
+		return 0;
+	feed_meta_of(transfer_dest(t), meta, sizeof meta);
+	feed_unavailable(req, transfer_dest(t), meta, transfer_error(t));
+	return 1;
+}
+
+static const struct transfer_kind feed_kind = {
+	.name = "feed",
+	.conditional = 1,
+	.publish = feed_kind_publish,
+	.open = feed_kind_open,
+	.headers = feed_kind_headers,
+	.send_file = feed_kind_send_file,
+	.fallback = feed_kind_fallback,
+};
+
+/*
+ * HTTP-proxy mode: the feed whose URL has this host and a path that
+ * starts the request's; *rel is the rest. NULL: refuse, dial nothing.
+ */
+struct registry *
+feed_for_url(struct proxy *p, const char *hostport, const char *path,
+    const char **rel)
+{
+	struct registry_table	*t = &p->config->feeds;
+	const char		*fpath;
+	size_t			 i, len;
+
+	for (i = 0; i < t->count; i++) {
+		struct registry *f = &t->entries[i];
+
+		if (strcasecmp(f->host, hostport) != 0)
+			continue;
+		fpath = strchr(strstr(f->url, "://") + 3, '/');
+		len = fpath != NULL ? strlen(fpath) : 0;
+		if (len > 0 && (strncmp(path, fpath, len) != 0 ||
+		    (path[len] != '/' && path[len] != '\0')))
+			continue;
+		*rel = path + len;
+		while (**rel == '/')
+			(*rel)++;
+		return f;
+	}
+	return NULL;
+}
+
+void
+feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
+    const char *rel)
+{
+	struct upstream_request	 ur;
+	struct feed_meta	 m;
+	struct transfer		*t;
+	struct curl_slist	*cond = NULL;
+	struct digest		 expect, *expected = NULL;
+	struct stat		 st;
+	char			 data[PATH_MAX], meta[PATH_MAX], url[2048];
+	char			 key[TRANSFER_KEY_MAX], what[TRANSFER_KEY_MAX + 16];
+	char			 root[PATH_MAX], *cause = NULL, dstr[80];
+	const char		*hash;
+	enum evhttp_cmd_type	 method = evhttp_request_get_command(req);
+	int64_t			 size = -1;
+	long			 status;
+	int			 immutable, fd, cached;
+
+	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+		reply_error(req, 405, "UNSUPPORTED", "feeds are read-only");
+		return;
+	}
+	if (!feed_valid_path(rel)) {
+		reply_error(req, 400, "NAME_INVALID", "invalid path in the feed");
+		return;
+	}
+	immutable = feed_immutable(rel);
+	feed_paths(p, f, rel, data, sizeof data, meta, sizeof meta);
+	cached = (stat(data, &st) == 0 && S_ISREG(st.st_mode) &&
+	    feed_meta_read(meta, &m) == 0);
+	if (cached && (immutable || p->config->offline ||
+	    time(NULL) - m.checked < p->config->feed_ttl)) {
+		if ((fd = open(data, O_RDONLY | O_CLOEXEC)) != -1) {
+			feed_send_file(req, fd, st.st_size, meta, 0);
+			return;
+		}
+	}
+
+	/* What a package file must be: by-hash names it, an index lists it. */
+	if ((hash = strstr(rel, "by-hash/SHA256/")) != NULL) {
+		snprintf(dstr, sizeof dstr, "sha256:%.64s", hash + 15);
+		if (strlen(hash + 15) == DIGEST_HEX_LEN && digest_parse(dstr, &expect) == 0)
+			expected = &expect;
+	} else if (immutable) {
+		snprintf(root, sizeof root, "%s/feeds/%s/data", p->cache.dir, f->name);
+		if (packages_lookup(root, rel, &expect, &size) == 0)
+			expected = &expect;
+	}
+
+	snprintf(url, sizeof url, "%s/%s", f->url, rel);
+	memset(&ur, 0, sizeof ur);
+	ur.url = url;
+	if (cached && !immutable) {
+		char *hdr;
+
+		if (m.etag[0] != '\0' && (hdr = util_printf("If-None-Match: %s",
+		    m.etag)) != NULL) {
+			cond = curl_slist_append(cond, hdr);
+			free(hdr);
+		}
+		if (m.last_modified[0] != '\0' && (hdr = util_printf(
+		    "If-Modified-Since: %s", m.last_modified)) != NULL) {
+			cond = curl_slist_append(cond, hdr);
+			free(hdr);
+		}
+		ur.extra_headers = cond;
+		ur.timeout = p->config->connect_timeout;
+	}
+	snprintf(key, sizeof key, "feed:%s/%s", f->name, rel);
+	snprintf(what, sizeof what, "feed %s/%s", f->name, rel);
+	t = transfer_start(p, f, key, &feed_kind, &ur, expected, size, data, what,
+	    &status, &cause);
+	curl_slist_free_all(cond);
+	if (t == NULL) {
+		feed_unavailable(req, data, meta, cause != NULL ? cause : "error");
+		free(cause);
+		return;
+	}
+	if (stream_start(p, req, t, transfer_digest(t)) != 0)
+		reply_error(req, 500, "UNKNOWN", "out of memory");
+	transfer_unref(t);
+}

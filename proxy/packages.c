@@ -1,0 +1,137 @@
+/*
+ * Package indexes (Debian "Packages", opkg "Packages", plain or gzip):
+ * what size and SHA-256 a package file must have. An apt index names
+ * files relative to the archive root; an opkg index relative to its own
+ * directory; both are tried.
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "proxy.h"
+
+#define PACKAGES_MAX_DEPTH	8
+#define PACKAGES_LINE_MAX	4096
+
+struct packages_want {
+	const char	*rel;		/* the package file, from the feed root */
+	const char	*dir;		/* the index's directory, from the root */
+	struct digest	 digest;
+	int64_t		 size;
+	int		 found;
+};
+
+static int
+packages_matches(struct packages_want *w, const char *filename)
+{
+	size_t	dlen = strlen(w->dir);
+
+	if (strcmp(filename, w->rel) == 0)
+		return 1;
+	return dlen > 0 && strncmp(w->rel, w->dir, dlen) == 0 &&
+	    w->rel[dlen] == '/' && strcmp(w->rel + dlen + 1, filename) == 0;
+}
+
+/* Scans one index (gzip or plain: gzread reads both). */
+static void
+packages_scan(const char *path, struct packages_want *w)
+{
+	gzFile		 gz;
+	char		 line[PACKAGES_LINE_MAX], filename[PACKAGES_LINE_MAX];
+	char		 sha[DIGEST_STRING_LEN + 8];
+	long long	 size = -1;
+	size_t		 len;
+	int		 end = 0;
+
+	if ((gz = gzopen(path, "rb")) == NULL)
+		return;
+	filename[0] = sha[0] = '\0';
+	while (!w->found) {
+		if (gzgets(gz, line, sizeof line) == NULL) {
+			line[0] = '\0';
+			end = 1;
+		}
+		len = strcspn(line, "\r\n");
+		line[len] = '\0';
+		if (len == 0) {		/* end of a stanza */
+			if (filename[0] != '\0' && packages_matches(w, filename)) {
+				struct digest d;
+				char dstr[DIGEST_STRING_LEN + 8];
+
+				snprintf(dstr, sizeof dstr, "sha256:%s", sha);
+				if (digest_parse(dstr, &d) == 0) {
+					w->digest = d;
+					w->size = size;
+					w->found = 1;
+				}
+			}
+			filename[0] = sha[0] = '\0';
+			size = -1;
+			if (end)
+				break;
+			continue;
+		}
+		if (strncmp(line, "Filename: ", 10) == 0)
+			util_strlcpy(filename, line + 10, sizeof filename);
+		else if (strncmp(line, "SHA256: ", 8) == 0 ||
+		    strncmp(line, "SHA256sum: ", 11) == 0)
+			util_strlcpy(sha, strchr(line, ' ') + 1, sizeof sha);
+		else if (strncmp(line, "Size: ", 6) == 0)
+			size = strtoll(line + 6, NULL, 10);
+	}
+	gzclose(gz);
+}
+
+static void
+packages_walk(const char *root, const char *sub, int depth,
+    struct packages_want *w)
+{
+	char		 dir[PATH_MAX], path[PATH_MAX + 264], next[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+
+	if (depth > PACKAGES_MAX_DEPTH || w->found)
+		return;
+	snprintf(dir, sizeof dir, "%s%s%s", root, sub[0] != '\0' ? "/" : "", sub);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while (!w->found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		snprintf(next, sizeof next, "%s%s%s", sub, sub[0] != '\0' ? "/" : "",
+		    de->d_name);
+		if (de->d_type == DT_DIR)
+			packages_walk(root, next, depth + 1, w);
+		else if (strcmp(de->d_name, "Packages") == 0 ||
+		    strcmp(de->d_name, "Packages.gz") == 0) {
+			w->dir = sub;
+			packages_scan(path, w);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * Looks rel (a package file's path from the feed root) up in the cached
+ * indexes under root; 0 with its digest and size if one lists it.
+ */
+int
+packages_lookup(const char *root, const char *rel, struct digest *d,
+    int64_t *size)
+{
+	struct packages_want	w;
+
+	memset(&w, 0, sizeof w);
+	w.rel = rel;
+	w.dir = "";
+	packages_walk(root, "", 0, &w);
+	if (!w.found)
+		return -1;
+	*d = w.digest;
+	*size = w.size;
+	return 0;
+}
