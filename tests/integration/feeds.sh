@@ -1,0 +1,193 @@
+#!/bin/bash
+# Package feeds: a signed Debian repository and an opkg-style feed served
+# by nginx, apt-get in isolated roots through pullgate in HTTP-proxy mode
+# and through /feeds/, then nginx stopped and everything again from the
+# cache; a package that does not match its index; a host no feed names.
+. "$(dirname "$0")/../lib.sh"
+
+REPO=$WORK/www/deb
+mkdir -p "$REPO/pool/main" "$REPO/dists/stable/main/binary-amd64" \
+    "$REPO/dists/stable/main/binary-all" "$WORK/www/opkg"
+
+# Three small packages; hello-a depends on hello-b.
+mkpkg() {	# mkpkg NAME DEPENDS
+	d=$WORK/pkg/$1
+	mkdir -p "$d/DEBIAN" "$d/usr/share/$1"
+	head -c 3000 /dev/urandom > "$d/usr/share/$1/data"
+	{
+		echo "Package: $1"; echo "Version: 1.0"; echo "Architecture: all"
+		echo "Maintainer: pullgate tests <t@example.invalid>"
+		[ -n "$2" ] && echo "Depends: $2"
+		echo "Description: pullgate test package $1"
+	} > "$d/DEBIAN/control"
+	dpkg-deb --build -Zgzip "$d" "$REPO/pool/main/${1}_1.0_all.deb" > /dev/null
+}
+mkpkg hello-a hello-b
+mkpkg hello-b ""
+mkpkg hello-c ""
+(cd "$REPO" && apt-ftparchive packages pool > dists/stable/main/binary-all/Packages)
+cp "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
+gzip -k "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
+(cd "$REPO" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
+    -o APT::FTPArchive::Release::Codename=stable \
+    -o "APT::FTPArchive::Release::Architectures=amd64 all" \
+    -o APT::FTPArchive::Release::Components=main release dists/stable > "$WORK/Release" \
+    && mv "$WORK/Release" dists/stable/Release)
+export GNUPGHOME=$WORK/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --passphrase '' --quick-gen-key "pullgate tests <t@example.invalid>" \
+    rsa2048 sign never > /dev/null 2>&1
+gpg --batch --yes --clearsign -o "$REPO/dists/stable/InRelease" "$REPO/dists/stable/Release"
+gpg --batch --export > "$WORK/key.gpg"
+
+# An opkg-style feed: .ipk = ar(debian-binary, control.tar.gz, data.tar.gz).
+mkipk() {	# mkipk NAME
+	d=$WORK/ipk/$1
+	mkdir -p "$d/control" "$d/data/usr/lib/$1"
+	printf 'Package: %s\nVersion: 1.0\nArchitecture: all\n' "$1" > "$d/control/control"
+	head -c 2000 /dev/urandom > "$d/data/usr/lib/$1/lib"
+	echo "2.0" > "$d/debian-binary"
+	tar -C "$d/control" -czf "$d/control.tar.gz" .
+	tar -C "$d/data" -czf "$d/data.tar.gz" .
+	(cd "$d" && ar rc "$WORK/www/opkg/${1}_1.0_all.ipk" debian-binary control.tar.gz data.tar.gz)
+}
+mkipk tool-x
+mkipk tool-y
+mkipk tool-bad
+for f in "$WORK"/www/opkg/*.ipk; do
+	n=$(basename "$f"); p=${n%%_*}
+	sum=$(sha256sum < "$f" | cut -d' ' -f1)
+	[ "$p" = tool-bad ] && sum=$(printf '0%.0s' $(seq 64))	# the index lies
+	printf 'Package: %s\nVersion: 1.0\nFilename: %s\nSize: %s\nSHA256sum: %s\n\n' \
+	    "$p" "$n" "$(stat -c %s "$f")" "$sum"
+done > "$WORK/www/opkg/Packages"
+gzip -k "$WORK/www/opkg/Packages"
+
+NGX=$(free_port)
+mkdir -p "$WORK/nginx/tmp"
+cat > "$WORK/nginx/nginx.conf" <<NGINX
+user root; daemon off; worker_processes 1; pid $WORK/nginx/pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 64; }
+http { access_log $WORK/nginx/access.log; client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp;
+  uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
+  server { listen 127.0.0.1:$NGX; root $WORK/www; } }
+NGINX
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+NGX_PID=$!
+PIDS="$PIDS $NGX_PID"
+wait_http "http://127.0.0.1:$NGX/deb/dists/stable/InRelease"
+
+start_fake good		# a host no feed names
+cat > "$WORK/pg.conf" <<CONF
+feed_ttl = 0;
+feeds = (
+  { name = "deb"; url = "http://127.0.0.1:$NGX/deb"; },
+  { name = "opk"; url = "http://127.0.0.1:$NGX/opkg"; }
+);
+CONF
+start_pullgate feeds -c "$WORK/pg.conf"
+PG=127.0.0.1:$PG_PORT
+
+# apt_root NAME MODE: an isolated apt root using pullgate as proxy or mapped.
+apt_root() {
+	A=$WORK/apt-$1
+	mkdir -p "$A/etc/apt/apt.conf.d" "$A/etc/apt/sources.list.d" \
+	    "$A/etc/apt/preferences.d" "$A/var/lib/apt/lists/partial" \
+	    "$A/var/cache/apt/archives/partial" "$A/var/lib/dpkg"
+	: > "$A/var/lib/dpkg/status"
+	cat > "$A/apt.conf" <<APT
+Dir "$A/";
+Dir::State::status "$A/var/lib/dpkg/status";
+Dir::Etc "$A/etc/apt/";
+Dir::Cache "$A/var/cache/apt/";
+Dir::Log "$A/var/log/apt/";
+APT::Architecture "amd64";
+APT::Architectures { "amd64"; };
+APT::Sandbox::User "root";
+Acquire::Languages "none";
+Acquire::Retries "0";
+Debug::NoLocking "true";
+APT
+	if [ "$2" = proxy ]; then
+		echo "Acquire::http::Proxy \"http://$PG\";" >> "$A/apt.conf"
+		echo "deb [signed-by=$WORK/key.gpg] http://127.0.0.1:$NGX/deb stable main" \
+		    > "$A/etc/apt/sources.list"
+	else
+		echo "Acquire::http::Proxy \"DIRECT\";" >> "$A/apt.conf"
+		echo "deb [signed-by=$WORK/key.gpg] http://$PG/feeds/deb stable main" \
+		    > "$A/etc/apt/sources.list"
+	fi
+}
+apt_() { APT_CONFIG=$A/apt.conf apt-get -q -o Dpkg::Use-Pty=0 "$@" >> "$A/apt.log" 2>&1; }
+downloaded() { test -f "$A/var/cache/apt/archives/hello-a_1.0_all.deb" -a \
+    -f "$A/var/cache/apt/archives/hello-b_1.0_all.deb"; }
+
+for mode in proxy mapped; do
+	apt_root "$mode" "$mode"
+	check "apt ($mode): update through pullgate" apt_ update
+	check "apt ($mode): the signed InRelease verified (no warning)" sh -c "! grep -q -i 'not signed\|NO_PUBKEY\|^W:\|^E:' '$A/apt.log'"
+	check "apt ($mode): install --download-only with a dependency" apt_ install -y --download-only hello-a
+	check "apt ($mode): both packages downloaded" downloaded
+done
+check "apt: nginx saw the requests (through pullgate)" grep -q "GET /deb/pool/main/hello-b_1.0_all.deb" "$WORK/nginx/access.log"
+n=$(grep -c "pool/main/hello-a" "$WORK/nginx/access.log")
+check "apt: each package file was fetched upstream once ($n)" test "$n" = 1
+
+# opkg as it does it: the index, then the packages, checking each.
+opkg_fetch() {	# opkg_fetch BASE OUT: 0 if every good package verifies
+	curl -sf -o "$2.gz" "$1/Packages.gz" || return 1
+	gunzip -c "$2.gz" > "$2" || return 1
+	ok=0
+	for n in tool-x_1.0_all.ipk tool-y_1.0_all.ipk; do
+		want=$(awk -v f="$n" '$1=="Filename:"{cur=$2} $1=="SHA256sum:" && cur==f {print $2}' "$2")
+		size=$(awk -v f="$n" '$1=="Filename:"{cur=$2} $1=="Size:" && cur==f {print $2}' "$2")
+		curl -sf -o "$2.$n" "$1/$n" || return 1
+		[ "$(sha256sum < "$2.$n" | cut -d' ' -f1)" = "$want" ] || return 1
+		[ "$(stat -c %s "$2.$n")" = "$size" ] || return 1
+		ok=$((ok + 1))
+	done
+	[ $ok = 2 ]
+}
+check "opkg-style: index and packages through /feeds/, sizes and SHA-256 match" \
+    opkg_fetch "http://$PG/feeds/opk" "$WORK/opk1"
+code=$(curl -s -o "$WORK/bad.ipk" -w '%{http_code}' "http://$PG/feeds/opk/tool-bad_1.0_all.ipk")
+rc=$?
+check "a package whose bytes do not match its index: the client sees a failure ($rc/$code)" \
+    test "$rc" -ne 0 -o "$code" -ge 500
+check "...and it is not cached" test ! -e "$PG_CACHE/feeds/opk/data/tool-bad_1.0_all.ipk"
+check "opkg-style: HTTP-proxy mode too" sh -c "curl -sf -x http://$PG -o /dev/null http://127.0.0.1:$NGX/opkg/tool-x_1.0_all.ipk"
+
+# HTTP behaviour apt and opkg rely on.
+curl -s -D "$WORK/h1" -o /dev/null "http://$PG/feeds/opk/tool-x_1.0_all.ipk"
+check "a Content-Length, an ETag and Last-Modified on a cached file" \
+    sh -c "grep -qi '^Content-Length: [0-9]' '$WORK/h1' && grep -qi '^ETag: \"' '$WORK/h1' && grep -qi '^Last-Modified:' '$WORK/h1'"
+etag=$(sed -n 's/^ETag: \(.*\)\r$/\1/Ip' "$WORK/h1")
+lm=$(sed -n 's/^Last-Modified: \(.*\)\r$/\1/Ip' "$WORK/h1")
+check "304 for If-None-Match" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "http://$PG/feeds/opk/tool-x_1.0_all.ipk")" = 304
+check "304 for If-Modified-Since" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-Modified-Since: $lm" "http://$PG/feeds/opk/tool-x_1.0_all.ipk")" = 304
+check "Range: 206" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-9' "http://$PG/feeds/opk/tool-x_1.0_all.ipk")" = 206
+check "HEAD: a Content-Length" sh -c "curl -sI 'http://$PG/feeds/opk/tool-x_1.0_all.ipk' | grep -qi '^Content-Length: [1-9]'"
+
+# A host no feed names: refused, nothing dialled.
+f0=$(wc -l < "$FAKE_LOG")
+code=$(curl -s -o /dev/null -w '%{http_code}' -x "http://$PG" "http://127.0.0.1:$FAKE_PORT/v2/")
+check "proxy request for a host no feed names: 403 ($code)" test "$code" = 403
+check "...and no outgoing connection" test "$(wc -l < "$FAKE_LOG")" = "$f0"
+
+# The uplink goes: fresh apt roots, everything from the cache.
+stop_pid "$NGX_PID"
+for mode in proxy mapped; do
+	apt_root "$mode-offline" "$mode"
+	check "offline apt ($mode): update from the cache" apt_ update
+	check "offline apt ($mode): install --download-only from the cache" \
+	    apt_ install -y --download-only hello-a
+	check "offline apt ($mode): both packages" downloaded
+done
+check "offline opkg-style: index and packages from the cache" \
+    opkg_fetch "http://$PG/feeds/opk" "$WORK/opk2"
+curl -s -D "$WORK/h503" -o /dev/null "http://$PG/feeds/deb/dists/stable/main/binary-all/Packages.xz"
+check "offline: a volatile file never cached gets 503 with Retry-After" \
+    sh -c "grep -q '^HTTP/1.1 503' '$WORK/h503' && grep -qi '^Retry-After:' '$WORK/h503'"
+finish
