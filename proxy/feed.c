@@ -10,7 +10,10 @@
  * are published against the size and SHA-256 that a cached index lists
  * (by-hash names its own digest). Everything else is volatile: served
  * for feed_ttl, then revalidated with If-None-Match/If-Modified-Since.
- * When the upstream cannot answer, a cached file is served (Warning: 110)
+ * An index file that the suite's cached InRelease/Release lists is only
+ * ever served as the version that Release names (its SHA-256): a client
+ * never gets a Release of one set and an index of another. When the
+ * upstream cannot answer, a cached file is served (Warning: 110)
  * and a file never cached gets 503 with Retry-After — not 404, which
  * sends apt down another path.
  */
@@ -333,11 +336,18 @@ feed_kind_send_file(struct transfer *t, struct evhttp_request *req, int fd,
 static int
 feed_kind_fallback(struct transfer *t, struct evhttp_request *req, int status)
 {
-	char	meta[PATH_MAX];
+	struct feed_meta	m;
+	char			meta[PATH_MAX];
 
 	if (status != 0 && status < 500)
 		return 0;
 	feed_meta_of(transfer_dest(t), meta, sizeof meta);
+	if (transfer_verified(t) && (feed_meta_read(meta, &m) != 0 ||
+	    strcmp(m.sha256, transfer_digest(t)->hex) != 0)) {
+		/* The cached copy is not what was asked for: no mix. */
+		feed_unavailable(req, "", meta, transfer_error(t));
+		return 1;
+	}
 	feed_unavailable(req, transfer_dest(t), meta, transfer_error(t));
 	return 1;
 }
@@ -399,7 +409,7 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	enum evhttp_cmd_type	 method = evhttp_request_get_command(req);
 	int64_t			 size = -1;
 	long			 status;
-	int			 immutable, fd, cached;
+	int			 immutable, fd, cached, listed;
 
 	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
 		reply_error(req, 405, "UNSUPPORTED", "feeds are read-only");
@@ -413,6 +423,17 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	feed_paths(p, f, rel, data, sizeof data, meta, sizeof meta);
 	cached = (stat(data, &st) == 0 && S_ISREG(st.st_mode) &&
 	    feed_meta_read(meta, &m) == 0);
+	snprintf(root, sizeof root, "%s/feeds/%s/data", p->cache.dir, f->name);
+	listed = !immutable && packages_release_lookup(root, rel, &expect,
+	    &size) == 0;
+	if (listed) {
+		/* The version its Release names, and no other. */
+		expected = &expect;
+		if (cached && strcmp(m.sha256, expect.hex) == 0)
+			immutable = 1;		/* fresh as long as the Release */
+		else
+			cached = 0;		/* never served, never revalidated */
+	}
 	if (cached && (immutable || p->config->offline ||
 	    time(NULL) - m.checked < p->config->feed_ttl)) {
 		if ((fd = open(data, O_RDONLY | O_CLOEXEC)) != -1) {
@@ -426,8 +447,7 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 		snprintf(dstr, sizeof dstr, "sha256:%.64s", hash + 15);
 		if (strlen(hash + 15) == DIGEST_HEX_LEN && digest_parse(dstr, &expect) == 0)
 			expected = &expect;
-	} else if (immutable) {
-		snprintf(root, sizeof root, "%s/feeds/%s/data", p->cache.dir, f->name);
+	} else if (immutable && !listed) {
 		if (packages_lookup(root, rel, &expect, &size) == 0)
 			expected = &expect;
 	}

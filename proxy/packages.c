@@ -135,3 +135,54 @@ packages_lookup(const char *root, const char *rel, struct digest *d,
 	*size = w.size;
 	return 0;
 }
+
+/*
+ * What a suite's signed index (InRelease, or Release) lists for a file:
+ * rel is a path from the feed root such as dists/stable/main/binary-all/
+ * Packages.gz; the cached InRelease/Release of dists/stable/ is read from
+ * root. 0 with the digest and size from its SHA256 section.
+ */
+int
+packages_release_lookup(const char *root, const char *rel, struct digest *d,
+    int64_t *size)
+{
+	const char	*dists, *suite_end, *names[] = { "InRelease", "Release", NULL };
+	char		 path[PATH_MAX], line[PACKAGES_LINE_MAX], hex[72], file[1024];
+	char		 dstr[DIGEST_STRING_LEN + 8];
+	long long	 sz;
+	FILE		*f;
+	int		 i, in_sha = 0, found = 0;
+
+	if ((dists = strstr(rel, "dists/")) == NULL ||
+	    (dists != rel && dists[-1] != '/'))
+		return -1;
+	if ((suite_end = strchr(dists + 6, '/')) == NULL)
+		return -1;
+	for (i = 0; names[i] != NULL && !found; i++) {
+		if (strcmp(suite_end + 1, names[i]) == 0 ||
+		    strcmp(suite_end + 1, "Release.gpg") == 0)
+			return -1;	/* the heads themselves */
+		snprintf(path, sizeof path, "%s/%.*s/%s", root,
+		    (int)(suite_end - rel), rel, names[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (!found && fgets(line, sizeof line, f) != NULL) {
+			if (line[0] != ' ') {
+				in_sha = strncmp(line, "SHA256:", 7) == 0;
+				continue;
+			}
+			if (!in_sha || sscanf(line, " %70s %lld %1000s", hex, &sz,
+			    file) != 3)
+				continue;
+			if (strcmp(file, suite_end + 1) != 0)
+				continue;
+			snprintf(dstr, sizeof dstr, "sha256:%s", hex);
+			if (digest_parse(dstr, d) == 0) {
+				*size = sz;
+				found = 1;
+			}
+		}
+		fclose(f);
+	}
+	return found ? 0 : -1;
+}

@@ -129,6 +129,8 @@ int	 image_walk(const struct cache *, const struct digest *, image_walk_cb,
 
 /* packages.c: package indexes (Packages, Packages.gz). */
 int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);
+int	 packages_release_lookup(const char *, const char *, struct digest *,
+	     int64_t *);
 
 /* feed.c: apt and opkg feeds through the cache. */
 void	 feed_handle(struct proxy *, struct evhttp_request *, struct registry *,
@@ -364,6 +366,7 @@ const char *transfer_etag(const struct transfer *);
 const char *transfer_last_modified(const struct transfer *);
 const struct digest *transfer_digest(const struct transfer *);
 int	 transfer_not_modified(const struct transfer *);
+int	 transfer_verified(const struct transfer *);
 const struct transfer_kind *transfer_kind(const struct transfer *);
 int	 transfer_publish_to(struct transfer *, const char *);
 struct proxy *transfer_proxy(const struct transfer *);

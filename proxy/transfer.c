@@ -424,6 +424,12 @@ transfer_digest(const struct transfer *t)
 }
 
 int
+transfer_verified(const struct transfer *t)
+{
+	return t->verify;
+}
+
+int
 transfer_not_modified(const struct transfer *t)
 {
 	return t->not_modified;

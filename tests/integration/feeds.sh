@@ -176,6 +176,36 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -x "http://$PG" "http://127.0.0.1:
 check "proxy request for a host no feed names: 403 ($code)" test "$code" = 403
 check "...and no outgoing connection" test "$(wc -l < "$FAKE_LOG")" = "$f0"
 
+# The feed changes upstream: a new package, new indexes, a new InRelease.
+# Within feed_ttl the old set is served; after it the new one, whole.
+stop_pid "$PG_PID"
+sed -i 's/^feed_ttl = 0;/feed_ttl = 3;/' "$WORK/pg.conf"
+PG_CACHE_FIXED=$PG_CACHE PG_PORT_FIXED=$PG_PORT start_pullgate feeds -c "$WORK/pg.conf"
+apt_root warm proxy
+apt_ update
+sleep 3.2
+apt_root warm2 proxy
+apt_ update				# every index fresh again for 3 s
+mkpkg hello-d ""
+(cd "$REPO" && apt-ftparchive packages pool > dists/stable/main/binary-all/Packages)
+cp "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
+gzip -kf "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
+(cd "$REPO" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
+    -o APT::FTPArchive::Release::Codename=stable \
+    -o "APT::FTPArchive::Release::Architectures=amd64 all" \
+    -o APT::FTPArchive::Release::Components=main release dists/stable > "$WORK/Release" \
+    && mv "$WORK/Release" dists/stable/Release)
+gpg --batch --yes --clearsign -o "$REPO/dists/stable/InRelease" "$REPO/dists/stable/Release"
+apt_root within proxy
+apt_ update
+check "within feed_ttl the old index set is served (no hello-d yet)" \
+    sh -c "! APT_CONFIG=$A/apt.conf apt-cache show hello-d > /dev/null 2>&1"
+sleep 3.2
+apt_root after proxy
+check "after feed_ttl: apt update sees the new set" apt_ update
+check "...never a mix (no hash sum mismatch)" sh -c "! grep -qi 'mismatch' '$A/apt.log'"
+check "...and the new package installs" apt_ install -y --download-only hello-d
+
 # The uplink goes: fresh apt roots, everything from the cache.
 stop_pid "$NGX_PID"
 for mode in proxy mapped; do
