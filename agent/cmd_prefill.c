@@ -21,20 +21,7 @@
 
 #include "agent.h"
 #include "proxy.h"
-
-#define PREFILL_MAX_PLATFORMS	16
-#define PREFILL_MANIFEST_MAX	(8 * 1024 * 1024)
-
-struct prefill {
-	struct config	*config;
-	char		 base[300];		/* http://host:port */
-	const char	*platforms[PREFILL_MAX_PLATFORMS];
-	int		 nplatforms;
-	int		 tty;
-	const char	*image;			/* for progress lines */
-	int64_t		 done, total;
-	time_t		 shown;
-};
+#include "prefill.h"
 
 static void
 prefill_usage(FILE *f)
@@ -43,20 +30,19 @@ prefill_usage(FILE *f)
 "usage: pullgate prefill [-c FILE] [--registry NAME|ID] [--listen HOST:PORT]\n"
 "                        [--cache DIR] [--platform OS/ARCH[/VARIANT]]...\n"
 "                        (IMAGE... | -f LISTFILE)\n"
+"       pullgate prefill --feed NAME [--dist SUITE] [--arch ARCH] PACKAGE...\n"
 "\n"
 "Fetches every IMAGE ([ENTRY/]REPOSITORY[:TAG]) into the cache — all\n"
 "platforms, or those named with --platform — pins it, and prints its\n"
 "digest. LISTFILE has one IMAGE a line (# comments). Uses the daemon on\n"
 "the listen address, or starts one on the cache directory when none runs.\n"
-"Shows progress on a terminal. Exits 1 if any image failed.\n");
+"Shows progress on a terminal. Exits 1 if any image failed.\n"
+"\n"
+"With --feed: the feed's indexes (opkg: Packages.gz at its root; apt:\n"
+"dists/SUITE/InRelease and the Packages and Translation-en files it lists\n"
+"for ARCH and 'all') and the named packages with their dependencies, so\n"
+"that apt-get or opkg install them offline. Feed files are never evicted.\n");
 }
-
-struct prefill_body {
-	char	*buf;
-	size_t	 len;
-	size_t	 max;		/* 0: count and discard */
-	struct prefill *p;
-};
 
 static size_t
 prefill_write_cb(char *data, size_t size, size_t n, void *arg)
@@ -88,7 +74,7 @@ prefill_write_cb(char *data, size_t size, size_t n, void *arg)
 }
 
 /* GETs path from the daemon; keeps the body (keep) or counts it. */
-static int
+int
 prefill_get(struct prefill *p, const char *path, int keep,
     struct prefill_body *b, char *digest, size_t dlen, char **cause)
 {
@@ -376,6 +362,9 @@ cmd_prefill_main(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'd' },
 		{ "platform", required_argument, NULL, 'p' },
 		{ "file", required_argument, NULL, 'f' },
+		{ "feed", required_argument, NULL, 'F' },
+		{ "dist", required_argument, NULL, 'D' },
+		{ "arch", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -383,7 +372,7 @@ cmd_prefill_main(int argc, char **argv)
 	struct config	 c;
 	struct cache	 cache;
 	const char	*file = NULL, *listen = NULL, *dir = NULL, *list = NULL;
-	const char	*registry = NULL;
+	const char	*registry = NULL, *feed = NULL, *dist = NULL, *arch = NULL;
 	char		*cause = NULL, line[1024], digest[DIGEST_STRING_LEN + 1];
 	char		 img[1200];
 	FILE		*lf = NULL;
@@ -399,6 +388,9 @@ cmd_prefill_main(int argc, char **argv)
 		case 'l': listen = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'f': list = optarg; break;
+		case 'F': feed = optarg; break;
+		case 'D': dist = optarg; break;
+		case 'A': arch = optarg; break;
 		case 'p':
 			if (p.nplatforms == PREFILL_MAX_PLATFORMS) {
 				fprintf(stderr, "pullgate prefill: too many --platform\n");
@@ -440,6 +432,15 @@ cmd_prefill_main(int argc, char **argv)
 		}
 		log_info("no daemon running: started one on %s for the prefill",
 		    cache.dir);
+	}
+	if (feed != NULL) {
+		if (registry_find_name(&c.feeds, feed) == NULL) {
+			fprintf(stderr, "pullgate prefill: no feed '%s'\n", feed);
+			failed = 1;
+		} else
+			failed = prefill_feed(&p, feed, dist, arch, argv + optind,
+			    argc - optind);
+		goto out;
 	}
 	if (list != NULL && (lf = fopen(list, "r")) == NULL) {
 		fprintf(stderr, "pullgate prefill: %s: %s\n", list, strerror(errno));

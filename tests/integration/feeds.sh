@@ -206,6 +206,23 @@ check "after feed_ttl: apt update sees the new set" apt_ update
 check "...never a mix (no hash sum mismatch)" sh -c "! grep -qi 'mismatch' '$A/apt.log'"
 check "...and the new package installs" apt_ install -y --download-only hello-d
 
+# A second gateway, staged on purpose: prefill --feed, nothing else.
+PG1=$PG; PG1_PORT=$PG_PORT
+start_pullgate staged -c "$WORK/pg.conf"
+PG2=127.0.0.1:$PG_PORT
+"$PULLGATE" prefill -c "$WORK/pg.conf" --listen "$PG2" --cache "$PG_CACHE" \
+    --feed deb --dist stable --arch amd64 hello-a > "$WORK/pf1.out" 2>&1
+check "prefill --feed (apt): the package and its dependency" \
+    sh -c "grep -q 'hello-a pool/main/hello-a_1.0_all.deb cached' '$WORK/pf1.out' && grep -q 'hello-b .* cached (dependency)' '$WORK/pf1.out'"
+"$PULLGATE" prefill -c "$WORK/pg.conf" --listen "$PG2" --cache "$PG_CACHE" \
+    --feed opk tool-y > "$WORK/pf2.out" 2>&1
+check "prefill --feed (opkg)" grep -q "tool-y tool-y_1.0_all.ipk cached" "$WORK/pf2.out"
+"$PULLGATE" prefill -c "$WORK/pg.conf" --listen "$PG2" --cache "$PG_CACHE" \
+    --feed opk nothere > "$WORK/pf3.out" 2>&1
+check "prefill --feed: an unknown package fails the run, clearly" \
+    sh -c "[ $? = 1 ] && grep -q 'nothere: FAILED: not in the feed' '$WORK/pf3.out'"
+PG=$PG1; PG_PORT=$PG1_PORT
+
 # The uplink goes: fresh apt roots, everything from the cache.
 stop_pid "$NGX_PID"
 for mode in proxy mapped; do
@@ -217,6 +234,14 @@ for mode in proxy mapped; do
 done
 check "offline opkg-style: index and packages from the cache" \
     opkg_fetch "http://$PG/feeds/opk" "$WORK/opk2"
+PG=$PG2
+apt_root staged-offline proxy
+check "offline, staged gateway: apt update from what prefill fetched" apt_ update
+check "offline, staged gateway: install --download-only hello-a" apt_ install -y --download-only hello-a
+check "offline, staged gateway: with its dependency" downloaded
+check "offline, staged gateway: opkg-style fetch of the prefilled package" \
+    sh -c "curl -sf -o /dev/null 'http://$PG2/feeds/opk/Packages.gz' && curl -sf -o /dev/null 'http://$PG2/feeds/opk/tool-y_1.0_all.ipk'"
+PG=$PG1
 curl -s -D "$WORK/h503" -o /dev/null "http://$PG/feeds/deb/dists/stable/main/binary-all/Packages.xz"
 check "offline: a volatile file never cached gets 503 with Retry-After" \
     sh -c "grep -q '^HTTP/1.1 503' '$WORK/h503' && grep -qi '^Retry-After:' '$WORK/h503'"
