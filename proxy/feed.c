@@ -35,13 +35,6 @@
 
 #include "proxy.h"
 
-struct feed_meta {
-	char	etag[256];		/* the upstream's */
-	char	last_modified[64];	/* the upstream's */
-	char	sha256[DIGEST_HEX_LEN + 1];
-	time_t	checked;
-};
-
 /* Package files never change once published. */
 static int
 feed_immutable(const char *rel)
@@ -95,7 +88,7 @@ feed_paths(struct proxy *p, const struct registry *f, const char *rel,
 	snprintf(meta, mlen, "%s/feeds/%s/meta/%s", p->cache.dir, f->name, rel);
 }
 
-static int
+int
 feed_meta_read(const char *path, struct feed_meta *m)
 {
 	json_t		*o;
@@ -116,7 +109,7 @@ feed_meta_read(const char *path, struct feed_meta *m)
 	return 0;
 }
 
-static int
+int
 feed_meta_write(struct proxy *p, const char *path, const struct feed_meta *m)
 {
 	char	 dir[PATH_MAX], *slash, *text;
@@ -142,7 +135,7 @@ feed_meta_write(struct proxy *p, const char *path, const struct feed_meta *m)
 }
 
 /* The meta path of a data path: data/ -> meta/ in the same feed. */
-static void
+void
 feed_meta_of(const char *data, char *meta, size_t len)
 {
 	const char	*d = strstr(data, "/data/");
@@ -270,7 +263,7 @@ feed_unavailable(struct evhttp_request *req, const char *data, const char *meta,
 }
 
 /* The feed kind of transfer. */
-static int
+int
 feed_kind_publish(struct transfer *t, const struct digest *actual)
 {
 	struct feed_meta	 m;
@@ -297,7 +290,7 @@ feed_kind_publish(struct transfer *t, const struct digest *actual)
 	return feed_meta_write(transfer_proxy(t), meta, &m);
 }
 
-static int
+int
 feed_kind_open(struct transfer *t, off_t *size)
 {
 	struct stat	st;
@@ -313,7 +306,7 @@ feed_kind_open(struct transfer *t, off_t *size)
 	return fd;
 }
 
-static void
+void
 feed_kind_headers(struct transfer *t, struct evhttp_request *req)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
@@ -323,7 +316,7 @@ feed_kind_headers(struct transfer *t, struct evhttp_request *req)
 		evhttp_add_header(h, "Last-Modified", transfer_last_modified(t));
 }
 
-static void
+void
 feed_kind_send_file(struct transfer *t, struct evhttp_request *req, int fd,
     off_t size)
 {
@@ -333,7 +326,7 @@ feed_kind_send_file(struct transfer *t, struct evhttp_request *req, int fd,
 	feed_send_file(req, fd, size, meta, 0);
 }
 
-static int
+int
 feed_kind_fallback(struct transfer *t, struct evhttp_request *req, int status)
 {
 	struct feed_meta	m;
@@ -352,7 +345,7 @@ feed_kind_fallback(struct transfer *t, struct evhttp_request *req, int status)
 	return 1;
 }
 
-static const struct transfer_kind feed_kind = {
+const struct transfer_kind feed_kind = {
 	.name = "feed",
 	.conditional = 1,
 	.publish = feed_kind_publish,
@@ -473,8 +466,8 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	}
 	snprintf(key, sizeof key, "feed:%s/%s", f->name, rel);
 	snprintf(what, sizeof what, "feed %s/%s", f->name, rel);
-	t = transfer_start(p, f, key, &feed_kind, &ur, expected, size, data, what,
-	    &status, &cause);
+	t = transfer_start(p, f, key, feedset_is_head(rel) ? &feedset_head_kind :
+	    &feed_kind, &ur, expected, size, data, what, &status, &cause);
 	curl_slist_free_all(cond);
 	if (t == NULL) {
 		feed_unavailable(req, data, meta, cause != NULL ? cause : "error");

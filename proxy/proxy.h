@@ -18,6 +18,7 @@
 struct event_base;
 struct evbuffer;
 struct proxy;
+struct transfer;
 struct evhttp;
 struct evhttp_request;
 struct evkeyvalq;
@@ -133,6 +134,26 @@ int	 packages_release_lookup(const char *, const char *, struct digest *,
 	     int64_t *);
 
 /* feed.c: apt and opkg feeds through the cache. */
+struct feed_meta {
+	char	etag[256];		/* the upstream's */
+	char	last_modified[64];	/* the upstream's */
+	char	sha256[DIGEST_HEX_LEN + 1];
+	time_t	checked;
+};
+
+extern const struct transfer_kind feed_kind;
+int	 feed_meta_read(const char *, struct feed_meta *);
+int	 feed_meta_write(struct proxy *, const char *, const struct feed_meta *);
+void	 feed_meta_of(const char *, char *, size_t);
+int	 feed_kind_publish(struct transfer *, const struct digest *);
+int	 feed_kind_open(struct transfer *, off_t *);
+void	 feed_kind_headers(struct transfer *, struct evhttp_request *);
+void	 feed_kind_send_file(struct transfer *, struct evhttp_request *, int, off_t);
+int	 feed_kind_fallback(struct transfer *, struct evhttp_request *, int);
+
+/* feedset.c: a suite's signed index set changes as one unit. */
+extern const struct transfer_kind feedset_head_kind;
+int	 feedset_is_head(const char *);
 void	 feed_handle(struct proxy *, struct evhttp_request *, struct registry *,
 	     const char *);
 struct registry *feed_for_url(struct proxy *, const char *, const char *,
@@ -340,7 +361,12 @@ struct transfer_watch {
 struct transfer_kind {
 	const char	*name;
 	int		 conditional;	/* 304 answers are expected */
-	/* Puts the verified file in place; actual NULL: a 304, refresh. */
+	int		 whole;		/* readers get the file once it is in place */
+	/*
+	 * Puts the verified file in place; actual NULL: a 304, refresh.
+	 * 0 done, -1 failed, 1 in progress: the kind took a reference and
+	 * calls transfer_finish later.
+	 */
 	int		 (*publish)(struct transfer *, const struct digest *);
 	/* The file in place, for readers that want it whole. */
 	int		 (*open)(struct transfer *, off_t *);
@@ -369,6 +395,7 @@ int	 transfer_not_modified(const struct transfer *);
 int	 transfer_verified(const struct transfer *);
 const struct transfer_kind *transfer_kind(const struct transfer *);
 int	 transfer_publish_to(struct transfer *, const char *);
+void	 transfer_finish(struct transfer *, int, const char *);
 struct proxy *transfer_proxy(const struct transfer *);
 void	 transfer_ref(struct transfer *);
 void	 transfer_unref(struct transfer *);

@@ -256,7 +256,7 @@ stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t,
 	 */
 	s->ranged = (evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Range") != NULL) || req->major < 1 ||
-	    (req->major == 1 && req->minor == 0);
+	    (req->major == 1 && req->minor == 0) || transfer_kind(t)->whole;
 	s->wake = event_new(p->base, -1, 0, stream_wake_cb, s);
 	s->chunk = evbuffer_new();
 	if (s->wake == NULL || s->chunk == NULL) {

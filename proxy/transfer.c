@@ -220,7 +220,12 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 	}
 	if (!t->verify)
 		t->digest = actual;
-	if (t->kind->publish(t, &actual) != 0) {
+	switch (t->kind->publish(t, &actual)) {
+	case 0:
+		break;
+	case 1:
+		goto out;	/* the kind finishes it (transfer_finish) */
+	default:
 		transfer_fail(t, 0, "cannot store the file in the cache");
 		goto out;
 	}
@@ -379,6 +384,23 @@ transfer_get(struct proxy *p, struct registry *r, const char *repo,
 	ur.ref = dstr;
 	return transfer_start(p, r, d->hex, &transfer_kind_blob, &ur, d, -1, NULL,
 	    what, status, cause);
+}
+
+/*
+ * Ends a transfer whose kind published it asynchronously: ok, or failed
+ * with why. Gives back the reference the kind took.
+ */
+void
+transfer_finish(struct transfer *t, int ok, const char *why)
+{
+	if (ok) {
+		t->length = t->written;
+		transfer_set_state(t, TRANSFER_DONE);
+		transfer_unlist(t);
+		transfer_notify(t);
+	} else
+		transfer_fail(t, 0, "%s", why);
+	transfer_unref(t);
 }
 
 /* Moves the finished temporary file to path (a feed file's place). */

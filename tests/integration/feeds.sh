@@ -186,16 +186,19 @@ apt_ update
 sleep 3.2
 apt_root warm2 proxy
 apt_ update				# every index fresh again for 3 s
+reindex() {	# regenerates Packages, Release and the signed InRelease
+	(cd "$REPO" && apt-ftparchive packages pool > dists/stable/main/binary-all/Packages)
+	cp "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
+	gzip -kf "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
+	(cd "$REPO" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
+	    -o APT::FTPArchive::Release::Codename=stable \
+	    -o "APT::FTPArchive::Release::Architectures=amd64 all" \
+	    -o APT::FTPArchive::Release::Components=main release dists/stable > "$WORK/Release" \
+	    && mv "$WORK/Release" dists/stable/Release)
+	gpg --batch --yes --clearsign -o "$REPO/dists/stable/InRelease" "$REPO/dists/stable/Release"
+}
 mkpkg hello-d ""
-(cd "$REPO" && apt-ftparchive packages pool > dists/stable/main/binary-all/Packages)
-cp "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
-gzip -kf "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
-(cd "$REPO" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
-    -o APT::FTPArchive::Release::Codename=stable \
-    -o "APT::FTPArchive::Release::Architectures=amd64 all" \
-    -o APT::FTPArchive::Release::Components=main release dists/stable > "$WORK/Release" \
-    && mv "$WORK/Release" dists/stable/Release)
-gpg --batch --yes --clearsign -o "$REPO/dists/stable/InRelease" "$REPO/dists/stable/Release"
+reindex
 apt_root within proxy
 apt_ update
 check "within feed_ttl the old index set is served (no hello-d yet)" \
@@ -205,6 +208,25 @@ apt_root after proxy
 check "after feed_ttl: apt update sees the new set" apt_ update
 check "...never a mix (no hash sum mismatch)" sh -c "! grep -qi 'mismatch' '$A/apt.log'"
 check "...and the new package installs" apt_ install -y --download-only hello-d
+
+check "the switch to the new set was logged" grep -q "new index set in place" "$PG_LOG"
+
+# A new set upstream that cannot be completed (its Packages.gz are gone):
+# the old set stays, whole, and apt update still works with it.
+mkpkg hello-e ""
+reindex
+for a in all amd64; do mv "$REPO/dists/stable/main/binary-$a/Packages.gz" "$WORK/Packages-$a.gz"; done
+sleep 3.2
+apt_root incomplete proxy
+check "an incomplete new set upstream: apt update works with the old set" apt_ update
+check "...never a mix (no hash sum mismatch)" sh -c "! grep -qi 'mismatch' '$A/apt.log'"
+check "...the old set (hello-d, not hello-e)" sh -c "APT_CONFIG=$A/apt.conf apt-cache show hello-d > /dev/null 2>&1 && ! APT_CONFIG=$A/apt.conf apt-cache show hello-e > /dev/null 2>&1"
+check "...and the reason is logged" grep -q "the new index set is incomplete; the old one stays" "$PG_LOG"
+for a in all amd64; do mv "$WORK/Packages-$a.gz" "$REPO/dists/stable/main/binary-$a/Packages.gz"; done
+sleep 3.2
+apt_root complete proxy
+apt_ update
+check "once the upstream set is complete, it is switched in" apt_ install -y --download-only hello-e
 
 # A second gateway, staged on purpose: prefill --feed, nothing else.
 PG1=$PG; PG1_PORT=$PG_PORT

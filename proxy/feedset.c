@@ -1,0 +1,306 @@
+/*
+ * A Debian suite's signed set — dists/<suite>/InRelease (or Release) and
+ * the indexes it lists — changes as one unit. When a revalidation brings
+ * a new InRelease, it is not put in place at once: it waits in
+ * feeds/<name>/pending/, the indexes it lists that the cache holds (the
+ * ones clients use) are fetched in their new versions, verified against
+ * it, into pending/ too, and only when every one has arrived are they all
+ * renamed into place, the InRelease last, in one event-loop callback. If
+ * one cannot be had (uplink gone, wrong bytes), the pending set is
+ * dropped and the old set stays, served as it was. Clients asking for the
+ * InRelease meanwhile wait for the outcome (the head is a "whole" kind).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "proxy.h"
+
+#define FEEDSET_MAX_MEMBERS	256
+#define FEEDSET_DIR_MAX		2048	/* so dir + a listed file fit PATH_MAX */
+
+struct feedset_member {
+	char			 rel[1024];	/* from the suite directory */
+	struct digest		 digest;
+	struct transfer		*transfer;
+	struct transfer_watch	 watch;
+	struct feedset		*set;
+	int			 settled;
+};
+
+struct feedset {
+	struct proxy		*proxy;
+	struct transfer		*head;
+	char			 suite[FEEDSET_DIR_MAX];	/* data/dists/<suite> */
+	char			 pending[FEEDSET_DIR_MAX];	/* pending/... */
+	char			 head_name[16];
+	struct feedset_member	 members[FEEDSET_MAX_MEMBERS];
+	int			 nmembers;
+	struct event		*settle;
+};
+
+/* dists/<suite>/InRelease or dists/<suite>/Release. */
+int
+feedset_is_head(const char *rel)
+{
+	const char	*d = strstr(rel, "dists/"), *slash;
+
+	if (d == NULL || (d != rel && d[-1] != '/'))
+		return 0;
+	if ((slash = strchr(d + 6, '/')) == NULL || strchr(slash + 1, '/') != NULL)
+		return 0;
+	return strcmp(slash + 1, "InRelease") == 0 ||
+	    strcmp(slash + 1, "Release") == 0;
+}
+
+static int
+feedset_mkparent(const char *path)
+{
+	char	dir[PATH_MAX], *slash;
+
+	util_strlcpy(dir, path, sizeof dir);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	return util_mkdirs(dir, 0755);
+}
+
+static void
+feedset_remove_pending(struct feedset *fs)
+{
+	char	cmd[PATH_MAX + 16];
+
+	if (strstr(fs->pending, "/pending/") == NULL)
+		return;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fs->pending);
+	if (system(cmd) != 0)
+		log_warn("%s: cannot remove %s", __func__, fs->pending);
+}
+
+static void
+feedset_free(struct feedset *fs)
+{
+	int	i;
+
+	for (i = 0; i < fs->nmembers; i++) {
+		if (fs->members[i].transfer == NULL)
+			continue;
+		transfer_unwatch(fs->members[i].transfer, &fs->members[i].watch);
+		transfer_unref(fs->members[i].transfer);
+	}
+	if (fs->settle != NULL)
+		event_free(fs->settle);
+	free(fs);
+}
+
+/* Moves pending/<rel> into data/<rel> with its meta. */
+static int
+feedset_install(struct feedset *fs, const char *rel, const struct digest *d,
+    const char *etag, const char *lm)
+{
+	struct feed_meta	m;
+	char			from[PATH_MAX], to[PATH_MAX], meta[PATH_MAX];
+
+	snprintf(from, sizeof from, "%s/%s", fs->pending, rel);
+	snprintf(to, sizeof to, "%s/%s", fs->suite, rel);
+	if (feedset_mkparent(to) != 0 || rename(from, to) != 0) {
+		log_warn("%s: %s: %s", __func__, to, strerror(errno));
+		return -1;
+	}
+	feed_meta_of(to, meta, sizeof meta);
+	memset(&m, 0, sizeof m);
+	util_strlcpy(m.etag, etag, sizeof m.etag);
+	util_strlcpy(m.last_modified, lm, sizeof m.last_modified);
+	util_strlcpy(m.sha256, d->hex, sizeof m.sha256);
+	m.checked = time(NULL);
+	return feed_meta_write(fs->proxy, meta, &m);
+}
+
+/* All members arrived, or one failed: switch the set, or drop it. */
+static void
+feedset_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct feedset	*fs = arg;
+	struct transfer	*t;
+	int		 i, failed = 0;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < fs->nmembers; i++) {
+		t = fs->members[i].transfer;
+		if (transfer_state(t) == TRANSFER_FAILED)
+			failed = 1;
+		else if (transfer_state(t) != TRANSFER_DONE)
+			return;		/* not yet */
+	}
+	if (failed) {
+		log_warn("%s: the new index set is incomplete; the old one stays",
+		    fs->suite);
+		feedset_remove_pending(fs);
+		transfer_finish(fs->head, 0, "the new index set could not be "
+		    "completed; the old one stays");
+		feedset_free(fs);
+		return;
+	}
+	for (i = 0; i < fs->nmembers; i++)
+		if (feedset_install(fs, fs->members[i].rel, &fs->members[i].digest,
+		    transfer_etag(fs->members[i].transfer),
+		    transfer_last_modified(fs->members[i].transfer)) != 0)
+			failed = 1;
+	if (failed || feedset_install(fs, fs->head_name, transfer_digest(fs->head),
+	    transfer_etag(fs->head), transfer_last_modified(fs->head)) != 0) {
+		feedset_remove_pending(fs);
+		transfer_finish(fs->head, 0, "cannot install the new index set");
+		feedset_free(fs);
+		return;
+	}
+	log_info("%s: new index set in place (%d index(es) with it)", fs->suite,
+	    fs->nmembers);
+	feedset_remove_pending(fs);
+	transfer_finish(fs->head, 1, NULL);
+	feedset_free(fs);
+}
+
+static void
+feedset_member_cb(void *arg)
+{
+	struct feedset_member	*m = arg;
+
+	event_active(m->set->settle, EV_WRITE, 0);
+}
+
+/* A member of a pending set: verified, then kept in pending/. */
+static int
+feedset_member_publish(struct transfer *t, const struct digest *actual)
+{
+	(void)actual;
+	return feedset_mkparent(transfer_dest(t)) == 0 &&
+	    transfer_publish_to(t, transfer_dest(t)) == 0 ? 0 : -1;
+}
+
+static const struct transfer_kind feedset_member_kind = {
+	.name = "feed index (pending set)",
+	.conditional = 0,
+	.whole = 1,
+	.publish = feedset_member_publish,
+	.open = feed_kind_open,
+	.headers = feed_kind_headers,
+	.send_file = feed_kind_send_file,
+};
+
+/*
+ * A new InRelease/Release arrived: keep it pending, and fetch the new
+ * versions of the indexes in use. 0 if nothing else is needed (it is put
+ * in place now), 1 while the set completes, -1 on failure.
+ */
+static int
+feedset_head_publish(struct transfer *t, const struct digest *actual)
+{
+	struct registry		*f = transfer_registry(t);
+	struct proxy		*p = transfer_proxy(t);
+	struct feedset		*fs;
+	struct feed_meta	 m;
+	struct upstream_request	 ur;
+	struct feedset_member	*mb;
+	const char		*dest = transfer_dest(t), *slash, *data;
+	char			 line[2048], hex[72], file[1024], path[PATH_MAX];
+	char			 url[8192], key[TRANSFER_KEY_MAX + 4096];
+	char			 what[TRANSFER_KEY_MAX + 64];
+	char			 meta[PATH_MAX], dstr[DIGEST_STRING_LEN + 8];
+	long long		 size;
+	long			 status;
+	char			*cause = NULL;
+	FILE			*fp;
+	int			 in_sha = 0;
+
+	if (actual == NULL)
+		return feed_kind_publish(t, NULL);	/* 304: refreshed */
+	if ((fs = calloc(1, sizeof *fs)) == NULL)
+		return -1;
+	fs->proxy = p;
+	fs->head = t;
+	slash = strrchr(dest, '/');
+	data = strstr(dest, "/data/");
+	snprintf(fs->suite, sizeof fs->suite, "%.*s", (int)(slash - dest), dest);
+	util_strlcpy(fs->head_name, slash + 1, sizeof fs->head_name);
+	snprintf(fs->pending, sizeof fs->pending, "%.*s/pending/%.*s.%ld",
+	    (int)(data - dest), dest, (int)(slash - data - 6), data + 6,
+	    (long)time(NULL));
+	snprintf(path, sizeof path, "%s/%s", fs->pending, fs->head_name);
+	if (feedset_mkparent(path) != 0 || transfer_publish_to(t, path) != 0 ||
+	    (fs->settle = event_new(p->base, -1, 0, feedset_settle_cb, fs)) == NULL) {
+		feedset_remove_pending(fs);
+		feedset_free(fs);
+		return -1;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		feedset_remove_pending(fs);
+		feedset_free(fs);
+		return -1;
+	}
+	while (fgets(line, sizeof line, fp) != NULL &&
+	    fs->nmembers < FEEDSET_MAX_MEMBERS) {
+		if (line[0] != ' ') {
+			in_sha = strncmp(line, "SHA256:", 7) == 0;
+			continue;
+		}
+		if (!in_sha || sscanf(line, " %64s %lld %1000s", hex, &size, file) != 3)
+			continue;
+		snprintf(dstr, sizeof dstr, "sha256:%s", hex);
+		snprintf(path, sizeof path, "%s/%s", fs->suite, file);
+		feed_meta_of(path, meta, sizeof meta);
+		/* Only the indexes in use; the rest are fetched on demand. */
+		if (access(path, F_OK) != 0 || feed_meta_read(meta, &m) != 0 ||
+		    strcmp(m.sha256, hex) == 0 || strstr(file, "..") != NULL)
+			continue;
+		mb = &fs->members[fs->nmembers];
+		if (digest_parse(dstr, &mb->digest) != 0)
+			continue;
+		util_strlcpy(mb->rel, file, sizeof mb->rel);
+		mb->set = fs;
+		snprintf(path, sizeof path, "%s/%s", fs->pending, file);
+		snprintf(url, sizeof url, "%s/%s/%s", f->url,
+		    strstr(fs->suite, "/data/") + 6, file);
+		snprintf(key, sizeof key, "feedset:%s:%s", fs->pending, file);
+		snprintf(what, sizeof what, "feed %s %s (new set)", f->name, file);
+		memset(&ur, 0, sizeof ur);
+		ur.url = url;
+		mb->transfer = transfer_start(p, f, key, &feedset_member_kind, &ur,
+		    &mb->digest, size, path, what, &status, &cause);
+		if (mb->transfer == NULL) {
+			fclose(fp);
+			log_warn("%s: %s; the old index set stays", fs->suite, cause);
+			free(cause);
+			feedset_remove_pending(fs);
+			feedset_free(fs);
+			return -1;
+		}
+		mb->watch.cb = feedset_member_cb;
+		mb->watch.arg = mb;
+		transfer_watch(mb->transfer, &mb->watch);
+		fs->nmembers++;
+	}
+	fclose(fp);
+	transfer_ref(t);	/* until transfer_finish */
+	log_info("%s: a new %s: fetching %d index(es) before the switch",
+	    fs->suite, fs->head_name, fs->nmembers);
+	event_active(fs->settle, EV_WRITE, 0);	/* also when there are none */
+	return 1;
+}
+
+const struct transfer_kind feedset_head_kind = {
+	.name = "feed suite head",
+	.conditional = 1,
+	.whole = 1,
+	.publish = feedset_head_publish,
+	.open = feed_kind_open,
+	.headers = feed_kind_headers,
+	.send_file = feed_kind_send_file,
+	.fallback = feed_kind_fallback,
+};
