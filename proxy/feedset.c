@@ -9,6 +9,10 @@
  * one cannot be had (uplink gone, wrong bytes), the pending set is
  * dropped and the old set stays, served as it was. Clients asking for the
  * InRelease meanwhile wait for the outcome (the head is a "whole" kind).
+ *
+ * An opkg feed's set is its Packages.gz with Packages and Packages.sig:
+ * no hashes tie them, so the members in use are fetched as they are now
+ * and switched in with the new Packages.gz.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,18 +44,25 @@ struct feedset {
 	char			 suite[FEEDSET_DIR_MAX];	/* data/dists/<suite> */
 	char			 pending[FEEDSET_DIR_MAX];	/* pending/... */
 	char			 head_name[16];
+	char			 reldir[1024];		/* the set's directory, from the feed root */
 	struct feedset_member	 members[FEEDSET_MAX_MEMBERS];
 	int			 nmembers;
 	struct event		*settle;
 };
 
-/* dists/<suite>/InRelease or dists/<suite>/Release. */
+/*
+ * The head of a set: dists/<suite>/InRelease or Release (Debian), or an
+ * opkg feed's Packages.gz (its set: Packages.gz, Packages, Packages.sig).
+ */
 int
 feedset_is_head(const char *rel)
 {
-	const char	*d = strstr(rel, "dists/"), *slash;
+	const char	*d = strstr(rel, "dists/"), *slash, *base;
 
-	if (d == NULL || (d != rel && d[-1] != '/'))
+	base = (base = strrchr(rel, '/')) != NULL ? base + 1 : rel;
+	if (d == NULL)
+		return strcmp(base, "Packages.gz") == 0;
+	if (d != rel && d[-1] != '/')
 		return 0;
 	if ((slash = strchr(d + 6, '/')) == NULL || strchr(slash + 1, '/') != NULL)
 		return 0;
@@ -194,6 +205,45 @@ static const struct transfer_kind feedset_member_kind = {
 	.send_file = feed_kind_send_file,
 };
 
+/* Starts fetching one member of a pending set into pending/. */
+static int
+feedset_member(struct feedset *fs, struct registry *f, const char *file,
+    const struct digest *d, int64_t size)
+{
+	struct feedset_member	*mb = &fs->members[fs->nmembers];
+	struct upstream_request	 ur;
+	char			 path[PATH_MAX], url[8192];
+	char			 key[TRANSFER_KEY_MAX + 4096], what[TRANSFER_KEY_MAX + 64];
+	char			*cause = NULL;
+	long			 status;
+
+	if (fs->nmembers == FEEDSET_MAX_MEMBERS || strstr(file, "..") != NULL)
+		return 0;
+	util_strlcpy(mb->rel, file, sizeof mb->rel);
+	if (d != NULL)
+		mb->digest = *d;
+	mb->set = fs;
+	snprintf(path, sizeof path, "%s/%s", fs->pending, file);
+	snprintf(url, sizeof url, "%s/%s%s%s", f->url, fs->reldir,
+	    fs->reldir[0] != '\0' ? "/" : "", file);
+	snprintf(key, sizeof key, "feedset:%s:%s", fs->pending, file);
+	snprintf(what, sizeof what, "feed %s %s (new set)", f->name, file);
+	memset(&ur, 0, sizeof ur);
+	ur.url = url;
+	mb->transfer = transfer_start(fs->proxy, f, key, &feedset_member_kind,
+	    &ur, d, size, path, what, &status, &cause);
+	if (mb->transfer == NULL) {
+		log_warn("%s: %s; the old index set stays", fs->suite, cause);
+		free(cause);
+		return -1;
+	}
+	mb->watch.cb = feedset_member_cb;
+	mb->watch.arg = mb;
+	transfer_watch(mb->transfer, &mb->watch);
+	fs->nmembers++;
+	return 0;
+}
+
 /*
  * A new InRelease/Release arrived: keep it pending, and fetch the new
  * versions of the indexes in use. 0 if nothing else is needed (it is put
@@ -206,16 +256,11 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 	struct proxy		*p = transfer_proxy(t);
 	struct feedset		*fs;
 	struct feed_meta	 m;
-	struct upstream_request	 ur;
-	struct feedset_member	*mb;
+	struct digest		 dg;
 	const char		*dest = transfer_dest(t), *slash, *data;
 	char			 line[2048], hex[72], file[1024], path[PATH_MAX];
-	char			 url[8192], key[TRANSFER_KEY_MAX + 4096];
-	char			 what[TRANSFER_KEY_MAX + 64];
 	char			 meta[PATH_MAX], dstr[DIGEST_STRING_LEN + 8];
 	long long		 size;
-	long			 status;
-	char			*cause = NULL;
 	FILE			*fp;
 	int			 in_sha = 0;
 
@@ -226,11 +271,17 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 	fs->proxy = p;
 	fs->head = t;
 	slash = strrchr(dest, '/');
-	data = strstr(dest, "/data/");
+	if ((data = strstr(dest, "/data/")) == NULL || slash < data + 5) {
+		free(fs);
+		return -1;
+	}
 	snprintf(fs->suite, sizeof fs->suite, "%.*s", (int)(slash - dest), dest);
 	util_strlcpy(fs->head_name, slash + 1, sizeof fs->head_name);
-	snprintf(fs->pending, sizeof fs->pending, "%.*s/pending/%.*s.%ld",
-	    (int)(data - dest), dest, (int)(slash - data - 6), data + 6,
+	if (slash > data + 5)
+		snprintf(fs->reldir, sizeof fs->reldir, "%.*s",
+		    (int)(slash - data - 6), data + 6);
+	snprintf(fs->pending, sizeof fs->pending, "%.*s/pending/%s%s%ld",
+	    (int)(data - dest), dest, fs->reldir, fs->reldir[0] != '\0' ? "." : "",
 	    (long)time(NULL));
 	snprintf(path, sizeof path, "%s/%s", fs->pending, fs->head_name);
 	if (feedset_mkparent(path) != 0 || transfer_publish_to(t, path) != 0 ||
@@ -238,6 +289,22 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 		feedset_remove_pending(fs);
 		feedset_free(fs);
 		return -1;
+	}
+	if (strcmp(fs->head_name, "Packages.gz") == 0) {
+		static const char *siblings[] = { "Packages", "Packages.sig", NULL };
+		int i;
+
+		for (i = 0; siblings[i] != NULL; i++) {
+			snprintf(path, sizeof path, "%s/%s", fs->suite, siblings[i]);
+			if (access(path, F_OK) != 0)
+				continue;	/* not in use */
+			if (feedset_member(fs, f, siblings[i], NULL, -1) != 0) {
+				feedset_remove_pending(fs);
+				feedset_free(fs);
+				return -1;
+			}
+		}
+		goto started;
 	}
 	if ((fp = fopen(path, "r")) == NULL) {
 		feedset_remove_pending(fs);
@@ -259,34 +326,17 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 		if (access(path, F_OK) != 0 || feed_meta_read(meta, &m) != 0 ||
 		    strcmp(m.sha256, hex) == 0 || strstr(file, "..") != NULL)
 			continue;
-		mb = &fs->members[fs->nmembers];
-		if (digest_parse(dstr, &mb->digest) != 0)
+		if (digest_parse(dstr, &dg) != 0)
 			continue;
-		util_strlcpy(mb->rel, file, sizeof mb->rel);
-		mb->set = fs;
-		snprintf(path, sizeof path, "%s/%s", fs->pending, file);
-		snprintf(url, sizeof url, "%s/%s/%s", f->url,
-		    strstr(fs->suite, "/data/") + 6, file);
-		snprintf(key, sizeof key, "feedset:%s:%s", fs->pending, file);
-		snprintf(what, sizeof what, "feed %s %s (new set)", f->name, file);
-		memset(&ur, 0, sizeof ur);
-		ur.url = url;
-		mb->transfer = transfer_start(p, f, key, &feedset_member_kind, &ur,
-		    &mb->digest, size, path, what, &status, &cause);
-		if (mb->transfer == NULL) {
+		if (feedset_member(fs, f, file, &dg, size) != 0) {
 			fclose(fp);
-			log_warn("%s: %s; the old index set stays", fs->suite, cause);
-			free(cause);
 			feedset_remove_pending(fs);
 			feedset_free(fs);
 			return -1;
 		}
-		mb->watch.cb = feedset_member_cb;
-		mb->watch.arg = mb;
-		transfer_watch(mb->transfer, &mb->watch);
-		fs->nmembers++;
 	}
 	fclose(fp);
+started:
 	transfer_ref(t);	/* until transfer_finish */
 	log_info("%s: a new %s: fetching %d index(es) before the switch",
 	    fs->suite, fs->head_name, fs->nmembers);

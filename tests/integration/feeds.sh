@@ -54,14 +54,20 @@ mkipk() {	# mkipk NAME
 mkipk tool-x
 mkipk tool-y
 mkipk tool-bad
-for f in "$WORK"/www/opkg/*.ipk; do
-	n=$(basename "$f"); p=${n%%_*}
-	sum=$(sha256sum < "$f" | cut -d' ' -f1)
-	[ "$p" = tool-bad ] && sum=$(printf '0%.0s' $(seq 64))	# the index lies
-	printf 'Package: %s\nVersion: 1.0\nFilename: %s\nSize: %s\nSHA256sum: %s\n\n' \
-	    "$p" "$n" "$(stat -c %s "$f")" "$sum"
-done > "$WORK/www/opkg/Packages"
-gzip -k "$WORK/www/opkg/Packages"
+# Packages, Packages.gz and Packages.sig (a stand-in signature: the
+# SHA-256 of Packages, so a test can tell whether the two belong together).
+opkg_index() {
+	for f in "$WORK"/www/opkg/*.ipk; do
+		n=$(basename "$f"); p=${n%%_*}
+		sum=$(sha256sum < "$f" | cut -d' ' -f1)
+		[ "$p" = tool-bad ] && sum=$(printf '0%.0s' $(seq 64))	# the index lies
+		printf 'Package: %s\nVersion: 1.0\nFilename: %s\nSize: %s\nSHA256sum: %s\n\n' \
+		    "$p" "$n" "$(stat -c %s "$f")" "$sum"
+	done > "$WORK/www/opkg/Packages"
+	gzip -kf "$WORK/www/opkg/Packages"
+	sha256sum < "$WORK/www/opkg/Packages" | cut -d' ' -f1 > "$WORK/www/opkg/Packages.sig"
+}
+opkg_index
 
 NGX=$(free_port)
 mkdir -p "$WORK/nginx/tmp"
@@ -138,7 +144,9 @@ check "apt: each package file was fetched upstream once ($n)" test "$n" = 1
 # opkg as it does it: the index, then the packages, checking each.
 opkg_fetch() {	# opkg_fetch BASE OUT: 0 if every good package verifies
 	curl -sf -o "$2.gz" "$1/Packages.gz" || return 1
+	curl -sf -o "$2.sig" "$1/Packages.sig" || return 1
 	gunzip -c "$2.gz" > "$2" || return 1
+	[ "$(sha256sum < "$2" | cut -d' ' -f1)" = "$(cat "$2.sig")" ] || return 1
 	ok=0
 	for n in tool-x_1.0_all.ipk tool-y_1.0_all.ipk; do
 		want=$(awk -v f="$n" '$1=="Filename:"{cur=$2} $1=="SHA256sum:" && cur==f {print $2}' "$2")
@@ -227,6 +235,15 @@ sleep 3.2
 apt_root complete proxy
 apt_ update
 check "once the upstream set is complete, it is switched in" apt_ install -y --download-only hello-e
+
+# The opkg feed changes: Packages.gz and Packages.sig switch together.
+opkg_fetch "http://$PG/feeds/opk" "$WORK/opk-before" > /dev/null 2>&1
+mkipk tool-z
+opkg_index
+sleep 3.2
+check "opkg: after feed_ttl the new Packages.gz and its Packages.sig belong together" \
+    opkg_fetch "http://$PG/feeds/opk" "$WORK/opk-after"
+check "opkg: ...and it is the new index" grep -q "tool-z" "$WORK/opk-after"
 
 # A second gateway, staged on purpose: prefill --feed, nothing else.
 PG1=$PG; PG1_PORT=$PG_PORT
