@@ -171,5 +171,6 @@ int	 util_strlcpy(char *, const char *, size_t);
 int	 util_parse_long(const char *, long, long, long *);
 char	*util_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
 int	 util_mkdirs(const char *, mode_t);
+int	 util_rmtree(const char *);
 
 #endif

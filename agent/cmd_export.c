@@ -179,7 +179,8 @@ cmd_export_main(int argc, char **argv)
 	text = json_dumps(index, JSON_INDENT(2));
 	json_decref(index);
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", outpath, (long)getpid());
-	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644)) == -1) {
 		cause = util_printf("%s: %s", tmp, strerror(errno));
 		goto fail;
 	}

@@ -127,6 +127,11 @@ import_verify(struct import *im, const struct digest *d, int64_t want,
 	struct digest	actual;
 	int64_t		size;
 
+	size_t		i;
+
+	for (i = 0; i < im->nblobs; i++)
+		if (digest_equal(&im->blobs[i].digest, d))
+			return 0;
 	snprintf(path, sizeof path, "%s/blobs/sha256/%s", im->root, d->hex);
 	if (import_hash(path, &actual, &size) != 0) {
 		*cause = util_printf("sha256:%s is referenced but missing", d->hex);
@@ -175,6 +180,9 @@ import_manifest(struct import *im, const struct digest *d, int64_t size,
 		*cause = util_printf("manifests nested too deep");
 		return -1;
 	}
+	for (i = 0; i < im->nblobs; i++)
+		if (digest_equal(&im->blobs[i].digest, d))
+			return 0;	/* verified already: a shared child */
 	snprintf(path, sizeof path, "%s/blobs/sha256/%s", im->root, d->hex);
 	if ((root = json_load_file(path, 0, &err)) == NULL) {
 		*cause = util_printf("sha256:%s: missing or not a JSON manifest",
@@ -469,10 +477,11 @@ import_unpack(struct import *im, const char *file, char **cause)
 		*cause = util_printf("%s: %s", file, strerror(errno));
 		return -1;
 	}
-	snprintf(im->staging, sizeof im->staging, "%s/tmp/import.%ld",
-	    im->cache.dir, (long)getpid());
-	if (util_mkdirs(im->staging, 0700) != 0) {
+	snprintf(im->staging, sizeof im->staging, "%s/tmp/import.XXXXXX",
+	    im->cache.dir);
+	if (mkdtemp(im->staging) == NULL) {
 		*cause = util_printf("%s: %s", im->staging, strerror(errno));
+		im->staging[0] = '\0';
 		goto out;
 	}
 	util_strlcpy(im->root, im->staging, sizeof im->root);
@@ -540,14 +549,10 @@ import_publish(struct import *im, const struct import_blob *b)
 static void
 import_cleanup(struct import *im)
 {
-	char	cmd[PATH_MAX + 32];
 	size_t	i;
 
-	if (im->staging[0] != '\0' && strstr(im->staging, "/tmp/import.") != NULL) {
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", im->staging);
-		if (system(cmd) != 0)
-			log_warn("cannot remove %s", im->staging);
-	}
+	if (im->staging[0] != '\0' && util_rmtree(im->staging) != 0)
+		log_warn("cannot remove %s", im->staging);
 	for (i = 0; i < im->ngenerated; i++)
 		free(im->generated[i]);
 	free(im->blobs);
@@ -571,7 +576,7 @@ cmd_import_main(int argc, char **argv)
 	struct tagindex_entry	 e;
 	struct stat		 st;
 	const char		*file = NULL, *dir = NULL, *which = NULL, *path;
-	char			*cause = NULL, lp[PATH_MAX];
+	char			*cause = NULL, lp[PATH_MAX], type[TAGINDEX_MEDIA_TYPE_MAX];
 	size_t			 i;
 	long			 id;
 	int			 ch, rc = 1;
@@ -608,7 +613,7 @@ cmd_import_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (cache_open(&im.cache, dir != NULL ? dir : c.cache_dir, &cause) != 0)
+	if (cache_open(&im.cache, dir != NULL ? dir : c.cache_dir, 0, &cause) != 0)
 		goto fail;
 	if (stat(path, &st) != 0) {
 		cause = util_printf("%s: %s", path, strerror(errno));
@@ -646,7 +651,9 @@ cmd_import_main(int argc, char **argv)
 			    im.blobs[i].digest.hex);
 			goto fail;
 		}
-		if (im.blobs[i].type[0] != '\0')
+		if (im.blobs[i].type[0] != '\0' &&
+		    cache_manifest_type_get(&im.cache, &im.blobs[i].digest, type,
+		    sizeof type) != 0)
 			cache_manifest_type_set(&im.cache, &im.blobs[i].digest,
 			    im.blobs[i].type);
 	}

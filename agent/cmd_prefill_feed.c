@@ -149,7 +149,7 @@ feed_fetch_indexes(struct prefill *p, const char *feed, const char *dist,
 	char			 want1[160], want2[160];
 	long long		 size;
 	FILE			*f;
-	int			 in_sha = 0;
+	int			 in_sha = 0, parse;
 
 	*nout = 0;
 	if (dist == NULL) {
@@ -188,12 +188,23 @@ feed_fetch_indexes(struct prefill *p, const char *feed, const char *dist,
 		if ((strstr(file, want1) == NULL && strstr(file, want2) == NULL) ||
 		    strstr(file, "/Packages") == NULL)
 			continue;
+		/*
+		 * Every listed form is fetched (apt asks for the one it
+		 * prefers, often .xz); a form the mirror does not serve (many
+		 * list an uncompressed Packages they do not have) is skipped.
+		 * The plain and .gz forms are read for the dependencies.
+		 */
 		snprintf(rel, sizeof rel, "dists/%s/%s", dist, file);
 		snprintf(save, sizeof save, "%s/index.%zu", tmpdir, *nout);
-		if (feed_fetch(p, feed, rel, save, cause) != 0) {
-			fclose(f);
-			return -1;
+		parse = strcmp(file + strlen(file) - 3, ".gz") == 0 ||
+		    strcmp(file + strlen(file) - 8, "Packages") == 0;
+		if (feed_fetch(p, feed, rel, parse ? save : NULL, cause) != 0) {
+			free(*cause);
+			*cause = NULL;
+			continue;
 		}
+		if (!parse)
+			continue;
 		if ((n = reallocarray(idx, *nout + 1, sizeof *n)) == NULL)
 			break;
 		idx = n;
@@ -204,6 +215,11 @@ feed_fetch_indexes(struct prefill *p, const char *feed, const char *dist,
 	}
 	fclose(f);
 	*out = idx;
+	if (*nout == 0) {
+		*cause = util_printf("dists/%s/InRelease lists no Packages index "
+		    "for %s that the feed serves", dist, arch);
+		return -1;
+	}
 	return 0;
 }
 

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
 
@@ -81,6 +83,24 @@ util_mkdirs(const char *path, mode_t mode)
 		*p = '/';
 	}
 	if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int
+util_rmtree_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT;
+}
+
+/* rm -rf of one tree, without a shell and without following links. */
+int
+util_rmtree(const char *path)
+{
+	if (nftw(path, util_rmtree_cb, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
+	    errno != ENOENT)
 		return -1;
 	return 0;
 }

@@ -117,7 +117,12 @@ budget_reserve(const struct cache *c, int64_t max, int64_t need, char **cause)
 		rc = 0;
 		goto out;
 	}
-	refs_collect(c, TAGINDEX_PINS, &pinned);
+	if (refs_collect(c, TAGINDEX_PINS, &pinned) != 0) {
+		/* Without the pinned set nothing may go: fail closed. */
+		*cause = util_printf("the cache is full and its pins cannot be "
+		    "read; nothing was evicted");
+		goto out;
+	}
 	for (i = 0; i < s.n; i++)
 		if (!digest_set_contains(&pinned, &s.v[i].digest))
 			freeable += s.v[i].size;

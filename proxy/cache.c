@@ -29,7 +29,7 @@
 static void
 cache_clean_tmp(const struct cache *c)
 {
-	char		 path[PATH_MAX];
+	char		 path[PATH_MAX], sub[PATH_MAX + 264];
 	DIR		*d;
 	struct dirent	*de;
 	int		 n = 0;
@@ -40,7 +40,9 @@ cache_clean_tmp(const struct cache *c)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+		snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+		if (de->d_type == DT_DIR ? util_rmtree(sub) == 0 :
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
 			n++;
 		else
 			log_warn("%s: %s/%s: %s", __func__, path, de->d_name,
@@ -51,8 +53,12 @@ cache_clean_tmp(const struct cache *c)
 		log_info("removed %d unfinished download(s) left by an earlier run", n);
 }
 
+/*
+ * Opens (creating) the store. Only the daemon passes clean: the files in
+ * tmp/ are its downloads, which a command must never remove under it.
+ */
 int
-cache_open(struct cache *c, const char *dir, char **cause)
+cache_open(struct cache *c, const char *dir, int clean, char **cause)
 {
 	static const char	*subdirs[] = { "blobs/sha256", "manifests/sha256",
 	    "repos", "pins", "tmp", "quarantine", NULL };
@@ -71,7 +77,8 @@ cache_open(struct cache *c, const char *dir, char **cause)
 			return -1;
 		}
 	}
-	cache_clean_tmp(c);
+	if (clean)
+		cache_clean_tmp(c);
 	return 0;
 }
 

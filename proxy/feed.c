@@ -1,9 +1,11 @@
 /*
  * Package feeds (apt, opkg) through the same cache. Two ways in: an
  * absolute-URI request (HTTP-proxy mode) for a host a feed names, or
- * /feeds/<name>/<path>. Files live under feeds/<name>/data/<path>, with
+ * /feeds/<name>/<path>. Files live under feeds/<name>/data/<path>#, with
  * what the upstream said of them (ETag, Last-Modified, when checked) and
- * their SHA-256 under feeds/<name>/meta/<path>.
+ * their SHA-256 under feeds/<name>/meta/<path>#. The '#' (which no
+ * request path may contain) keeps a file from ever taking the name of a
+ * directory: caching "dists" cannot break "dists/stable/InRelease".
  *
  * Package files (.deb, .udeb, .ipk, .opk, by-hash/) never change: once
  * cached they are served as they are, and they are checked before they
@@ -52,10 +54,11 @@ feed_immutable(const char *rel)
 }
 
 /*
- * A path inside a feed: components of [A-Za-z0-9._+~:=@,%-], none "." or
+ * A path inside a feed: components of [A-Za-z0-9._+~:=@,-] (no '%': what
+ * we check is what the upstream gets), none "." or
  * "..", at most 16 deep. Anything else never reaches the file system.
  */
-static int
+int
 feed_valid_path(const char *rel)
 {
 	const char	*p = rel, *c;
@@ -71,7 +74,7 @@ feed_valid_path(const char *rel)
 			return 0;
 		for (c = p; c < p + len; c++)
 			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			    (*c >= '0' && *c <= '9') || strchr("._+~:=@,%-", *c) != NULL))
+			    (*c >= '0' && *c <= '9') || strchr("._+~:=@,-", *c) != NULL))
 				return 0;
 		p += len;
 		if (*p == '/')
@@ -80,12 +83,16 @@ feed_valid_path(const char *rel)
 	return 1;
 }
 
-static void
-feed_paths(struct proxy *p, const struct registry *f, const char *rel,
-    char *data, size_t dlen, char *meta, size_t mlen)
+/* <cache>/feeds/<name>/<tree>/<rel># for tree "data" or "meta". */
+int
+feed_path(struct proxy *p, const struct registry *f, const char *tree,
+    const char *rel, char *buf, size_t len)
 {
-	snprintf(data, dlen, "%s/feeds/%s/data/%s", p->cache.dir, f->name, rel);
-	snprintf(meta, mlen, "%s/feeds/%s/meta/%s", p->cache.dir, f->name, rel);
+	int	n;
+
+	n = snprintf(buf, len, "%s/feeds/%s/%s/%s#", p->cache.dir, f->name, tree,
+	    rel);
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
 int
@@ -132,19 +139,6 @@ feed_meta_write(struct proxy *p, const char *path, const struct feed_meta *m)
 	rc = cache_write_file(&p->cache, path, text);
 	free(text);
 	return rc;
-}
-
-/* The meta path of a data path: data/ -> meta/ in the same feed. */
-void
-feed_meta_of(const char *data, char *meta, size_t len)
-{
-	const char	*d = strstr(data, "/data/");
-
-	if (d == NULL) {
-		meta[0] = '\0';
-		return;
-	}
-	snprintf(meta, len, "%.*s/meta/%s", (int)(d - data), data, d + 6);
 }
 
 static int
@@ -270,7 +264,7 @@ feed_kind_publish(struct transfer *t, const struct digest *actual)
 	char			 meta[PATH_MAX], dir[PATH_MAX], *slash;
 	const char		*dest = transfer_dest(t);
 
-	feed_meta_of(dest, meta, sizeof meta);
+	util_strlcpy(meta, transfer_meta(t), sizeof meta);
 	feed_meta_read(meta, &m);
 	m.checked = time(NULL);
 	if (actual != NULL) {
@@ -320,21 +314,17 @@ void
 feed_kind_send_file(struct transfer *t, struct evhttp_request *req, int fd,
     off_t size)
 {
-	char	meta[PATH_MAX];
-
-	feed_meta_of(transfer_dest(t), meta, sizeof meta);
-	feed_send_file(req, fd, size, meta, 0);
+	feed_send_file(req, fd, size, transfer_meta(t), 0);
 }
 
 int
 feed_kind_fallback(struct transfer *t, struct evhttp_request *req, int status)
 {
 	struct feed_meta	m;
-	char			meta[PATH_MAX];
+	const char		*meta = transfer_meta(t);
 
 	if (status != 0 && status < 500)
 		return 0;
-	feed_meta_of(transfer_dest(t), meta, sizeof meta);
 	if (transfer_verified(t) && (feed_meta_read(meta, &m) != 0 ||
 	    strcmp(m.sha256, transfer_digest(t)->hex) != 0)) {
 		/* The cached copy is not what was asked for: no mix. */
@@ -413,7 +403,11 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 		return;
 	}
 	immutable = feed_immutable(rel);
-	feed_paths(p, f, rel, data, sizeof data, meta, sizeof meta);
+	if (feed_path(p, f, "data", rel, data, sizeof data) != 0 ||
+	    feed_path(p, f, "meta", rel, meta, sizeof meta) != 0) {
+		reply_error(req, 400, "NAME_INVALID", "path too long");
+		return;
+	}
 	cached = (stat(data, &st) == 0 && S_ISREG(st.st_mode) &&
 	    feed_meta_read(meta, &m) == 0);
 	snprintf(root, sizeof root, "%s/feeds/%s/data", p->cache.dir, f->name);
@@ -462,13 +456,15 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 			free(hdr);
 		}
 		ur.extra_headers = cond;
-		ur.timeout = p->config->connect_timeout;
 	}
+	ur.no_redirect = 1;	/* a feed answers itself, or not at all */
 	snprintf(key, sizeof key, "feed:%s/%s", f->name, rel);
 	snprintf(what, sizeof what, "feed %s/%s", f->name, rel);
 	t = transfer_start(p, f, key, feedset_is_head(rel) ? &feedset_head_kind :
 	    &feed_kind, &ur, expected, size, data, what, &status, &cause);
 	curl_slist_free_all(cond);
+	if (t != NULL)
+		transfer_set_meta(t, meta);
 	if (t == NULL) {
 		feed_unavailable(req, data, meta, cause != NULL ? cause : "error");
 		free(cause);

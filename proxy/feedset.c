@@ -40,11 +40,11 @@ struct feedset_member {
 
 struct feedset {
 	struct proxy		*proxy;
+	struct registry		*feed;
 	struct transfer		*head;
-	char			 suite[FEEDSET_DIR_MAX];	/* data/dists/<suite> */
 	char			 pending[FEEDSET_DIR_MAX];	/* pending/... */
 	char			 head_name[16];
-	char			 reldir[1024];		/* the set's directory, from the feed root */
+	char			 reldir[1024];	/* the set's directory, from the root */
 	struct feedset_member	 members[FEEDSET_MAX_MEMBERS];
 	int			 nmembers;
 	struct event		*settle;
@@ -85,12 +85,7 @@ feedset_mkparent(const char *path)
 static void
 feedset_remove_pending(struct feedset *fs)
 {
-	char	cmd[PATH_MAX + 16];
-
-	if (strstr(fs->pending, "/pending/") == NULL)
-		return;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fs->pending);
-	if (system(cmd) != 0)
+	if (fs->pending[0] != '\0' && util_rmtree(fs->pending) != 0)
 		log_warn("%s: cannot remove %s", __func__, fs->pending);
 }
 
@@ -110,21 +105,31 @@ feedset_free(struct feedset *fs)
 	free(fs);
 }
 
-/* Moves pending/<rel> into data/<rel> with its meta. */
+/* The set's file name from the feed root: <reldir>/<name>. */
+static void
+feedset_rel(struct feedset *fs, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", fs->reldir, fs->reldir[0] != '\0' ? "/" : "",
+	    name);
+}
+
+/* Moves pending/<name> into the feed's data, with its meta. */
 static int
-feedset_install(struct feedset *fs, const char *rel, const struct digest *d,
+feedset_install(struct feedset *fs, const char *name, const struct digest *d,
     const char *etag, const char *lm)
 {
 	struct feed_meta	m;
-	char			from[PATH_MAX], to[PATH_MAX], meta[PATH_MAX];
+	char			rel[2100], from[PATH_MAX + 1100];
+	char			to[PATH_MAX], meta[PATH_MAX];
 
-	snprintf(from, sizeof from, "%s/%s", fs->pending, rel);
-	snprintf(to, sizeof to, "%s/%s", fs->suite, rel);
-	if (feedset_mkparent(to) != 0 || rename(from, to) != 0) {
-		log_warn("%s: %s: %s", __func__, to, strerror(errno));
+	feedset_rel(fs, name, rel, sizeof rel);
+	snprintf(from, sizeof from, "%s/%s", fs->pending, name);
+	if (feed_path(fs->proxy, fs->feed, "data", rel, to, sizeof to) != 0 ||
+	    feed_path(fs->proxy, fs->feed, "meta", rel, meta, sizeof meta) != 0 ||
+	    feedset_mkparent(to) != 0 || rename(from, to) != 0) {
+		log_warn("%s: %s: %s", __func__, rel, strerror(errno));
 		return -1;
 	}
-	feed_meta_of(to, meta, sizeof meta);
 	memset(&m, 0, sizeof m);
 	util_strlcpy(m.etag, etag, sizeof m.etag);
 	util_strlcpy(m.last_modified, lm, sizeof m.last_modified);
@@ -151,8 +156,8 @@ feedset_settle_cb(evutil_socket_t fd, short what, void *arg)
 			return;		/* not yet */
 	}
 	if (failed) {
-		log_warn("%s: the new index set is incomplete; the old one stays",
-		    fs->suite);
+		log_warn("feed %s %s: the new index set is incomplete; the old one "
+		    "stays", fs->feed->name, fs->reldir);
 		feedset_remove_pending(fs);
 		transfer_finish(fs->head, 0, "the new index set could not be "
 		    "completed; the old one stays");
@@ -171,8 +176,8 @@ feedset_settle_cb(evutil_socket_t fd, short what, void *arg)
 		feedset_free(fs);
 		return;
 	}
-	log_info("%s: new index set in place (%d index(es) with it)", fs->suite,
-	    fs->nmembers);
+	log_info("feed %s %s: new index set in place (%d index(es) with it)",
+	    fs->feed->name, fs->reldir, fs->nmembers);
 	feedset_remove_pending(fs);
 	transfer_finish(fs->head, 1, NULL);
 	feedset_free(fs);
@@ -225,7 +230,7 @@ feedset_member(struct feedset *fs, struct registry *f, const char *file,
 	mb->set = fs;
 	snprintf(path, sizeof path, "%s/%s", fs->pending, file);
 	snprintf(url, sizeof url, "%s/%s%s%s", f->url, fs->reldir,
-	    fs->reldir[0] != '\0' ? "/" : "", file);
+	    fs->reldir[0] != '\0' ? "/" : "", file);	/* validated names */
 	snprintf(key, sizeof key, "feedset:%s:%s", fs->pending, file);
 	snprintf(what, sizeof what, "feed %s %s (new set)", f->name, file);
 	memset(&ur, 0, sizeof ur);
@@ -233,7 +238,8 @@ feedset_member(struct feedset *fs, struct registry *f, const char *file,
 	mb->transfer = transfer_start(fs->proxy, f, key, &feedset_member_kind,
 	    &ur, d, size, path, what, &status, &cause);
 	if (mb->transfer == NULL) {
-		log_warn("%s: %s; the old index set stays", fs->suite, cause);
+		log_warn("feed %s %s: %s; the old index set stays", fs->feed->name,
+		    fs->reldir, cause);
 		free(cause);
 		return -1;
 	}
@@ -257,9 +263,12 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 	struct feedset		*fs;
 	struct feed_meta	 m;
 	struct digest		 dg;
-	const char		*dest = transfer_dest(t), *slash, *data;
+	const char		*dest = transfer_dest(t), *slash;
+	char			 prefix[PATH_MAX];
+	size_t			 plen;
 	char			 line[2048], hex[72], file[1024], path[PATH_MAX];
 	char			 meta[PATH_MAX], dstr[DIGEST_STRING_LEN + 8];
+	char			 rel[2100];
 	long long		 size;
 	FILE			*fp;
 	int			 in_sha = 0;
@@ -269,20 +278,24 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 	if ((fs = calloc(1, sizeof *fs)) == NULL)
 		return -1;
 	fs->proxy = p;
+	fs->feed = f;
 	fs->head = t;
+	/* dest is <cache>/feeds/<name>/data/<reldir>/<head>#. */
+	snprintf(prefix, sizeof prefix, "%s/feeds/%s/data/", p->cache.dir, f->name);
+	plen = strlen(prefix);
 	slash = strrchr(dest, '/');
-	if ((data = strstr(dest, "/data/")) == NULL || slash < data + 5) {
+	if (strncmp(dest, prefix, plen) != 0 || slash == NULL ||
+	    strlen(slash + 1) < 2 || strlen(slash + 1) > sizeof fs->head_name) {
 		free(fs);
 		return -1;
 	}
-	snprintf(fs->suite, sizeof fs->suite, "%.*s", (int)(slash - dest), dest);
-	util_strlcpy(fs->head_name, slash + 1, sizeof fs->head_name);
-	if (slash > data + 5)
+	snprintf(fs->head_name, sizeof fs->head_name, "%.*s",
+	    (int)strlen(slash + 1) - 1, slash + 1);		/* without '#' */
+	if (slash > dest + plen)
 		snprintf(fs->reldir, sizeof fs->reldir, "%.*s",
-		    (int)(slash - data - 6), data + 6);
-	snprintf(fs->pending, sizeof fs->pending, "%.*s/pending/%s%s%ld",
-	    (int)(data - dest), dest, fs->reldir, fs->reldir[0] != '\0' ? "." : "",
-	    (long)time(NULL));
+		    (int)(slash - dest - plen), dest + plen);
+	snprintf(fs->pending, sizeof fs->pending, "%s/feeds/%s/pending/%ld.%ld",
+	    p->cache.dir, f->name, (long)getpid(), (long)time(NULL));
 	snprintf(path, sizeof path, "%s/%s", fs->pending, fs->head_name);
 	if (feedset_mkparent(path) != 0 || transfer_publish_to(t, path) != 0 ||
 	    (fs->settle = event_new(p->base, -1, 0, feedset_settle_cb, fs)) == NULL) {
@@ -295,8 +308,9 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 		int i;
 
 		for (i = 0; siblings[i] != NULL; i++) {
-			snprintf(path, sizeof path, "%s/%s", fs->suite, siblings[i]);
-			if (access(path, F_OK) != 0)
+			feedset_rel(fs, siblings[i], rel, sizeof rel);
+			if (feed_path(p, f, "data", rel, path, sizeof path) != 0 ||
+			    access(path, F_OK) != 0)
 				continue;	/* not in use */
 			if (feedset_member(fs, f, siblings[i], NULL, -1) != 0) {
 				feedset_remove_pending(fs);
@@ -320,11 +334,13 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 		if (!in_sha || sscanf(line, " %64s %lld %1000s", hex, &size, file) != 3)
 			continue;
 		snprintf(dstr, sizeof dstr, "sha256:%s", hex);
-		snprintf(path, sizeof path, "%s/%s", fs->suite, file);
-		feed_meta_of(path, meta, sizeof meta);
+		feedset_rel(fs, file, rel, sizeof rel);
 		/* Only the indexes in use; the rest are fetched on demand. */
-		if (access(path, F_OK) != 0 || feed_meta_read(meta, &m) != 0 ||
-		    strcmp(m.sha256, hex) == 0 || strstr(file, "..") != NULL)
+		if (!feed_valid_path(file) ||
+		    feed_path(p, f, "data", rel, path, sizeof path) != 0 ||
+		    feed_path(p, f, "meta", rel, meta, sizeof meta) != 0 ||
+		    access(path, F_OK) != 0 || feed_meta_read(meta, &m) != 0 ||
+		    strcmp(m.sha256, hex) == 0)
 			continue;
 		if (digest_parse(dstr, &dg) != 0)
 			continue;
@@ -338,8 +354,8 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 	fclose(fp);
 started:
 	transfer_ref(t);	/* until transfer_finish */
-	log_info("%s: a new %s: fetching %d index(es) before the switch",
-	    fs->suite, fs->head_name, fs->nmembers);
+	log_info("feed %s %s: a new %s: fetching %d index(es) before the switch",
+	    fs->feed->name, fs->reldir, fs->head_name, fs->nmembers);
 	event_active(fs->settle, EV_WRITE, 0);	/* also when there are none */
 	return 1;
 }

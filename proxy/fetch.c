@@ -41,6 +41,7 @@ struct fetch {
 	size_t			 max_body;
 	const char		*abort_reason;
 	int			 cancelled;
+	int			 follow;	/* curl follows redirects */
 	char			 errbuf[CURL_ERROR_SIZE];
 	char			 message[CURL_ERROR_SIZE + 128];
 	TAILQ_ENTRY(fetch)	 entry;		/* fetcher->cancelled */
@@ -343,7 +344,7 @@ fetch_header_cb(char *line, size_t size, size_t n, void *arg)
 	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (code < 200)
 		return len;
-	if (code >= 300 && code < 400 &&
+	if (f->follow && code >= 300 && code < 400 &&
 	    evhttp_find_header(&f->response_headers, "Location") != NULL)
 		return len;	/* curl follows it */
 	f->status = code;
@@ -410,7 +411,8 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(f->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, 1L);
+	f->follow = !r->no_redirect;
+	curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, (long)f->follow);
 	curl_easy_setopt(f->easy, CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRECTS);
 	curl_easy_setopt(f->easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);

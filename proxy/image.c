@@ -16,7 +16,7 @@
 
 static int
 image_walk_at(const struct cache *c, const struct digest *d, int depth,
-    image_walk_cb cb, void *arg)
+    struct digest_set *seen, image_walk_cb cb, void *arg)
 {
 	char		 path[PATH_MAX];
 	json_t		*root, *list, *v;
@@ -27,6 +27,11 @@ image_walk_at(const struct cache *c, const struct digest *d, int depth,
 	const char	*keys[] = { "manifests", "layers", NULL };
 	int		 k;
 
+	/* A child shared by several platforms is walked once. */
+	if (digest_set_contains(seen, d))
+		return 0;
+	if (digest_set_add(seen, d) != 0)
+		return -1;
 	present = cache_blob_exists(c, d);
 	if (cb(d, -1, 1, present, arg) != 0)
 		return -1;
@@ -49,7 +54,7 @@ image_walk_at(const struct cache *c, const struct digest *d, int depth,
 			if (ds == NULL || digest_parse(ds, &child) != 0)
 				continue;
 			if (k == 0)
-				rc = image_walk_at(c, &child, depth + 1, cb, arg);
+				rc = image_walk_at(c, &child, depth + 1, seen, cb, arg);
 			else
 				rc = cb(&child, json_integer_value(json_object_get(v,
 				    "size")), 0, cache_blob_exists(c, &child), arg);
@@ -70,5 +75,11 @@ int
 image_walk(const struct cache *c, const struct digest *d, image_walk_cb cb,
     void *arg)
 {
-	return image_walk_at(c, d, 0, cb, arg);
+	struct digest_set	seen;
+	int			rc;
+
+	memset(&seen, 0, sizeof seen);
+	rc = image_walk_at(c, d, 0, &seen, cb, arg);
+	digest_set_free(&seen);
+	return rc;
 }

@@ -106,8 +106,8 @@ packages_walk(const char *root, const char *sub, int depth,
 		    de->d_name);
 		if (de->d_type == DT_DIR)
 			packages_walk(root, next, depth + 1, w);
-		else if (strcmp(de->d_name, "Packages") == 0 ||
-		    strcmp(de->d_name, "Packages.gz") == 0) {
+		else if (strcmp(de->d_name, "Packages#") == 0 ||
+		    strcmp(de->d_name, "Packages.gz#") == 0) {
 			w->dir = sub;
 			packages_scan(path, w);
 		}
@@ -117,7 +117,8 @@ packages_walk(const char *root, const char *sub, int depth,
 
 /*
  * Looks rel (a package file's path from the feed root) up in the cached
- * indexes under root; 0 with its digest and size if one lists it.
+ * indexes under root (feed files end in '#', see feed.c); 0 with its
+ * digest and size if one lists it.
  */
 int
 packages_lookup(const char *root, const char *rel, struct digest *d,
@@ -162,7 +163,7 @@ packages_release_lookup(const char *root, const char *rel, struct digest *d,
 		if (strcmp(suite_end + 1, names[i]) == 0 ||
 		    strcmp(suite_end + 1, "Release.gpg") == 0)
 			return -1;	/* the heads themselves */
-		snprintf(path, sizeof path, "%s/%.*s/%s", root,
+		snprintf(path, sizeof path, "%s/%.*s/%s#", root,
 		    (int)(suite_end - rel), rel, names[i]);
 		if ((f = fopen(path, "r")) == NULL)
 			continue;

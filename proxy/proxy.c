@@ -42,7 +42,7 @@ proxy_run(struct config *c)
 		log_error("cannot create the event loop");
 		goto out;
 	}
-	if (cache_open(&p.cache, c->cache_dir, &cause) != 0) {
+	if (cache_open(&p.cache, c->cache_dir, 1, &cause) != 0) {
 		log_error("cache: %s", cause);
 		goto out;
 	}

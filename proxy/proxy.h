@@ -65,7 +65,7 @@ struct cache {
 	char	dir[1024];
 };
 
-int	 cache_open(struct cache *, const char *, char **);
+int	 cache_open(struct cache *, const char *, int, char **);
 int	 cache_blob_path(const struct cache *, const struct digest *, char *, size_t);
 int	 cache_blob_open(const struct cache *, const struct digest *, off_t *);
 int	 cache_blob_exists(const struct cache *, const struct digest *);
@@ -143,8 +143,10 @@ struct feed_meta {
 
 extern const struct transfer_kind feed_kind;
 int	 feed_meta_read(const char *, struct feed_meta *);
+int	 feed_valid_path(const char *);
 int	 feed_meta_write(struct proxy *, const char *, const struct feed_meta *);
-void	 feed_meta_of(const char *, char *, size_t);
+int	 feed_path(struct proxy *, const struct registry *, const char *,
+	     const char *, char *, size_t);
 int	 feed_kind_publish(struct transfer *, const struct digest *);
 int	 feed_kind_open(struct transfer *, off_t *);
 void	 feed_kind_headers(struct transfer *, struct evhttp_request *);
@@ -219,6 +221,7 @@ struct fetch_request {
 	int			 tls_key_der;
 	const char		*tls_ca;	/* CA bundle; NULL: the system's */
 	int			 timeout;	/* whole transfer, seconds; 0: none */
+	int			 no_redirect;	/* do not follow 3xx */
 };
 
 struct fetcher	*fetcher_new(struct event_base *, const struct config *);
@@ -300,6 +303,7 @@ struct upstream_request {
 	size_t			 max_body;
 	int			 timeout;	/* seconds; 0: low-speed limits only */
 	const char		*url;		/* a whole URL instead (feeds) */
+	int			 no_redirect;	/* a 3xx is the answer */
 	struct curl_slist	*extra_headers;	/* copied */
 };
 
@@ -388,6 +392,8 @@ struct transfer *transfer_start(struct proxy *, struct registry *, const char *,
 	     const struct digest *, int64_t, const char *, const char *, long *,
 	     char **);
 const char *transfer_dest(const struct transfer *);
+void	 transfer_set_meta(struct transfer *, const char *);
+const char *transfer_meta(const struct transfer *);
 const char *transfer_etag(const struct transfer *);
 const char *transfer_last_modified(const struct transfer *);
 const struct digest *transfer_digest(const struct transfer *);

@@ -38,6 +38,7 @@ struct transfer {
 	struct digest		 digest;
 	int64_t			 expected_size;	/* from an index; -1 unknown */
 	char			 dest[PATH_MAX];	/* a feed file's place */
+	char			 meta[PATH_MAX];	/* and what is known of it */
 	char			 etag[256];		/* the upstream's */
 	char			 last_modified[64];
 	int			 not_modified;	/* a revalidation answered 304 */
@@ -425,6 +426,18 @@ const char *
 transfer_dest(const struct transfer *t)
 {
 	return t->dest;
+}
+
+void
+transfer_set_meta(struct transfer *t, const char *path)
+{
+	util_strlcpy(t->meta, path, sizeof t->meta);
+}
+
+const char *
+transfer_meta(const struct transfer *t)
+{
+	return t->meta;
 }
 
 const char *

@@ -38,6 +38,7 @@ struct upstream_req {
 	int			 head;
 	size_t			 max_body;
 	int			 timeout;
+	int			 no_redirect;
 	char			 scope[TOKEN_SCOPE_MAX];
 	struct fetch_callbacks	 cb;
 	void			*arg;
@@ -270,6 +271,7 @@ upstream_attempt(struct upstream_req *u)
 	fr.head = u->head;
 	fr.max_body = u->max_body;
 	fr.timeout = u->timeout;
+	fr.no_redirect = u->no_redirect;
 	if (u->accept != NULL && (h = curl_slist_append(h, u->accept)) == NULL)
 		return -1;
 	for (x = u->extra; x != NULL; x = x->next) {
@@ -353,6 +355,7 @@ upstream_start(struct proxy *p, struct registry *r,
 	u->head = ur->head;
 	u->max_body = ur->max_body;
 	u->timeout = ur->timeout;
+	u->no_redirect = ur->no_redirect;
 	u->cb = *cb;
 	u->arg = arg;
 	snprintf(u->scope, sizeof u->scope, "repository:%s:pull",

@@ -57,7 +57,7 @@ test_publish_and_discard(void **state)
 	int		 fd;
 
 	(void)state;
-	assert_int_equal(cache_open(&c, dir, &cause), 0);
+	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
 	digest_of_buffer("hello", 5, &d);
 	digest_of_buffer("other", 5, &other);
 	assert_false(cache_blob_exists(&c, &d));
@@ -103,13 +103,13 @@ test_leftovers_removed_at_open(void **state)
 	int		 fd;
 
 	(void)state;
-	assert_int_equal(cache_open(&c, dir, &cause), 0);
+	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
 	digest_of_buffer("crash", 5, &d);
 	fd = cache_tmp_create(&c, &d, tmp, sizeof tmp);
 	assert_int_equal(write(fd, "cra", 3), 3);
 	close(fd);			/* the process "dies" here */
 	assert_int_equal(count_tmp(), 1);
-	assert_int_equal(cache_open(&c, dir, &cause), 0);
+	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
 	assert_int_equal(count_tmp(), 0);
 	assert_false(cache_blob_exists(&c, &d));
 }
@@ -123,7 +123,7 @@ test_tagindex(void **state)
 	size_t			 n;
 
 	(void)state;
-	assert_int_equal(cache_open(&c, dir, &cause), 0);
+	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
 	memset(&e, 0, sizeof e);
 	digest_of_buffer("m", 1, &e.digest);
 	strcpy(e.media_type, "application/vnd.oci.image.manifest.v1+json");
