@@ -86,6 +86,7 @@ PIDS="$PIDS $NGX_PID"
 wait_http "http://127.0.0.1:$NGX/deb/dists/stable/InRelease"
 
 start_fake good		# a host no feed names
+NOFEED_PORT=$FAKE_PORT; NOFEED_LOG=$FAKE_LOG
 cat > "$WORK/pg.conf" <<CONF
 feed_ttl = 0;
 feeds = (
@@ -178,11 +179,31 @@ check "304 for If-Modified-Since" test "$(curl -s -o /dev/null -w '%{http_code}'
 check "Range: 206" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-9' "http://$PG/feeds/opk/tool-x_1.0_all.ipk")" = 206
 check "HEAD: a Content-Length" sh -c "curl -sI 'http://$PG/feeds/opk/tool-x_1.0_all.ipk' | grep -qi '^Content-Length: [1-9]'"
 
+# A feed that redirects elsewhere: not followed, nothing fetched there.
+start_fake good --host 127.0.0.2
+ELSE_LOG=$FAKE_LOG; else0=$(wc -l < "$ELSE_LOG")
+start_fake good --redirect "http://127.0.0.2:$FAKE_PORT"
+RD_PORT=$FAKE_PORT
+stop_pid "$PG_PID"
+sed -i "s|^feeds = (|feeds = (\n  { name = \"red\"; url = \"http://127.0.0.1:$RD_PORT\"; },|" "$WORK/pg.conf"
+PG_CACHE_FIXED=$PG_CACHE PG_PORT_FIXED=$PG_PORT start_pullgate feeds -c "$WORK/pg.conf"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$PG/feeds/red/v2/x/blobs/sha256:$(printf 'a%.0s' $(seq 64))")
+check "a feed's redirect is not followed ($code)" test "$code" -ge 400
+check "...and the other host saw nothing" test "$(wc -l < "$ELSE_LOG")" = "$else0"
+
 # A host no feed names: refused, nothing dialled.
-f0=$(wc -l < "$FAKE_LOG")
-code=$(curl -s -o /dev/null -w '%{http_code}' -x "http://$PG" "http://127.0.0.1:$FAKE_PORT/v2/")
+f0=$(wc -l < "$NOFEED_LOG")
+code=$(curl -s -o /dev/null -w '%{http_code}' -x "http://$PG" "http://127.0.0.1:$NOFEED_PORT/v2/")
 check "proxy request for a host no feed names: 403 ($code)" test "$code" = 403
-check "...and no outgoing connection" test "$(wc -l < "$FAKE_LOG")" = "$f0"
+check "...and no outgoing connection" test "$(wc -l < "$NOFEED_LOG")" = "$f0"
+
+# Hostile requests: encoded traversal, a file where a directory must be.
+code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "http://$PG/feeds/deb/%252e%252e/secret")
+check "an encoded ../ in a feed path is refused ($code)" test "$code" = 400
+curl -s -o /dev/null "http://$PG/feeds/deb/dists"
+curl -s -o /dev/null "http://$PG/feeds/deb/dists/stable"
+apt_root collide proxy
+check "asking for a directory as a file does not break the feed" apt_ update
 
 # The feed changes upstream: a new package, new indexes, a new InRelease.
 # Within feed_ttl the old set is served; after it the new one, whole.
