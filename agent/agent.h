@@ -92,6 +92,7 @@ struct registry *registry_find_name(struct registry_table *, const char *);
 struct registry *registry_table_add_feed(struct registry_table *, const char *,
 	     const char *, char **);
 struct registry *registry_default(struct registry_table *);
+struct registry *registry_lookup(struct registry_table *, const char *);
 int	 registry_parse_url(const char *, char *, size_t, char **);
 int	 registry_parse_auth(const char *, unsigned *, char **);
 const char *registry_auth_name(unsigned);

@@ -220,14 +220,11 @@ cmd_image_arg(struct config *c, const char *arg, const struct registry **rp,
 	const char	*slash = strchr(arg, '/');
 	char		 first[REGISTRY_NAME_MAX], *cause = NULL;
 	char		 name[REFERENCE_NAME_MAX + 16];
-	long		 id;
 
 	if (slash != NULL && (size_t)(slash - arg) < sizeof first) {
 		memcpy(first, arg, (size_t)(slash - arg));
 		first[slash - arg] = '\0';
-		r = registry_find_name(&c->registries, first);
-		if (r == NULL && util_parse_long(first, 1, 9999, &id) == 0)
-			r = registry_find_id(&c->registries, (int)id);
+		r = registry_lookup(&c->registries, first);
 		if (r != NULL)
 			arg = slash + 1;
 	}

@@ -578,7 +578,6 @@ cmd_import_main(int argc, char **argv)
 	const char		*file = NULL, *dir = NULL, *which = NULL, *path;
 	char			*cause = NULL, lp[PATH_MAX], type[TAGINDEX_MEDIA_TYPE_MAX];
 	size_t			 i;
-	long			 id;
 	int			 ch, rc = 1;
 
 	memset(&im, 0, sizeof im);
@@ -605,9 +604,7 @@ cmd_import_main(int argc, char **argv)
 	}
 	r = registry_default(&c.registries);
 	if (which != NULL) {
-		r = registry_find_name(&c.registries, which);
-		if (r == NULL && util_parse_long(which, 1, 9999, &id) == 0)
-			r = registry_find_id(&c.registries, (int)id);
+		r = registry_lookup(&c.registries, which);
 		if (r == NULL) {
 			fprintf(stderr, "pullgate import: no registry '%s'\n", which);
 			goto out;

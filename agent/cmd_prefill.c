@@ -189,15 +189,12 @@ prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
 	char			 prefix[600], path[1024], first[REGISTRY_NAME_MAX];
 	const char		*slash = strchr(arg, '/'), *cd, *ref_s;
 	size_t			 i;
-	long			 id;
 	int			 rc = -1, platforms = 0;
 
 	if (slash != NULL && (size_t)(slash - arg) < sizeof first) {
 		memcpy(first, arg, (size_t)(slash - arg));
 		first[slash - arg] = '\0';
-		r = registry_find_name(&p->config->registries, first);
-		if (r == NULL && util_parse_long(first, 1, 9999, &id) == 0)
-			r = registry_find_id(&p->config->registries, (int)id);
+		r = registry_lookup(&p->config->registries, first);
 		if (r != NULL)
 			arg = slash + 1;
 	}

@@ -323,7 +323,6 @@ cmd_registry_rm(int argc, char **argv)
 	config_t		 cf;
 	const char		*file = NULL, *which, *n;
 	char			*cause = NULL;
-	long			 id;
 	int			 ch, rc = 1, v;
 	unsigned		 i;
 
@@ -345,9 +344,7 @@ cmd_registry_rm(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
-	r = registry_find_name(&c.registries, which);
-	if (r == NULL && util_parse_long(which, 1, 9999, &id) == 0)
-		r = registry_find_id(&c.registries, (int)id);
+	r = registry_lookup(&c.registries, which);
 	if (r == NULL) {
 		fprintf(stderr, "pullgate registry rm: no entry '%s'\n", which);
 		goto out;

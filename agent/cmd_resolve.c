@@ -194,7 +194,6 @@ cmd_resolve_main(int argc, char **argv)
 	const char			*file = NULL, *which = NULL, *listen = NULL;
 	char				*cause = NULL;
 	json_t				*o;
-	long				 id;
 	int				 ch, json = 0, rc = 1;
 
 	optind = 1;
@@ -229,9 +228,7 @@ cmd_resolve_main(int argc, char **argv)
 	}
 	r = registry_default(&c.registries);
 	if (which != NULL) {
-		r = registry_find_name(&c.registries, which);
-		if (r == NULL && util_parse_long(which, 1, 9999, &id) == 0)
-			r = registry_find_id(&c.registries, (int)id);
+		r = registry_lookup(&c.registries, which);
 		if (r == NULL) {
 			fprintf(stderr, "pullgate resolve: no registry '%s'\n", which);
 			goto out;

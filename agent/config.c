@@ -529,9 +529,7 @@ config_apply(struct config *c, config_t *cf, char **cause)
 	if (config_string(root, "default_registry", &s, cause) != 0)
 		return -1;
 	if (s != NULL) {
-		r = registry_find_name(&c->registries, s);
-		if (r == NULL && util_parse_long(s, 1, 9999, &v) == 0)
-			r = registry_find_id(&c->registries, (int)v);
+		r = registry_lookup(&c->registries, s);
 		if (r == NULL) {
 			*cause = util_printf("'default_registry' names no registry: %s", s);
 			return -1;

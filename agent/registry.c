@@ -394,6 +394,19 @@ registry_find_name(struct registry_table *t, const char *name)
 	return NULL;
 }
 
+/* An entry by name, or by id given as digits ("remote", "3"). */
+struct registry *
+registry_lookup(struct registry_table *t, const char *which)
+{
+	struct registry	*r;
+	long		 id;
+
+	if ((r = registry_find_name(t, which)) == NULL &&
+	    util_parse_long(which, 1, 9999, &id) == 0)
+		r = registry_find_id(t, (int)id);
+	return r;
+}
+
 struct registry *
 registry_default(struct registry_table *t)
 {

@@ -86,7 +86,6 @@ api_route(struct api_request *ar, const char *query)
 	struct registry		*r = NULL;
 	const char		*ns;
 	char			*slash;
-	long			 id;
 
 	TAILQ_INIT(&params);
 	if (query != NULL && evhttp_parse_query_str(query, &params) == 0 &&
@@ -102,9 +101,7 @@ api_route(struct api_request *ar, const char *query)
 	evhttp_clear_headers(&params);
 	if (r == NULL && (slash = strchr(ar->repo, '/')) != NULL) {
 		*slash = '\0';
-		r = registry_find_name(t, ar->repo);
-		if (r == NULL && util_parse_long(ar->repo, 1, 9999, &id) == 0)
-			r = registry_find_id(t, (int)id);
+		r = registry_lookup(t, ar->repo);
 		*slash = '/';
 		if (r != NULL)
 			memmove(ar->repo, slash + 1, strlen(slash + 1) + 1);

@@ -39,31 +39,17 @@ blob_send_file(struct evhttp_request *req, int fd, off_t size,
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	struct evbuffer		*b;
-	enum range_result	 rr;
-	off_t			 first = 0, last = size - 1;
+	off_t			 first, last;
 	char			 buf[96];
-	int			 status = 200;
+	int			 status;
 
 	blob_add_headers(req, d);
 	budget_touch(fd);
-	rr = range_parse(evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Range"), size, &first, &last);
-	if (rr == RANGE_UNSATISFIABLE) {
+	if ((status = reply_range(req, size, &first, &last)) == 416) {
 		close(fd);
-		snprintf(buf, sizeof buf, "bytes */%lld", (long long)size);
-		evhttp_add_header(h, "Content-Range", buf);
 		evhttp_remove_header(h, "Content-Type");
 		reply_error(req, 416, "SIZE_INVALID", "requested range not satisfiable");
 		return 0;
-	}
-	if (rr == RANGE_OK) {
-		status = 206;
-		snprintf(buf, sizeof buf, "bytes %lld-%lld/%lld", (long long)first,
-		    (long long)last, (long long)size);
-		evhttp_add_header(h, "Content-Range", buf);
-	} else {
-		first = 0;
-		last = size - 1;
 	}
 	if (head) {
 		close(fd);

@@ -161,11 +161,10 @@ feed_send_file(struct evhttp_request *req, int fd, off_t size,
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	struct feed_meta	 m;
 	struct evbuffer		*b;
-	enum range_result	 rr;
-	off_t			 first = 0, last = size - 1;
+	off_t			 first, last;
 	char			 etag[DIGEST_HEX_LEN + 3], buf[96];
 	const char		*ims;
-	int			 status = 200;
+	int			 status;
 	time_t			 since, modified;
 
 	feed_meta_read(metapath, &m);
@@ -192,23 +191,11 @@ feed_send_file(struct evhttp_request *req, int fd, off_t size,
 		evhttp_send_reply(req, 304, NULL, NULL);
 		return;
 	}
-	rr = range_parse(evhttp_find_header(in, "Range"), size, &first, &last);
-	if (rr == RANGE_UNSATISFIABLE) {
+	if ((status = reply_range(req, size, &first, &last)) == 416) {
 		close(fd);
-		snprintf(buf, sizeof buf, "bytes */%lld", (long long)size);
-		evhttp_add_header(h, "Content-Range", buf);
 		evhttp_add_header(h, "Content-Length", "0");
 		evhttp_send_reply(req, 416, NULL, NULL);
 		return;
-	}
-	if (rr == RANGE_OK) {
-		status = 206;
-		snprintf(buf, sizeof buf, "bytes %lld-%lld/%lld", (long long)first,
-		    (long long)last, (long long)size);
-		evhttp_add_header(h, "Content-Range", buf);
-	} else {
-		first = 0;
-		last = size - 1;
 	}
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
 		close(fd);

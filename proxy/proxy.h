@@ -272,6 +272,7 @@ void	 reply_upstream_failure(struct evhttp_request *, const struct registry *,
 	     long, const char *, const char *);
 struct evbuffer *reply_file_body(int, off_t, off_t);
 void	 reply_tune_connection(struct evhttp_request *);
+int	 reply_range(struct evhttp_request *, off_t, off_t *, off_t *);
 
 /* token.c: Docker token flow tokens, per entry and scope. */
 #define TOKEN_SCOPE_MAX		(REFERENCE_NAME_MAX + 32)

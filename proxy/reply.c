@@ -174,3 +174,34 @@ reply_upstream_failure(struct evhttp_request *req, const struct registry *r,
 		break;
 	}
 }
+
+/*
+ * The request's Range against a body of size bytes: 200 (first and last
+ * span it all), 206 (Content-Range set), or 416 (Content-Range "bytes
+ * *\/size" set; the caller answers).
+ */
+int
+reply_range(struct evhttp_request *req, off_t size, off_t *first, off_t *last)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 buf[96];
+
+	*first = 0;
+	*last = size - 1;
+	switch (range_parse(evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Range"), size, first, last)) {
+	case RANGE_UNSATISFIABLE:
+		snprintf(buf, sizeof buf, "bytes */%lld", (long long)size);
+		evhttp_add_header(h, "Content-Range", buf);
+		return 416;
+	case RANGE_OK:
+		snprintf(buf, sizeof buf, "bytes %lld-%lld/%lld", (long long)*first,
+		    (long long)*last, (long long)size);
+		evhttp_add_header(h, "Content-Range", buf);
+		return 206;
+	default:
+		*first = 0;
+		*last = size - 1;
+		return 200;
+	}
+}
