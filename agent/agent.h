@@ -156,8 +156,9 @@ void	 secret_free(char *);
 
 /* serve.c, cmd_*.c: the subcommands. */
 struct reference;
-int	 cmd_image_arg(struct config *, const char *, const struct registry **,
-	     struct reference *);
+/* imageref.c */
+int	 imageref_parse(struct config *, const char *, struct registry **,
+	     struct reference *, char **);
 int	 serve_main(int, char **);
 int	 cmd_cert_main(int, char **);
 int	 cmd_registry_main(int, char **);

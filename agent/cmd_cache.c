@@ -167,84 +167,42 @@ cmd_cache_verify_one(const char *path, const struct digest *d)
 	return !digest_equal(&actual, d);
 }
 
+struct cmd_cache_tally {
+	struct digest_set	*keep;		/* gc: what stays */
+	long			 grace;
+	const struct cache	*cache;
+	int			 count, bad;
+	long long		 bytes;
+};
+
+static int
+cmd_cache_verify_cb(const struct digest *d, const char *path,
+    const struct stat *st, void *arg)
+{
+	struct cmd_cache_tally	*t = arg;
+
+	(void)st;
+	t->count++;
+	if (cmd_cache_verify_one(path, d)) {
+		t->bad++;
+		printf("corrupt: sha256:%s: moved to quarantine/\n", d->hex);
+		cache_quarantine(t->cache, d);
+	}
+	return 0;
+}
+
 static int
 cmd_cache_verify(const struct cache *c)
 {
-	char		 dir[PATH_MAX], sub[PATH_MAX + 264], path[PATH_MAX + 528];
-	char		 dstr[DIGEST_STRING_LEN + 1];
-	DIR		*top, *d;
-	struct dirent	*t, *de;
-	struct digest	 dg;
-	int		 checked = 0, bad = 0;
+	struct cmd_cache_tally	t = { .cache = c };
 
-	snprintf(dir, sizeof dir, "%s/blobs/sha256", c->dir);
-	if ((top = opendir(dir)) == NULL) {
-		fprintf(stderr, "pullgate cache verify: %s: %s\n", dir, strerror(errno));
+	if (cache_walk_blobs(c, cmd_cache_verify_cb, &t) != 0) {
+		fprintf(stderr, "pullgate cache verify: cannot read %s/blobs\n",
+		    c->dir);
 		return 1;
 	}
-	while ((t = readdir(top)) != NULL) {
-		if (t->d_name[0] == '.' || strlen(t->d_name) != 2)
-			continue;
-		snprintf(sub, sizeof sub, "%s/%s", dir, t->d_name);
-		if ((d = opendir(sub)) == NULL)
-			continue;
-		while ((de = readdir(d)) != NULL) {
-			snprintf(dstr, sizeof dstr, "sha256:%.64s", de->d_name);
-			if (strlen(de->d_name) != DIGEST_HEX_LEN ||
-			    digest_parse(dstr, &dg) != 0)
-				continue;
-			snprintf(path, sizeof path, "%s/%s", sub, de->d_name);
-			checked++;
-			if (cmd_cache_verify_one(path, &dg)) {
-				bad++;
-				printf("corrupt: %s: moved to quarantine/\n", dstr);
-				cache_quarantine(c, &dg);
-			}
-		}
-		closedir(d);
-	}
-	closedir(top);
-	printf("%d blobs verified, %d corrupt\n", checked, bad);
-	return bad > 0 ? 1 : 0;
-}
-
-/*
- * Splits IMAGE ([ENTRY/]REPOSITORY[:TAG]) into entry, repository and tag
- * as a client's route would (the commands that name cached images).
- */
-int
-cmd_image_arg(struct config *c, const char *arg, const struct registry **rp,
-    struct reference *ref)
-{
-	struct registry	*r = NULL;
-	const char	*slash = strchr(arg, '/');
-	char		 first[REGISTRY_NAME_MAX], *cause = NULL;
-	char		 name[REFERENCE_NAME_MAX + 16];
-
-	if (slash != NULL && (size_t)(slash - arg) < sizeof first) {
-		memcpy(first, arg, (size_t)(slash - arg));
-		first[slash - arg] = '\0';
-		r = registry_lookup(&c->registries, first);
-		if (r != NULL)
-			arg = slash + 1;
-	}
-	if (r == NULL)
-		r = registry_default(&c->registries);
-	if (reference_parse(arg, ref, &cause) != 0) {
-		fprintf(stderr, "pullgate: %s: %s\n", arg, cause);
-		free(cause);
-		return -1;
-	}
-	if (ref->has_digest && ref->tag[0] == '\0') {
-		fprintf(stderr, "pullgate: %s: name a tag\n", arg);
-		return -1;
-	}
-	if (r->is_docker_hub && strchr(ref->name, '/') == NULL) {
-		snprintf(name, sizeof name, "library/%s", ref->name);
-		util_strlcpy(ref->name, name, sizeof ref->name);
-	}
-	*rp = r;
-	return 0;
+	printf("%d blobs verified, %d corrupt\n", t.count, t.bad);
+	return t.bad > 0 ? 1 : 0;
 }
 
 /* pin, unpin, rm: one IMAGE. */
@@ -252,12 +210,17 @@ static int
 cmd_cache_tag_op(struct config *c, const struct cache *cache, const char *op,
     const char *arg)
 {
-	const struct registry	*r;
+	struct registry		*r;
 	struct tagindex_entry	 e;
 	struct reference	 ref;
+	char			*cause = NULL;
 
-	if (cmd_image_arg(c, arg, &r, &ref) != 0)
+	if (imageref_parse(c, arg, &r, &ref, &cause) != 0 ||
+	    (ref.tag[0] == '\0' && (cause = util_printf("name a tag")) != NULL)) {
+		fprintf(stderr, "pullgate cache %s: %s: %s\n", op, arg, cause);
+		free(cause);
 		return -1;
+	}
 	if (strcmp(op, "unpin") == 0)
 		return tagindex_remove_in(cache, TAGINDEX_PINS, r->name, ref.name,
 		    ref.tag);
@@ -274,57 +237,43 @@ cmd_cache_tag_op(struct config *c, const struct cache *cache, const char *op,
 	return tagindex_put_in(cache, TAGINDEX_PINS, r->name, ref.name, ref.tag, &e);
 }
 
+static int
+cmd_cache_gc_cb(const struct digest *d, const char *path, const struct stat *st,
+    void *arg)
+{
+	struct cmd_cache_tally	*t = arg;
+
+	(void)path;
+	if (digest_set_contains(t->keep, d) || time(NULL) - st->st_mtime < t->grace)
+		return 0;
+	if (cache_remove_blob(t->cache, d) == 0) {
+		t->count++;
+		t->bytes += st->st_size;
+	}
+	return 0;
+}
+
 /* Removes every blob no tag or pin references, older than grace seconds. */
 static int
 cmd_cache_gc(const struct cache *c, long grace)
 {
-	struct digest_set	 keep;
-	char			 dir[PATH_MAX], sub[PATH_MAX + 264];
-	char			 path[PATH_MAX + 528], dstr[DIGEST_STRING_LEN + 8];
-	DIR			*top, *d;
-	struct dirent		*t, *de;
-	struct digest		 dg;
-	struct stat		 st;
-	long long		 bytes = 0;
-	int			 removed = 0;
+	struct digest_set	keep;
+	struct cmd_cache_tally	t = { .keep = &keep, .grace = grace, .cache = c };
+	int			rc = 1;
 
 	memset(&keep, 0, sizeof keep);
 	if (refs_collect(c, TAGINDEX_TAGS, &keep) != 0 ||
-	    refs_collect(c, TAGINDEX_PINS, &keep) != 0) {
+	    refs_collect(c, TAGINDEX_PINS, &keep) != 0)
 		fprintf(stderr, "pullgate cache gc: cannot read the indexes\n");
-		digest_set_free(&keep);
-		return 1;
+	else if (cache_walk_blobs(c, cmd_cache_gc_cb, &t) != 0)
+		fprintf(stderr, "pullgate cache gc: cannot read %s/blobs\n", c->dir);
+	else {
+		printf("removed %d unreferenced blob(s), %lld bytes\n", t.count,
+		    t.bytes);
+		rc = 0;
 	}
-	snprintf(dir, sizeof dir, "%s/blobs/sha256", c->dir);
-	if ((top = opendir(dir)) == NULL) {
-		digest_set_free(&keep);
-		return 1;
-	}
-	while ((t = readdir(top)) != NULL) {
-		if (t->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof sub, "%s/%s", dir, t->d_name);
-		if ((d = opendir(sub)) == NULL)
-			continue;
-		while ((de = readdir(d)) != NULL) {
-			snprintf(dstr, sizeof dstr, "sha256:%.64s", de->d_name);
-			snprintf(path, sizeof path, "%s/%s", sub, de->d_name);
-			if (strlen(de->d_name) != DIGEST_HEX_LEN ||
-			    digest_parse(dstr, &dg) != 0 || stat(path, &st) != 0 ||
-			    digest_set_contains(&keep, &dg) ||
-			    time(NULL) - st.st_mtime < grace)
-				continue;
-			if (cache_remove_blob(c, &dg) == 0) {
-				removed++;
-				bytes += st.st_size;
-			}
-		}
-		closedir(d);
-	}
-	closedir(top);
 	digest_set_free(&keep);
-	printf("removed %d unreferenced blob(s), %lld bytes\n", removed, bytes);
-	return 0;
+	return rc;
 }
 
 int

@@ -103,7 +103,7 @@ cmd_export_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const struct registry	*r;
+	struct registry		*r;
 	struct tagindex_entry	 e;
 	struct reference	 ref;
 	struct export		 x;
@@ -142,8 +142,12 @@ cmd_export_main(int argc, char **argv)
 	x.cache = &cache;
 	list = json_array();
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
-		if (cmd_image_arg(&c, argv[i], &r, &ref) != 0)
-			goto out;
+		if (imageref_parse(&c, argv[i], &r, &ref, &cause) != 0)
+			goto fail;
+		if (ref.tag[0] == '\0') {
+			cause = util_printf("%s: name a tag", argv[i]);
+			goto fail;
+		}
 		if (tagindex_get(&cache, r->name, ref.name, ref.tag, &e) != 0) {
 			cause = util_printf("%s: not in the cache", argv[i]);
 			goto fail;

@@ -181,33 +181,18 @@ static int
 prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
     char *digest, size_t dlen, char **cause)
 {
-	struct registry		*r = NULL;
+	struct registry		*r;
 	struct reference	 ref;
 	struct prefill_body	 b, cb;
 	struct tagindex_entry	 e;
 	json_t			*root = NULL, *list, *v, *child;
-	char			 prefix[600], path[1024], first[REGISTRY_NAME_MAX];
-	const char		*slash = strchr(arg, '/'), *cd, *ref_s;
+	char			 prefix[600], path[1024];
+	const char		*cd, *ref_s;
 	size_t			 i;
 	int			 rc = -1, platforms = 0;
 
-	if (slash != NULL && (size_t)(slash - arg) < sizeof first) {
-		memcpy(first, arg, (size_t)(slash - arg));
-		first[slash - arg] = '\0';
-		r = registry_lookup(&p->config->registries, first);
-		if (r != NULL)
-			arg = slash + 1;
-	}
-	if (r == NULL)
-		r = registry_default(&p->config->registries);
-	if (reference_parse(arg, &ref, cause) != 0)
+	if (imageref_parse(p->config, arg, &r, &ref, cause) != 0)
 		return -1;
-	if (r->is_docker_hub && strchr(ref.name, '/') == NULL) {
-		char name[sizeof ref.name + 8];
-
-		snprintf(name, sizeof name, "library/%s", ref.name);
-		util_strlcpy(ref.name, name, sizeof ref.name);
-	}
 	snprintf(prefix, sizeof prefix, "/v2/%s/%s", r->name, ref.name);
 	ref_s = ref.tag;
 	if (ref.has_digest) {

@@ -145,11 +145,12 @@ feed_fetch_indexes(struct prefill *p, const char *feed, const char *dist,
     size_t *nout, char **cause)
 {
 	struct feed_index	*idx = NULL, *n;
-	char			 rel[2100], save[1200], line[2048], hex[80], file[1024];
+	char			 rel[2100], save[1200], file[1024];
 	char			 want1[160], want2[160];
-	long long		 size;
-	FILE			*f;
-	int			 in_sha = 0, parse;
+	struct packages_release	 r;
+	struct digest		 d;
+	int64_t			 size;
+	int			 parse;
 
 	*nout = 0;
 	if (dist == NULL) {
@@ -169,15 +170,10 @@ feed_fetch_indexes(struct prefill *p, const char *feed, const char *dist,
 		return -1;
 	snprintf(want1, sizeof want1, "/binary-%s/", arch);
 	snprintf(want2, sizeof want2, "/binary-all/");
-	if ((f = fopen(save, "r")) == NULL)
+	memset(&r, 0, sizeof r);
+	if ((r.f = fopen(save, "r")) == NULL)
 		return -1;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (line[0] != ' ') {
-			in_sha = strncmp(line, "SHA256:", 7) == 0;
-			continue;
-		}
-		if (!in_sha || sscanf(line, " %70s %lld %1000s", hex, &size, file) != 3)
-			continue;
+	while (packages_release_next(&r, &d, &size, file, sizeof file) == 1) {
 		if (strstr(file, "/i18n/Translation-en") != NULL) {
 			snprintf(rel, sizeof rel, "dists/%s/%s", dist, file);
 			feed_fetch(p, feed, rel, NULL, cause);	/* best effort */
@@ -213,7 +209,7 @@ feed_fetch_indexes(struct prefill *p, const char *feed, const char *dist,
 		(*nout)++;
 		*out = idx;
 	}
-	fclose(f);
+	fclose(r.f);
 	*out = idx;
 	if (*nout == 0) {
 		*cause = util_printf("dists/%s/InRelease lists no Packages index "

@@ -18,13 +18,8 @@ static void
 blob_add_headers(struct evhttp_request *req, const struct digest *d)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	char			 dstr[DIGEST_STRING_LEN + 1];
 
-	digest_format(d, dstr, sizeof dstr);
-	reply_headers(req);
-	evhttp_add_header(h, "Content-Type", "application/octet-stream");
-	evhttp_add_header(h, "Docker-Content-Digest", dstr);
-	evhttp_add_header(h, "Etag", dstr);
+	reply_digest_headers(req, d, "application/octet-stream");
 	evhttp_add_header(h, "Accept-Ranges", "bytes");
 	evhttp_add_header(h, "Cache-Control", "max-age=31536000");
 }

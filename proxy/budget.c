@@ -32,50 +32,48 @@ struct budget_scan {
 	int64_t			 total;
 };
 
+/* One blob of the store, for the LRU order. */
 static int
-budget_scan_dir(const char *dir, struct budget_scan *s, int blobs)
+budget_scan_blob(const struct digest *d, const char *path, const struct stat *st,
+    void *arg)
 {
-	char		 sub[PATH_MAX + 264], path[PATH_MAX + 528], dstr[80];
-	DIR		*top, *d;
-	struct dirent	*t, *de;
-	struct stat	 st;
-	struct budget_blob *n;
+	struct budget_scan	*s = arg;
+	struct budget_blob	*n;
 
-	if ((top = opendir(dir)) == NULL)
-		return -1;
-	while ((t = readdir(top)) != NULL) {
-		if (t->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof sub, "%s/%s", dir, t->d_name);
-		if (!blobs) {		/* tmp/: downloads in flight count too */
-			if (stat(sub, &st) == 0 && S_ISREG(st.st_mode))
-				s->total += st.st_size;
-			continue;
-		}
-		if ((d = opendir(sub)) == NULL)
-			continue;
-		while ((de = readdir(d)) != NULL) {
-			snprintf(path, sizeof path, "%s/%s", sub, de->d_name);
-			snprintf(dstr, sizeof dstr, "sha256:%.70s", de->d_name);
-			if (de->d_name[0] == '.' || stat(path, &st) != 0)
-				continue;
-			s->total += st.st_size;
-			if (s->n == s->cap) {
-				s->cap = s->cap ? s->cap * 2 : 256;
-				if ((n = reallocarray(s->v, s->cap, sizeof *n)) == NULL)
-					break;
-				s->v = n;
-			}
-			if (digest_parse(dstr, &s->v[s->n].digest) != 0)
-				continue;
-			s->v[s->n].size = st.st_size;
-			s->v[s->n].used = st.st_atim;
-			s->n++;
-		}
-		closedir(d);
+	(void)path;
+	s->total += st->st_size;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		if ((n = reallocarray(s->v, s->cap, sizeof *n)) == NULL)
+			return -1;
+		s->v = n;
 	}
-	closedir(top);
+	s->v[s->n].digest = *d;
+	s->v[s->n].size = st->st_size;
+	s->v[s->n].used = st->st_atim;
+	s->n++;
 	return 0;
+}
+
+/* Downloads in flight (tmp/) count against the budget too. */
+static void
+budget_scan_tmp(const struct cache *c, struct budget_scan *s)
+{
+	char		 dir[PATH_MAX], path[PATH_MAX + 264];
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+
+	snprintf(dir, sizeof dir, "%s/tmp", c->dir);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (de->d_name[0] != '.' && stat(path, &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			s->total += st.st_size;
+	}
+	closedir(d);
 }
 
 static int
@@ -99,7 +97,6 @@ budget_reserve(const struct cache *c, int64_t max, int64_t need, char **cause)
 {
 	struct budget_scan	 s;
 	struct digest_set	 pinned;
-	char			 dir[PATH_MAX];
 	int64_t			 freeable = 0, freed = 0;
 	size_t			 i;
 	int			 rc = -1, evicted = 0;
@@ -108,10 +105,8 @@ budget_reserve(const struct cache *c, int64_t max, int64_t need, char **cause)
 		return 0;
 	memset(&s, 0, sizeof s);
 	memset(&pinned, 0, sizeof pinned);
-	snprintf(dir, sizeof dir, "%s/blobs/sha256", c->dir);
-	budget_scan_dir(dir, &s, 1);
-	snprintf(dir, sizeof dir, "%s/tmp", c->dir);
-	budget_scan_dir(dir, &s, 0);
+	cache_walk_blobs(c, budget_scan_blob, &s);
+	budget_scan_tmp(c, &s);
 	/* The download being reserved for already has a (small) file in tmp/. */
 	if (s.total + need <= max) {
 		rc = 0;

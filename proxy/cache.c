@@ -319,6 +319,45 @@ cache_quarantine(const struct cache *c, const struct digest *d)
 	return 0;
 }
 
+/*
+ * Calls cb(digest, path, stat) for every blob in the store; a non-zero
+ * return stops the walk and is returned. Names that are not digests are
+ * passed over.
+ */
+int
+cache_walk_blobs(const struct cache *c, cache_walk_cb cb, void *arg)
+{
+	char		 dir[PATH_MAX], sub[PATH_MAX + 264], path[PATH_MAX + 528];
+	char		 dstr[DIGEST_STRING_LEN + 8];
+	DIR		*top, *d;
+	struct dirent	*t, *de;
+	struct digest	 dg;
+	struct stat	 st;
+	int		 rc = 0;
+
+	snprintf(dir, sizeof dir, "%s/blobs/sha256", c->dir);
+	if ((top = opendir(dir)) == NULL)
+		return -1;
+	while (rc == 0 && (t = readdir(top)) != NULL) {
+		if (t->d_name[0] == '.' || strlen(t->d_name) != 2)
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", dir, t->d_name);
+		if ((d = opendir(sub)) == NULL)
+			continue;
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			snprintf(dstr, sizeof dstr, "sha256:%.64s", de->d_name);
+			snprintf(path, sizeof path, "%s/%s", sub, de->d_name);
+			if (strlen(de->d_name) != DIGEST_HEX_LEN ||
+			    digest_parse(dstr, &dg) != 0 || stat(path, &st) != 0)
+				continue;
+			rc = cb(&dg, path, &st, arg);
+		}
+		closedir(d);
+	}
+	closedir(top);
+	return rc;
+}
+
 /* Removes a blob (and a manifest's media type) from the store. */
 int
 cache_remove_blob(const struct cache *c, const struct digest *d)

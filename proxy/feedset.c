@@ -266,12 +266,10 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 	const char		*dest = transfer_dest(t), *slash;
 	char			 prefix[PATH_MAX];
 	size_t			 plen;
-	char			 line[2048], hex[72], file[1024], path[PATH_MAX];
-	char			 meta[PATH_MAX], dstr[DIGEST_STRING_LEN + 8];
+	char			 file[1024], path[PATH_MAX], meta[PATH_MAX];
 	char			 rel[2100];
-	long long		 size;
-	FILE			*fp;
-	int			 in_sha = 0;
+	struct packages_release	 r;
+	int64_t			 size;
 
 	if (actual == NULL)
 		return feed_kind_publish(t, NULL);	/* 304: refreshed */
@@ -320,38 +318,30 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 		}
 		goto started;
 	}
-	if ((fp = fopen(path, "r")) == NULL) {
+	memset(&r, 0, sizeof r);
+	if ((r.f = fopen(path, "r")) == NULL) {
 		feedset_remove_pending(fs);
 		feedset_free(fs);
 		return -1;
 	}
-	while (fgets(line, sizeof line, fp) != NULL &&
-	    fs->nmembers < FEEDSET_MAX_MEMBERS) {
-		if (line[0] != ' ') {
-			in_sha = strncmp(line, "SHA256:", 7) == 0;
-			continue;
-		}
-		if (!in_sha || sscanf(line, " %64s %lld %1000s", hex, &size, file) != 3)
-			continue;
-		snprintf(dstr, sizeof dstr, "sha256:%s", hex);
+	while (fs->nmembers < FEEDSET_MAX_MEMBERS &&
+	    packages_release_next(&r, &dg, &size, file, sizeof file) == 1) {
 		feedset_rel(fs, file, rel, sizeof rel);
 		/* Only the indexes in use; the rest are fetched on demand. */
 		if (!feed_valid_path(file) ||
 		    feed_path(p, f, "data", rel, path, sizeof path) != 0 ||
 		    feed_path(p, f, "meta", rel, meta, sizeof meta) != 0 ||
 		    access(path, F_OK) != 0 || feed_meta_read(meta, &m) != 0 ||
-		    strcmp(m.sha256, hex) == 0)
-			continue;
-		if (digest_parse(dstr, &dg) != 0)
+		    strcmp(m.sha256, dg.hex) == 0)
 			continue;
 		if (feedset_member(fs, f, file, &dg, size) != 0) {
-			fclose(fp);
+			fclose(r.f);
 			feedset_remove_pending(fs);
 			feedset_free(fs);
 			return -1;
 		}
 	}
-	fclose(fp);
+	fclose(r.f);
 started:
 	transfer_ref(t);	/* until transfer_finish */
 	log_info("feed %s %s: a new %s: fetching %d index(es) before the switch",

@@ -58,9 +58,8 @@ struct fetcher {
 	TAILQ_HEAD(, fetch)	 fetches;	/* every fetch not yet freed */
 };
 
+/* What curl_multi_assign keeps for a socket: its event. */
 struct fetch_socket {
-	struct fetcher	*fetcher;
-	curl_socket_t	 fd;
 	struct event	*ev;
 };
 
@@ -215,8 +214,6 @@ fetcher_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 	if (s == NULL) {
 		if ((s = calloc(1, sizeof *s)) == NULL)
 			return -1;
-		s->fetcher = fr;
-		s->fd = fd;
 		s->ev = event_new(fr->base, fd, kind, fetcher_socket_event_cb, fr);
 		if (s->ev == NULL) {
 			free(s);

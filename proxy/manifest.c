@@ -71,7 +71,7 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	char			 mtype[TAGINDEX_MEDIA_TYPE_MAX];
-	char			 dstr[DIGEST_STRING_LEN + 1], len[32];
+	char			 len[32];
 	struct evbuffer		*b;
 	off_t			 size;
 	int			 fd;
@@ -84,11 +84,7 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 	if ((fd = cache_blob_open(&p->cache, d, &size)) == -1)
 		return -1;
 	budget_touch(fd);
-	digest_format(d, dstr, sizeof dstr);
-	reply_headers(req);
-	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Docker-Content-Digest", dstr);
-	evhttp_add_header(h, "Etag", dstr);
+	reply_digest_headers(req, d, type);
 	evhttp_add_header(h, "X-Pullgate-Source", source);
 	if (strcmp(source, "stale") == 0)
 		evhttp_add_header(h, "Warning",
@@ -114,15 +110,9 @@ static void
 manifest_send_body(struct evhttp_request *req, struct evbuffer *body,
     const struct digest *d, const char *type)
 {
-	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	char			 dstr[DIGEST_STRING_LEN + 1];
-
-	digest_format(d, dstr, sizeof dstr);
-	reply_headers(req);
-	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Docker-Content-Digest", dstr);
-	evhttp_add_header(h, "Etag", dstr);
-	evhttp_add_header(h, "X-Pullgate-Source", "upstream");
+	reply_digest_headers(req, d, type);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "X-Pullgate-Source", "upstream");
 	reply_send(req, 200, body);	/* a HEAD gets only its length */
 }
 

@@ -138,6 +138,36 @@ packages_lookup(const char *root, const char *rel, struct digest *d,
 }
 
 /*
+ * The next entry of a Release or InRelease file's SHA256 section: 1 with
+ * its digest, size and path (from the suite directory), 0 at the end.
+ * Malformed lines are passed over.
+ */
+int
+packages_release_next(struct packages_release *r, struct digest *d,
+    int64_t *size, char *file, size_t flen)
+{
+	char		 line[PACKAGES_LINE_MAX], hex[72], name[1024];
+	char		 dstr[DIGEST_STRING_LEN + 8];
+	long long	 sz;
+
+	while (fgets(line, sizeof line, r->f) != NULL) {
+		if (line[0] != ' ') {
+			r->in_sha = strncmp(line, "SHA256:", 7) == 0;
+			continue;
+		}
+		if (!r->in_sha || sscanf(line, " %70s %lld %1000s", hex, &sz,
+		    name) != 3)
+			continue;
+		snprintf(dstr, sizeof dstr, "sha256:%s", hex);
+		if (digest_parse(dstr, d) != 0 || util_strlcpy(file, name, flen) != 0)
+			continue;
+		*size = sz;
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * What a suite's signed index (InRelease, or Release) lists for a file:
  * rel is a path from the feed root such as dists/stable/main/binary-all/
  * Packages.gz; the cached InRelease/Release of dists/stable/ is read from
@@ -148,11 +178,9 @@ packages_release_lookup(const char *root, const char *rel, struct digest *d,
     int64_t *size)
 {
 	const char	*dists, *suite_end, *names[] = { "InRelease", "Release", NULL };
-	char		 path[PATH_MAX], line[PACKAGES_LINE_MAX], hex[72], file[1024];
-	char		 dstr[DIGEST_STRING_LEN + 8];
-	long long	 sz;
-	FILE		*f;
-	int		 i, in_sha = 0, found = 0;
+	char		 path[PATH_MAX], file[1024];
+	struct packages_release	 r;
+	int		 i, found = 0;
 
 	if ((dists = strstr(rel, "dists/")) == NULL ||
 	    (dists != rel && dists[-1] != '/'))
@@ -165,25 +193,13 @@ packages_release_lookup(const char *root, const char *rel, struct digest *d,
 			return -1;	/* the heads themselves */
 		snprintf(path, sizeof path, "%s/%.*s/%s#", root,
 		    (int)(suite_end - rel), rel, names[i]);
-		if ((f = fopen(path, "r")) == NULL)
+		memset(&r, 0, sizeof r);
+		if ((r.f = fopen(path, "r")) == NULL)
 			continue;
-		while (!found && fgets(line, sizeof line, f) != NULL) {
-			if (line[0] != ' ') {
-				in_sha = strncmp(line, "SHA256:", 7) == 0;
-				continue;
-			}
-			if (!in_sha || sscanf(line, " %70s %lld %1000s", hex, &sz,
-			    file) != 3)
-				continue;
-			if (strcmp(file, suite_end + 1) != 0)
-				continue;
-			snprintf(dstr, sizeof dstr, "sha256:%s", hex);
-			if (digest_parse(dstr, d) == 0) {
-				*size = sz;
-				found = 1;
-			}
-		}
-		fclose(f);
+		while (!found && packages_release_next(&r, d, size, file,
+		    sizeof file) == 1)
+			found = strcmp(file, suite_end + 1) == 0;
+		fclose(r.f);
 	}
 	return found ? 0 : -1;
 }

@@ -7,8 +7,10 @@
 #define PULLGATE_PROXY_H
 
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -78,6 +80,9 @@ int	 cache_manifest_type_set(const struct cache *, const struct digest *, const 
 int	 cache_manifest_type_get(const struct cache *, const struct digest *, char *, size_t);
 int	 cache_quarantine(const struct cache *, const struct digest *);
 int	 cache_remove_blob(const struct cache *, const struct digest *);
+typedef int (*cache_walk_cb)(const struct digest *, const char *,
+	     const struct stat *, void *);
+int	 cache_walk_blobs(const struct cache *, cache_walk_cb, void *);
 
 /* tagindex.c: which digest a tag of a repository of an entry points to. */
 #define TAGINDEX_MEDIA_TYPE_MAX	128
@@ -132,6 +137,12 @@ int	 image_walk(const struct cache *, const struct digest *, image_walk_cb,
 int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);
 int	 packages_release_lookup(const char *, const char *, struct digest *,
 	     int64_t *);
+struct packages_release {
+	FILE	*f;
+	int	 in_sha;	/* inside the SHA256 section */
+};
+int	 packages_release_next(struct packages_release *, struct digest *,
+	     int64_t *, char *, size_t);
 
 /* feed.c: apt and opkg feeds through the cache. */
 struct feed_meta {
@@ -265,6 +276,8 @@ void	 server_stop(struct proxy *);
 
 /* reply.c: response helpers. */
 void	 reply_headers(struct evhttp_request *);
+void	 reply_digest_headers(struct evhttp_request *, const struct digest *,
+	     const char *);
 void	 reply_error(struct evhttp_request *, int, const char *, const char *);
 void	 reply_json(struct evhttp_request *, int, struct evbuffer *);
 void	 reply_send(struct evhttp_request *, int, struct evbuffer *);
@@ -288,7 +301,6 @@ int		 token_request(struct tokens *, struct registry *, const char *,
 		     const struct challenge *, token_cb, void *,
 		     struct token_waiter **, char **);
 void		 token_forget(struct tokens *, struct token_waiter *);
-unsigned long	 tokens_fetched(const struct tokens *);
 
 /* upstream.c: every request to a registry entry, with its authentication. */
 struct upstream_req;

@@ -49,6 +49,21 @@ reply_send(struct evhttp_request *req, int status, struct evbuffer *body)
 	evhttp_send_reply(req, status, NULL, body);
 }
 
+/* The headers of content named by its digest (blobs, manifests). */
+void
+reply_digest_headers(struct evhttp_request *req, const struct digest *d,
+    const char *type)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 dstr[DIGEST_STRING_LEN + 1];
+
+	digest_format(d, dstr, sizeof dstr);
+	reply_headers(req);
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "Docker-Content-Digest", dstr);
+	evhttp_add_header(h, "Etag", dstr);
+}
+
 void
 reply_json(struct evhttp_request *req, int status, struct evbuffer *body)
 {

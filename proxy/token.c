@@ -46,7 +46,6 @@ struct tokens {
 	TAILQ_HEAD(, token_entry)	 cached;
 	TAILQ_HEAD(, token_pending)	 pending;
 	size_t				 count;
-	unsigned long			 fetched;	/* for logs and tests */
 };
 
 struct tokens *
@@ -188,7 +187,6 @@ token_done_cb(struct fetch *f, const char *error, void *arg)
 	else if (token_parse(f, &token, &ttl, &root) != 0)
 		snprintf(why, sizeof why, "the token service sent no usable token");
 	else {
-		t->fetched++;
 		token_store(t, tp->registry, tp->scope, token, ttl);
 		log_debug("%s: registry '%s' scope %s: token for %ld s", __func__,
 		    tp->registry->name, tp->scope, ttl);
@@ -314,10 +312,4 @@ token_forget(struct tokens *t, struct token_waiter *w)
 			}
 		}
 	}
-}
-
-unsigned long
-tokens_fetched(const struct tokens *t)
-{
-	return t->fetched;
 }

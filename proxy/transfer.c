@@ -342,14 +342,7 @@ transfer_blob_open(struct transfer *t, off_t *size)
 static void
 transfer_blob_headers(struct transfer *t, struct evhttp_request *req)
 {
-	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	char			 dstr[DIGEST_STRING_LEN + 1];
-
-	digest_format(&t->digest, dstr, sizeof dstr);
-	reply_headers(req);
-	evhttp_add_header(h, "Content-Type", "application/octet-stream");
-	evhttp_add_header(h, "Docker-Content-Digest", dstr);
-	evhttp_add_header(h, "Etag", dstr);
+	reply_digest_headers(req, &t->digest, "application/octet-stream");
 }
 
 static void

@@ -25,19 +25,22 @@ mkpkg() {	# mkpkg NAME DEPENDS
 mkpkg hello-a hello-b
 mkpkg hello-b ""
 mkpkg hello-c ""
-(cd "$REPO" && apt-ftparchive packages pool > dists/stable/main/binary-all/Packages)
-cp "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
-gzip -k "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
-(cd "$REPO" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
-    -o APT::FTPArchive::Release::Codename=stable \
-    -o "APT::FTPArchive::Release::Architectures=amd64 all" \
-    -o APT::FTPArchive::Release::Components=main release dists/stable > "$WORK/Release" \
-    && mv "$WORK/Release" dists/stable/Release)
 export GNUPGHOME=$WORK/gnupg
 mkdir -m 700 "$GNUPGHOME"
 gpg --batch --passphrase '' --quick-gen-key "pullgate tests <t@example.invalid>" \
     rsa2048 sign never > /dev/null 2>&1
-gpg --batch --yes --clearsign -o "$REPO/dists/stable/InRelease" "$REPO/dists/stable/Release"
+reindex() {	# regenerates Packages, Release and the signed InRelease
+	(cd "$REPO" && apt-ftparchive packages pool > dists/stable/main/binary-all/Packages)
+	cp "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
+	gzip -kf "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
+	(cd "$REPO" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
+	    -o APT::FTPArchive::Release::Codename=stable \
+	    -o "APT::FTPArchive::Release::Architectures=amd64 all" \
+	    -o APT::FTPArchive::Release::Components=main release dists/stable > "$WORK/Release" \
+	    && mv "$WORK/Release" dists/stable/Release)
+	gpg --batch --yes --clearsign -o "$REPO/dists/stable/InRelease" "$REPO/dists/stable/Release"
+}
+reindex
 gpg --batch --export > "$WORK/key.gpg"
 
 # An opkg-style feed: .ipk = ar(debian-binary, control.tar.gz, data.tar.gz).
@@ -215,17 +218,6 @@ apt_ update
 sleep 3.2
 apt_root warm2 proxy
 apt_ update				# every index fresh again for 3 s
-reindex() {	# regenerates Packages, Release and the signed InRelease
-	(cd "$REPO" && apt-ftparchive packages pool > dists/stable/main/binary-all/Packages)
-	cp "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
-	gzip -kf "$REPO/dists/stable/main/binary-all/Packages" "$REPO/dists/stable/main/binary-amd64/Packages"
-	(cd "$REPO" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
-	    -o APT::FTPArchive::Release::Codename=stable \
-	    -o "APT::FTPArchive::Release::Architectures=amd64 all" \
-	    -o APT::FTPArchive::Release::Components=main release dists/stable > "$WORK/Release" \
-	    && mv "$WORK/Release" dists/stable/Release)
-	gpg --batch --yes --clearsign -o "$REPO/dists/stable/InRelease" "$REPO/dists/stable/Release"
-}
 mkpkg hello-d ""
 reindex
 apt_root within proxy
