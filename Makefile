@@ -18,7 +18,7 @@ PKG_CONFIG	?= pkg-config
 VARIANT		:= $(CRYPTO)$(if $(SANITIZER),-$(SANITIZER))
 BUILD		:= build/$(VARIANT)
 
-PKGS		:= libevent libcurl jansson libconfig zlib
+PKGS		:= libevent libcurl jansson libconfig zlib liblzma
 ifeq ($(CRYPTO),openssl)
 PKGS		+= openssl
 CRYPTO_LIBS	:=
@@ -28,10 +28,14 @@ else
 $(error CRYPTO must be openssl or mbedtls)
 endif
 
+# The layers, bottom first: a file includes its own layer's header and
+# those below it, never one above (tests/structure.sh checks it).
+LAYERS		:= lib certs proxy/store proxy/config proxy agent
+
 CFLAGS		?= -O2 -g
 CFLAGS		+= -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
 		   -Wformat=2 -Wno-format-nonliteral -D_GNU_SOURCE \
-		   -Iagent -Iproxy -Icerts
+		   $(LAYERS:%=-I%)
 LDLIBS		:=
 
 ifneq ($(SANITIZER),)
@@ -44,12 +48,11 @@ endif
 PKG_CFLAGS	= $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS	= $(shell $(PKG_CONFIG) --libs $(PKGS)) $(CRYPTO_LIBS)
 
-LIB_SRCS	:= $(filter-out agent/main.c,$(wildcard agent/*.c)) \
-		   $(wildcard proxy/*.c) certs/crypto_$(CRYPTO).c \
-		   $(filter-out certs/crypto_%.c,$(wildcard certs/*.c))
+LIB_SRCS	:= $(filter-out agent/main.c certs/crypto_%.c,$(wildcard \
+		   $(LAYERS:%=%/*.c))) certs/crypto_$(CRYPTO).c
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ	:= $(BUILD)/agent/main.o
-HEADERS		:= $(wildcard agent/*.h proxy/*.h certs/*.h)
+HEADERS		:= $(wildcard $(LAYERS:%=%/*.h))
 
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)

@@ -1,158 +1,12 @@
 /*
- * pullgate: the agent — logging, configuration, the registry table and the
- * command line. Prototypes are grouped by the file that defines them.
+ * pullgate's top layer: the command line. main.c dispatches to serve and
+ * the cmd_*.c subcommands; they share the option prologue, the image
+ * reference parser and the small HTTP client that talks to the daemon.
  */
 #ifndef PULLGATE_AGENT_H
 #define PULLGATE_AGENT_H
 
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-#include <regex.h>
-#include <time.h>
-
-#define PULLGATE_VERSION "0.1.0"
-
-/* log.c */
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
-void	log_set_level(enum log_level);
-int	log_parse_level(const char *, enum log_level *);
-void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-/* registry.c: one entry of the numbered registry table. */
-#define REGISTRY_ID_REMOTE	1
-#define REGISTRY_ID_LOCAL	2
-#define REGISTRY_NAME_MAX	64
-#define REGISTRY_URL_MAX	1024
-
-#define REGISTRY_PATH_MAX	1024
-#define REGISTRY_TOKEN_HOSTS	8
-
-/* Authentication schemes of an entry, combinable. */
-#define AUTH_BASIC	0x01	/* username + password (or access key) */
-#define AUTH_BEARER	0x02	/* a static access key as Bearer */
-#define AUTH_TOKEN	0x04	/* the Docker token flow */
-#define AUTH_MTLS	0x08	/* the device's client certificate */
-
-struct identity;
-
-struct registry {
-	int	 id;
-	char	 name[REGISTRY_NAME_MAX];
-	char	 url[REGISTRY_URL_MAX];	/* base URL, no trailing '/'; empty for local */
-	char	 host[256];		/* host part of url, for ns= matching */
-	int	 is_local;		/* never touches the network */
-	int	 is_docker_hub;		/* one-component names get library/ */
-	int	 is_feed;		/* a package feed, not a registry */
-	int	 from_file;		/* 0 main config, 1 registries_file */
-
-	unsigned auth;			/* AUTH_* */
-	char	 username[128];
-	char	 password_file[REGISTRY_PATH_MAX];
-	char	 bearer_file[REGISTRY_PATH_MAX];
-	char	 cert[REGISTRY_PATH_MAX];	/* mtls; empty: the device's */
-	char	 key[REGISTRY_PATH_MAX];
-	char	 ca[REGISTRY_PATH_MAX];		/* CA bundle; empty: the system's */
-	char	 token_hosts[REGISTRY_TOKEN_HOSTS][256];
-	size_t	 ntoken_hosts;
-	char	 mirror_of[REGISTRY_TOKEN_HOSTS][256];	/* more ns= hosts */
-	size_t	 nmirror_of;
-
-	int	 tag_ttl;		/* seconds; -1: the global tag_ttl */
-	int	 has_immutable;		/* immutable_tags was given */
-	regex_t	 immutable;		/* tags that never move once cached */
-	char	 immutable_src[256];
-
-	/* Runtime state: the circuit breaker. */
-	time_t	 down_until;		/* skip the upstream until then */
-
-	/* Loaded at start: secrets in memory, the client identity. */
-	char		*password;
-	char		*bearer;
-	struct identity	*identity;
-};
-
-struct registry_table {
-	struct registry	*entries;
-	size_t		 count;
-	int		 default_id;
-};
-
-int	 registry_table_init(struct registry_table *, const char *, char **);
-struct registry *registry_table_add(struct registry_table *, int,
-	     const char *, const char *, char **);
-int	 registry_set_url(struct registry *, const char *, char **);
-void	 registry_table_free(struct registry_table *);
-struct registry *registry_find_id(struct registry_table *, int);
-struct registry *registry_find_name(struct registry_table *, const char *);
-struct registry *registry_table_add_feed(struct registry_table *, const char *,
-	     const char *, char **);
-struct registry *registry_default(struct registry_table *);
-struct registry *registry_lookup(struct registry_table *, const char *);
-int	 registry_parse_url(const char *, char *, size_t, char **);
-int	 registry_parse_auth(const char *, unsigned *, char **);
-const char *registry_auth_name(unsigned);
-int	 registry_check(struct registry *, char **);
-int	 registry_load_secrets(struct registry *, char **);
-int	 registry_trusts_host(const struct registry *, const char *);
-int	 registry_serves_host(const struct registry *, const char *);
-int	 registry_tag_immutable(const struct registry *, const char *);
-
-/* config.c: everything the daemon reads from its file and flags. */
-struct config {
-	char	 listen_host[256];
-	int	 listen_port;
-	char	 cache_dir[1024];
-	enum log_level log_level;
-
-	/* Limits of the client side (evhttp). */
-	size_t	 max_header_bytes;
-	size_t	 max_body_bytes;
-	int	 client_timeout;		/* seconds */
-
-	/* Upstream transfers (libcurl). */
-	int	 connect_timeout;		/* seconds */
-	int	 low_speed_time;		/* seconds below low_speed_limit */
-	long	 low_speed_limit;		/* bytes per second */
-	size_t	 manifest_max_bytes;
-	int	 tag_ttl;			/* seconds a cached tag is fresh */
-	int	 breaker_seconds;		/* skip a failed upstream this long */
-	int64_t	 cache_max_bytes;		/* 0: no budget */
-	int	 offline;			/* never touch the network */
-	char	 server_names[8][256];		/* accepted Host names */
-	size_t	 nserver_names;
-
-	/* The device identity: certificate and key for mtls entries. */
-	char	 device_cert[REGISTRY_PATH_MAX];
-	char	 device_key[REGISTRY_PATH_MAX];
-	int	 cert_warn_days;
-
-	/* Entries edited by 'pullgate registry add|rm'. */
-	char	 registries_file[REGISTRY_PATH_MAX];
-
-	struct registry_table registries;
-	struct registry_table feeds;		/* package feeds (no ids) */
-	int	 feed_ttl;			/* seconds an index file is fresh */
-};
-
-#define CONFIG_DEFAULT_FILE	"/etc/pullgate/pullgate.conf"
-
-void	 config_defaults(struct config *);
-int	 config_read_all(struct config *, const char *, char **);
-int	 config_load(struct config *, const char *, char **);
-int	 config_load_registries_file(struct config *, const char *, char **);
-int	 config_load_secrets(struct config *, char **);
-int	 config_set_upstream(struct config *, const char *, char **);
-void	 config_free(struct config *);
-int	 config_parse_listen(const char *, char *, size_t, int *);
-
-/* secret.c: secrets live in files only their owner can read. */
-int	 secret_read(const char *, char **, char **);
-void	 secret_free(char *);
+#include "config.h"
 
 /* serve.c, cmd_*.c: the subcommands. */
 struct reference;
@@ -168,11 +22,33 @@ int	 cmd_prefill_main(int, char **);
 int	 cmd_import_main(int, char **);
 int	 cmd_export_main(int, char **);
 
-/* util.c: small helpers with bounded buffers. */
-int	 util_strlcpy(char *, const char *, size_t);
-int	 util_parse_long(const char *, long, long, long *);
-char	*util_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
-int	 util_mkdirs(const char *, mode_t);
-int	 util_rmtree(const char *);
+/* cmd_prefill.c, cmd_prefill_feed.c */
+#define PREFILL_MAX_PLATFORMS	16
+#define PREFILL_MANIFEST_MAX	(64 * 1024 * 1024)
+
+struct config;
+
+struct prefill {
+	struct config	*config;
+	char		 base[300];		/* http://host:port */
+	const char	*platforms[PREFILL_MAX_PLATFORMS];
+	int		 nplatforms;
+	int		 tty;
+	const char	*image;			/* for progress lines */
+	int64_t		 done, total;
+	time_t		 shown;
+};
+
+struct prefill_body {
+	char	*buf;
+	size_t	 len;
+	size_t	 max;		/* 0: count and discard */
+	struct prefill *p;
+};
+
+int	prefill_get(struct prefill *, const char *, int, struct prefill_body *,
+	    char *, size_t, char **);
+int	prefill_feed(struct prefill *, const char *, const char *, const char *,
+	    char **, int);
 
 #endif

@@ -18,8 +18,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "proxy.h"
-#include "crypto.h"
 
 static void
 cmd_cache_usage(FILE *f)

@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "agent.h"
-#include "identity.h"
 
 static void
 cmd_cert_usage(FILE *f)

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "proxy.h"
 
 struct export {
 	const struct cache	*cache;

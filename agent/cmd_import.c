@@ -21,8 +21,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "proxy.h"
-#include "crypto.h"
 
 #define IMPORT_ROOT_MAX		2048	/* so root + an archive name fit PATH_MAX */
 
@@ -190,11 +188,9 @@ import_manifest(struct import *im, const struct digest *d, int64_t size,
 		return -1;
 	}
 	mt = json_string_value(json_object_get(root, "mediaType"));
-	if (type == NULL || !manifest_media_type_known(type))
-		type = (mt != NULL && manifest_media_type_known(mt)) ? mt :
-		    json_object_get(root, "manifests") != NULL ?
-		    "application/vnd.oci.image.index.v1+json" :
-		    "application/vnd.oci.image.manifest.v1+json";
+	if (type == NULL || !mediatype_is_manifest(type))
+		type = (mt != NULL && mediatype_is_manifest(mt)) ? mt :
+		    mediatype_guess(json_object_get(root, "manifests") != NULL, 1);
 	if (import_verify(im, d, size, type, cause) != 0)
 		goto out;
 	list = json_object_get(root, "manifests");
@@ -408,7 +404,7 @@ import_docker(struct import *im, char **cause)
 		}
 		json_decref(config);
 		m = json_pack("{s:i, s:s, s:{s:s, s:s+, s:I}, s:o}", "schemaVersion", 2,
-		    "mediaType", "application/vnd.oci.image.manifest.v1+json",
+		    "mediaType", MEDIATYPE_OCI_MANIFEST,
 		    "config", "mediaType", "application/vnd.oci.image.config.v1+json",
 		    "digest", "sha256:", cd.hex, "size", (json_int_t)csize,
 		    "layers", ml);
@@ -416,17 +412,17 @@ import_docker(struct import *im, char **cause)
 		json_decref(m);
 		if (text == NULL)
 			goto out;
-		digest_of_buffer(text, strlen(text), &md);
+		hash_buffer(text, strlen(text), &md);
 		im->generated[im->ngenerated] = text;
 		im->gen_digest[im->ngenerated++] = md;
 		if (json_array_size(json_object_get(e, "RepoTags")) == 0 &&
 		    im->as != NULL && import_add_tag(im, "", &md,
-		    "application/vnd.oci.image.manifest.v1+json", cause) != 0)
+		    MEDIATYPE_OCI_MANIFEST, cause) != 0)
 			goto out;
 		json_array_foreach(json_object_get(e, "RepoTags"), j, l)
 			if (import_add_tag(im, json_string_value(l) ?
 			    json_string_value(l) : "", &md,
-			    "application/vnd.oci.image.manifest.v1+json", cause) != 0)
+			    MEDIATYPE_OCI_MANIFEST, cause) != 0)
 				goto out;
 	}
 	rc = 0;
@@ -658,7 +654,7 @@ cmd_import_main(int argc, char **argv)
 		if (cache_put(&im.cache, &im.gen_digest[i], im.generated[i],
 		    strlen(im.generated[i])) != 0 ||
 		    cache_manifest_type_set(&im.cache, &im.gen_digest[i],
-		    "application/vnd.oci.image.manifest.v1+json") != 0) {
+		    MEDIATYPE_OCI_MANIFEST) != 0) {
 			cause = util_printf("cannot store a manifest in the cache");
 			goto fail;
 		}

@@ -20,8 +20,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "proxy.h"
-#include "prefill.h"
 
 static void
 prefill_usage(FILE *f)
@@ -78,11 +76,6 @@ int
 prefill_get(struct prefill *p, const char *path, int keep,
     struct prefill_body *b, char *digest, size_t dlen, char **cause)
 {
-	static const char	*accept = "Accept: "
-	    "application/vnd.oci.image.index.v1+json, "
-	    "application/vnd.oci.image.manifest.v1+json, "
-	    "application/vnd.docker.distribution.manifest.list.v2+json, "
-	    "application/vnd.docker.distribution.manifest.v2+json";
 	struct curl_slist	*h = NULL;
 	CURL			*curl;
 	CURLcode		 rc;
@@ -96,7 +89,7 @@ prefill_get(struct prefill *p, const char *path, int keep,
 	snprintf(url, sizeof url, "%s%s", p->base, path);
 	if ((curl = curl_easy_init()) == NULL)
 		return -1;
-	h = curl_slist_append(h, accept);
+	h = curl_slist_append(h, mediatype_accept_header);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");

@@ -16,8 +16,6 @@
 #include <zlib.h>
 
 #include "agent.h"
-#include "proxy.h"
-#include "prefill.h"
 
 struct feed_pkg {
 	char	name[128];

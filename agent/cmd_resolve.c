@@ -13,7 +13,6 @@
 #include <strings.h>
 
 #include "agent.h"
-#include "proxy.h"
 
 static void
 cmd_resolve_usage(FILE *f)
@@ -102,10 +101,7 @@ cmd_resolve_daemon(const struct config *c, const char *entry,
 	    ref->name, ref->has_digest ? dstr : ref->tag);
 	if ((curl = curl_easy_init()) == NULL)
 		return -1;
-	h = curl_slist_append(h, "Accept: application/vnd.oci.image.index.v1+json, "
-	    "application/vnd.oci.image.manifest.v1+json, "
-	    "application/vnd.docker.distribution.manifest.list.v2+json, "
-	    "application/vnd.docker.distribution.manifest.v2+json");
+	h = curl_slist_append(h, mediatype_accept_header);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");

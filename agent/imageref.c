@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "agent.h"
-#include "proxy.h"
 
 int
 imageref_parse(struct config *c, const char *arg, struct registry **rp,

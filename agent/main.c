@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "agent.h"
-#include "crypto.h"
 
 static void
 main_usage(FILE *f)

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "crypto.h"
+#include "certs.h"
+
 
 struct crypto_sha256 {
 	mbedtls_sha256_context	ctx;

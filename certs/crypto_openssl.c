@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "crypto.h"
+#include "certs.h"
+
 
 struct crypto_sha256 {
 	EVP_MD_CTX	*md;

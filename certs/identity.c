@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "identity.h"
+#include "certs.h"
+
 
 void
 identity_format_time(time_t t, char *buf, size_t len)

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "crypto.h"
+#include "certs.h"
+
 
 /* Creates path (which must not exist) with mode 0600 and writes data. */
 int

@@ -53,93 +53,9 @@ feed_immutable(const char *rel)
 	return 0;
 }
 
-/*
- * A path inside a feed: components of [A-Za-z0-9._+~:=@,-] (no '%': what
- * we check is what the upstream gets), none "." or
- * "..", at most 16 deep. Anything else never reaches the file system.
- */
-int
-feed_valid_path(const char *rel)
-{
-	const char	*p = rel, *c;
-	int		 depth = 0;
-	size_t		 len;
 
-	if (*rel == '\0' || strlen(rel) > 1024)
-		return 0;
-	while (*p != '\0') {
-		len = strcspn(p, "/");
-		if (len == 0 || (len == 1 && p[0] == '.') ||
-		    (len == 2 && p[0] == '.' && p[1] == '.') || ++depth > 16)
-			return 0;
-		for (c = p; c < p + len; c++)
-			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			    (*c >= '0' && *c <= '9') || strchr("._+~:=@,-", *c) != NULL))
-				return 0;
-		p += len;
-		if (*p == '/')
-			p++;
-	}
-	return 1;
-}
 
-/* <cache>/feeds/<name>/<tree>/<rel># for tree "data" or "meta". */
-int
-feed_path(struct proxy *p, const struct registry *f, const char *tree,
-    const char *rel, char *buf, size_t len)
-{
-	int	n;
 
-	n = snprintf(buf, len, "%s/feeds/%s/%s/%s#", p->cache.dir, f->name, tree,
-	    rel);
-	return (n < 0 || (size_t)n >= len) ? -1 : 0;
-}
-
-int
-feed_meta_read(const char *path, struct feed_meta *m)
-{
-	json_t		*o;
-	json_error_t	 err;
-	const char	*s;
-
-	memset(m, 0, sizeof *m);
-	if ((o = json_load_file(path, 0, &err)) == NULL)
-		return -1;
-	if ((s = json_string_value(json_object_get(o, "etag"))) != NULL)
-		util_strlcpy(m->etag, s, sizeof m->etag);
-	if ((s = json_string_value(json_object_get(o, "last_modified"))) != NULL)
-		util_strlcpy(m->last_modified, s, sizeof m->last_modified);
-	if ((s = json_string_value(json_object_get(o, "sha256"))) != NULL)
-		util_strlcpy(m->sha256, s, sizeof m->sha256);
-	m->checked = (time_t)json_integer_value(json_object_get(o, "checked"));
-	json_decref(o);
-	return 0;
-}
-
-int
-feed_meta_write(struct proxy *p, const char *path, const struct feed_meta *m)
-{
-	char	 dir[PATH_MAX], *slash, *text;
-	json_t	*o;
-	int	 rc;
-
-	util_strlcpy(dir, path, sizeof dir);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if (util_mkdirs(dir, 0755) != 0)
-			return -1;
-	}
-	o = json_pack("{s:s, s:s, s:s, s:I}", "etag", m->etag, "last_modified",
-	    m->last_modified, "sha256", m->sha256, "checked",
-	    (json_int_t)m->checked);
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (text == NULL)
-		return -1;
-	rc = cache_write_file(&p->cache, path, text);
-	free(text);
-	return rc;
-}
 
 static int
 feed_if_none_match(const char *h, const char *etag)
@@ -167,7 +83,7 @@ feed_send_file(struct evhttp_request *req, int fd, off_t size,
 	int			 status;
 	time_t			 since, modified;
 
-	feed_meta_read(metapath, &m);
+	feedstore_meta_read(metapath, &m);
 	budget_touch(fd);
 	etag[0] = '\0';
 	if (m.sha256[0] != '\0')
@@ -252,7 +168,7 @@ feed_kind_publish(struct transfer *t, const struct digest *actual)
 	const char		*dest = transfer_dest(t);
 
 	util_strlcpy(meta, transfer_meta(t), sizeof meta);
-	feed_meta_read(meta, &m);
+	feedstore_meta_read(meta, &m);
 	m.checked = time(NULL);
 	if (actual != NULL) {
 		util_strlcpy(dir, dest, sizeof dir);
@@ -268,7 +184,7 @@ feed_kind_publish(struct transfer *t, const struct digest *actual)
 		    sizeof m.last_modified);
 		util_strlcpy(m.sha256, actual->hex, sizeof m.sha256);
 	}
-	return feed_meta_write(transfer_proxy(t), meta, &m);
+	return feedstore_meta_write(&transfer_proxy(t)->cache, meta, &m);
 }
 
 int
@@ -312,7 +228,7 @@ feed_kind_fallback(struct transfer *t, struct evhttp_request *req, int status)
 
 	if (status != 0 && status < 500)
 		return 0;
-	if (transfer_verified(t) && (feed_meta_read(meta, &m) != 0 ||
+	if (transfer_verified(t) && (feedstore_meta_read(meta, &m) != 0 ||
 	    strcmp(m.sha256, transfer_digest(t)->hex) != 0)) {
 		/* The cached copy is not what was asked for: no mix. */
 		feed_unavailable(req, "", meta, transfer_error(t));
@@ -385,18 +301,18 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 		reply_error(req, 405, "UNSUPPORTED", "feeds are read-only");
 		return;
 	}
-	if (!feed_valid_path(rel)) {
+	if (!feedstore_valid_path(rel)) {
 		reply_error(req, 400, "NAME_INVALID", "invalid path in the feed");
 		return;
 	}
 	immutable = feed_immutable(rel);
-	if (feed_path(p, f, "data", rel, data, sizeof data) != 0 ||
-	    feed_path(p, f, "meta", rel, meta, sizeof meta) != 0) {
+	if (feedstore_path(&p->cache, f->name, "data", rel, data, sizeof data) != 0 ||
+	    feedstore_path(&p->cache, f->name, "meta", rel, meta, sizeof meta) != 0) {
 		reply_error(req, 400, "NAME_INVALID", "path too long");
 		return;
 	}
 	cached = (stat(data, &st) == 0 && S_ISREG(st.st_mode) &&
-	    feed_meta_read(meta, &m) == 0);
+	    feedstore_meta_read(meta, &m) == 0);
 	snprintf(root, sizeof root, "%s/feeds/%s/data", p->cache.dir, f->name);
 	listed = !immutable && packages_release_lookup(root, rel, &expect,
 	    &size) == 0;

@@ -124,8 +124,8 @@ feedset_install(struct feedset *fs, const char *name, const struct digest *d,
 
 	feedset_rel(fs, name, rel, sizeof rel);
 	snprintf(from, sizeof from, "%s/%s", fs->pending, name);
-	if (feed_path(fs->proxy, fs->feed, "data", rel, to, sizeof to) != 0 ||
-	    feed_path(fs->proxy, fs->feed, "meta", rel, meta, sizeof meta) != 0 ||
+	if (feedstore_path(&fs->proxy->cache, fs->feed->name, "data", rel, to, sizeof to) != 0 ||
+	    feedstore_path(&fs->proxy->cache, fs->feed->name, "meta", rel, meta, sizeof meta) != 0 ||
 	    feedset_mkparent(to) != 0 || rename(from, to) != 0) {
 		log_warn("%s: %s: %s", __func__, rel, strerror(errno));
 		return -1;
@@ -135,7 +135,7 @@ feedset_install(struct feedset *fs, const char *name, const struct digest *d,
 	util_strlcpy(m.last_modified, lm, sizeof m.last_modified);
 	util_strlcpy(m.sha256, d->hex, sizeof m.sha256);
 	m.checked = time(NULL);
-	return feed_meta_write(fs->proxy, meta, &m);
+	return feedstore_meta_write(&fs->proxy->cache, meta, &m);
 }
 
 /* All members arrived, or one failed: switch the set, or drop it. */
@@ -307,7 +307,7 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 
 		for (i = 0; siblings[i] != NULL; i++) {
 			feedset_rel(fs, siblings[i], rel, sizeof rel);
-			if (feed_path(p, f, "data", rel, path, sizeof path) != 0 ||
+			if (feedstore_path(&p->cache, f->name, "data", rel, path, sizeof path) != 0 ||
 			    access(path, F_OK) != 0)
 				continue;	/* not in use */
 			if (feedset_member(fs, f, siblings[i], NULL, -1) != 0) {
@@ -328,10 +328,10 @@ feedset_head_publish(struct transfer *t, const struct digest *actual)
 	    packages_release_next(&r, &dg, &size, file, sizeof file) == 1) {
 		feedset_rel(fs, file, rel, sizeof rel);
 		/* Only the indexes in use; the rest are fetched on demand. */
-		if (!feed_valid_path(file) ||
-		    feed_path(p, f, "data", rel, path, sizeof path) != 0 ||
-		    feed_path(p, f, "meta", rel, meta, sizeof meta) != 0 ||
-		    access(path, F_OK) != 0 || feed_meta_read(meta, &m) != 0 ||
+		if (!feedstore_valid_path(file) ||
+		    feedstore_path(&p->cache, f->name, "data", rel, path, sizeof path) != 0 ||
+		    feedstore_path(&p->cache, f->name, "meta", rel, meta, sizeof meta) != 0 ||
+		    access(path, F_OK) != 0 || feedstore_meta_read(meta, &m) != 0 ||
 		    strcmp(m.sha256, dg.hex) == 0)
 			continue;
 		if (feedset_member(fs, f, file, &dg, size) != 0) {

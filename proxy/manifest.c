@@ -43,27 +43,6 @@ struct manifest_fetch {
 	struct evkeyvalq	*accept;	/* the client's, for the GET */
 };
 
-static const char *manifest_types[] = {
-	"application/vnd.oci.image.index.v1+json",
-	"application/vnd.oci.image.manifest.v1+json",
-	"application/vnd.docker.distribution.manifest.list.v2+json",
-	"application/vnd.docker.distribution.manifest.v2+json",
-	"application/vnd.docker.distribution.manifest.v1+prettyjws",
-	"application/vnd.docker.distribution.manifest.v1+json",
-	NULL
-};
-
-int
-manifest_media_type_known(const char *type)
-{
-	int	i;
-
-	for (i = 0; manifest_types[i] != NULL; i++)
-		if (strcmp(type, manifest_types[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* Sends a cached manifest; returns -1 if it is not (fully) in the cache. */
 static int
 manifest_send_cached(struct proxy *p, struct evhttp_request *req,
@@ -129,17 +108,16 @@ manifest_type_of(struct fetch *f, json_t *root, char *buf, size_t len)
 		if (n < len) {
 			memcpy(buf, ct, n);
 			buf[n] = '\0';
-			if (manifest_media_type_known(buf))
+			if (mediatype_is_manifest(buf))
 				return 0;
 		}
 	}
 	mt = json_string_value(json_object_get(root, "mediaType"));
-	if (mt != NULL && manifest_media_type_known(mt))
+	if (mt != NULL && mediatype_is_manifest(mt))
 		return util_strlcpy(buf, mt, len);
-	if (json_object_get(root, "manifests") != NULL)
-		return util_strlcpy(buf, manifest_types[0], len);
-	if (json_object_get(root, "layers") != NULL)
-		return util_strlcpy(buf, manifest_types[1], len);
+	if ((mt = mediatype_guess(json_object_get(root, "manifests") != NULL,
+	    json_object_get(root, "layers") != NULL)) != NULL)
+		return util_strlcpy(buf, mt, len);
 	return -1;
 }
 
@@ -240,7 +218,7 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 		    "the upstream sent a malformed manifest");
 		goto out;
 	}
-	digest_of_buffer(data, len, &actual);
+	hash_buffer(data, len, &actual);
 	if (m->by_digest && !digest_equal(&actual, &m->digest)) {
 		log_error("%s/%s@sha256:%s: upstream sent a manifest with digest "
 		    "sha256:%s; discarded", m->registry->name, m->repo,

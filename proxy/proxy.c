@@ -9,7 +9,6 @@
 #include <event2/event.h>
 
 #include "proxy.h"
-#include "crypto.h"
 
 static void
 proxy_signal_cb(evutil_socket_t sig, short what, void *arg)

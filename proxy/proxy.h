@@ -15,7 +15,7 @@
 
 #include <curl/curl.h>
 
-#include "agent.h"
+#include "config.h"
 
 struct event_base;
 struct evbuffer;
@@ -25,139 +25,8 @@ struct evhttp;
 struct evhttp_request;
 struct evkeyvalq;
 
-/* digest.c: "sha256:<64 lowercase hex>", the only algorithm we store. */
-#define DIGEST_HEX_LEN		64
-#define DIGEST_STRING_LEN	(7 + DIGEST_HEX_LEN)	/* "sha256:" + hex */
-
-struct digest {
-	char	hex[DIGEST_HEX_LEN + 1];
-};
-
-int	 digest_parse(const char *, struct digest *);
-void	 digest_from_raw(const unsigned char *, struct digest *);
-void	 digest_format(const struct digest *, char *, size_t);
-int	 digest_equal(const struct digest *, const struct digest *);
-int	 digest_of_buffer(const void *, size_t, struct digest *);
-
-/* reference.c: repository names, tags and image references. */
-#define REFERENCE_NAME_MAX	255
-#define REFERENCE_TAG_MAX	128
-
-struct reference {
-	char		name[REFERENCE_NAME_MAX + 1];
-	char		tag[REFERENCE_TAG_MAX + 1];	/* empty if none */
-	int		has_digest;
-	struct digest	digest;
-};
-
-int	 reference_valid_name(const char *);
-int	 reference_valid_tag(const char *);
-int	 reference_parse(const char *, struct reference *, char **);
-
-/* range.c: a single byte range from a Range header. */
-enum range_result {
-	RANGE_NONE,		/* no (usable) Range: send the whole body */
-	RANGE_OK,		/* [first, last] inclusive */
-	RANGE_UNSATISFIABLE	/* 416 */
-};
-enum range_result range_parse(const char *, off_t, off_t *, off_t *);
-
-/* cache.c: the content-addressed store on disk. */
-struct cache {
-	char	dir[1024];
-};
-
-int	 cache_open(struct cache *, const char *, int, char **);
-int	 cache_blob_path(const struct cache *, const struct digest *, char *, size_t);
-int	 cache_blob_open(const struct cache *, const struct digest *, off_t *);
-int	 cache_blob_exists(const struct cache *, const struct digest *);
-int	 cache_tmp_create(const struct cache *, const struct digest *, char *, size_t);
-int	 cache_publish(const struct cache *, int, const char *, const struct digest *);
-void	 cache_discard(const char *);
-int	 cache_put(const struct cache *, const struct digest *, const void *, size_t);
-int	 cache_write_file(const struct cache *, const char *, const char *);
-int	 cache_manifest_type_set(const struct cache *, const struct digest *, const char *);
-int	 cache_manifest_type_get(const struct cache *, const struct digest *, char *, size_t);
-int	 cache_quarantine(const struct cache *, const struct digest *);
-int	 cache_remove_blob(const struct cache *, const struct digest *);
-typedef int (*cache_walk_cb)(const struct digest *, const char *,
-	     const struct stat *, void *);
-int	 cache_walk_blobs(const struct cache *, cache_walk_cb, void *);
-
-/* tagindex.c: which digest a tag of a repository of an entry points to. */
-#define TAGINDEX_MEDIA_TYPE_MAX	128
-#define TAGINDEX_TAGS		"repos"		/* what tags resolved to */
-#define TAGINDEX_PINS		"pins"		/* what the operator pinned */
-
-struct tagindex_entry {
-	struct digest	digest;
-	char		media_type[TAGINDEX_MEDIA_TYPE_MAX];
-	time_t		checked;	/* last confirmed with the upstream */
-};
-
-int	 tagindex_get(const struct cache *, const char *, const char *,
-	     const char *, struct tagindex_entry *);
-int	 tagindex_put(const struct cache *, const char *, const char *,
-	     const char *, const struct tagindex_entry *);
-int	 tagindex_list(const struct cache *, const char *, const char *,
-	     char ***, size_t *);
-void	 tagindex_list_free(char **, size_t);
-typedef int (*tagindex_walk_cb)(const char *, const char *, const char *,
-	     const struct tagindex_entry *, void *);
-int	 tagindex_walk(const struct cache *, tagindex_walk_cb, void *);
-int	 tagindex_get_in(const struct cache *, const char *, const char *,
-	     const char *, const char *, struct tagindex_entry *);
-int	 tagindex_put_in(const struct cache *, const char *, const char *,
-	     const char *, const char *, const struct tagindex_entry *);
-int	 tagindex_remove_in(const struct cache *, const char *, const char *,
-	     const char *, const char *);
-int	 tagindex_list_in(const struct cache *, const char *, const char *,
-	     const char *, char ***, size_t *);
-int	 tagindex_walk_in(const struct cache *, const char *, tagindex_walk_cb,
-	     void *);
-
-/* challenge.c: a Bearer WWW-Authenticate challenge. */
-#define CHALLENGE_VALUE_MAX	1024
-
-struct challenge {
-	char	realm[CHALLENGE_VALUE_MAX];
-	char	service[256];
-	char	scope[CHALLENGE_VALUE_MAX];
-};
-
-int	 challenge_parse(const char *, struct challenge *);
-
-/* image.c: an image's graph of manifests and blobs, from the cache. */
-typedef int (*image_walk_cb)(const struct digest *, int64_t, int, int, void *);
-
-int	 image_walk(const struct cache *, const struct digest *, image_walk_cb,
-	     void *);
-
-/* packages.c: package indexes (Packages, Packages.gz). */
-int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);
-int	 packages_release_lookup(const char *, const char *, struct digest *,
-	     int64_t *);
-struct packages_release {
-	FILE	*f;
-	int	 in_sha;	/* inside the SHA256 section */
-};
-int	 packages_release_next(struct packages_release *, struct digest *,
-	     int64_t *, char *, size_t);
-
 /* feed.c: apt and opkg feeds through the cache. */
-struct feed_meta {
-	char	etag[256];		/* the upstream's */
-	char	last_modified[64];	/* the upstream's */
-	char	sha256[DIGEST_HEX_LEN + 1];
-	time_t	checked;
-};
-
 extern const struct transfer_kind feed_kind;
-int	 feed_meta_read(const char *, struct feed_meta *);
-int	 feed_valid_path(const char *);
-int	 feed_meta_write(struct proxy *, const char *, const struct feed_meta *);
-int	 feed_path(struct proxy *, const struct registry *, const char *,
-	     const char *, char *, size_t);
 int	 feed_kind_publish(struct transfer *, const struct digest *);
 int	 feed_kind_open(struct transfer *, off_t *);
 void	 feed_kind_headers(struct transfer *, struct evhttp_request *);
@@ -171,40 +40,6 @@ void	 feed_handle(struct proxy *, struct evhttp_request *, struct registry *,
 	     const char *);
 struct registry *feed_for_url(struct proxy *, const char *, const char *,
 	     const char **);
-
-/* refs.c: digest sets, and what an index's images reference. */
-struct digest_set {
-	struct digest		*v;
-	size_t			 n, cap;
-	int			 sorted;
-	const struct cache	*cache;
-};
-
-int	 digest_set_add(struct digest_set *, const struct digest *);
-int	 digest_set_contains(struct digest_set *, const struct digest *);
-void	 digest_set_free(struct digest_set *);
-int	 refs_collect(const struct cache *, const char *, struct digest_set *);
-
-/* budget.c: the byte budget of the cache, kept by evicting LRU blobs. */
-int	 budget_reserve(const struct cache *, int64_t, int64_t, char **);
-void	 budget_touch(int);
-
-/* tar.c: reading and writing tar archives (import, export). */
-#define TAR_NAME_MAX	512
-
-struct tar_reader {
-	int	fd;
-	char	name[TAR_NAME_MAX];
-	char	type;			/* '0' file, '5' directory */
-	int64_t	size;
-	int64_t	left;			/* data not read yet */
-};
-
-int	 tar_next(struct tar_reader *, char **);
-int	 tar_copy(struct tar_reader *, int, char **);
-int	 tar_skip(struct tar_reader *, char **);
-int	 tar_write_file(int, const char *, int, int64_t, char **);
-int	 tar_write_end(int, char **);
 
 /* fetch.c: one upstream HTTP transfer on the shared curl multi handle. */
 struct fetcher;
@@ -349,7 +184,6 @@ void	 api_handle(struct proxy *, struct evhttp_request *, const char *);
 
 /* manifest.c */
 void	 manifest_handle(struct api_request *);
-int	 manifest_media_type_known(const char *);
 
 /* blob.c */
 void	 blob_handle(struct api_request *);

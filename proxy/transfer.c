@@ -21,7 +21,6 @@
 #include <event2/http.h>
 
 #include "proxy.h"
-#include "crypto.h"
 
 #define TRANSFER_MAGIC	0x5452414e	/* "TRAN" */
 
@@ -302,7 +301,7 @@ transfer_start(struct proxy *p, struct registry *r, const char *key,
 	if (expected != NULL)
 		label = *expected;
 	else
-		digest_of_buffer(key, strlen(key), &label);
+		hash_buffer(key, strlen(key), &label);
 	if ((t->hash = crypto_backend->sha256_new()) == NULL ||
 	    (t->fd = cache_tmp_create(&p->cache, &label, t->tmp, sizeof t->tmp)) == -1) {
 		*cause = util_printf("cannot create a file in the cache");

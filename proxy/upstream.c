@@ -24,7 +24,6 @@
 #include <event2/keyvalq_struct.h>
 
 #include "proxy.h"
-#include "identity.h"
 
 #define UPSTREAM_MAGIC	0x55505354	/* "UPST" */
 
@@ -50,13 +49,6 @@ struct upstream_req {
 	struct challenge	 challenge;
 	TAILQ_ENTRY(upstream_req) entry;	/* proxy->upstreams */
 };
-
-/* The manifest types we ask for when the client named none. */
-static const char *upstream_default_accept =
-    "Accept: application/vnd.oci.image.index.v1+json, "
-    "application/vnd.oci.image.manifest.v1+json, "
-    "application/vnd.docker.distribution.manifest.list.v2+json, "
-    "application/vnd.docker.distribution.manifest.v2+json";
 
 /*
  * The repository name the upstream knows: Docker Hub keeps one-component
@@ -118,10 +110,10 @@ upstream_accept(struct evkeyvalq *client)
 		}
 	}
 	if (accept == NULL)
-		return util_printf("%s", upstream_default_accept);
+		return util_printf("%s", mediatype_accept_header);
 	if (strstr(accept, "application/vnd.") == NULL) {
 		/* Only wildcards (curl's "*\/\*"): registries want the types. */
-		joined = util_printf("%s, %s", upstream_default_accept, accept + 8);
+		joined = util_printf("%s, %s", mediatype_accept_header, accept + 8);
 		free(accept);
 		accept = joined;
 	}

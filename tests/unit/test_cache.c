@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "proxy.h"
+#include "store.h"
 
 static char	dir[] = "/tmp/pullgate-unit.XXXXXX";
 
@@ -58,8 +58,8 @@ test_publish_and_discard(void **state)
 
 	(void)state;
 	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
-	digest_of_buffer("hello", 5, &d);
-	digest_of_buffer("other", 5, &other);
+	hash_buffer("hello", 5, &d);
+	hash_buffer("other", 5, &other);
 	assert_false(cache_blob_exists(&c, &d));
 
 	/* Discard: the temporary file goes, nothing is published. */
@@ -104,7 +104,7 @@ test_leftovers_removed_at_open(void **state)
 
 	(void)state;
 	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
-	digest_of_buffer("crash", 5, &d);
+	hash_buffer("crash", 5, &d);
 	fd = cache_tmp_create(&c, &d, tmp, sizeof tmp);
 	assert_int_equal(write(fd, "cra", 3), 3);
 	close(fd);			/* the process "dies" here */
@@ -125,7 +125,7 @@ test_tagindex(void **state)
 	(void)state;
 	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
 	memset(&e, 0, sizeof e);
-	digest_of_buffer("m", 1, &e.digest);
+	hash_buffer("m", 1, &e.digest);
 	strcpy(e.media_type, "application/vnd.oci.image.manifest.v1+json");
 	e.checked = 1234;
 	assert_int_equal(tagindex_get(&c, "remote", "acme/app", "v1", &got), -1);

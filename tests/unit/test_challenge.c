@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "proxy.h"
+#include "lib.h"
 
 static void
 test_challenge_docker_hub(void **state)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "proxy.h"
+#include "certs.h"
 
 #define HEX64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -43,14 +43,14 @@ test_digest_invalid(void **state)
 }
 
 static void
-test_digest_of_buffer(void **state)
+test_hash_buffer(void **state)
 {
 	struct digest	d, e;
 
 	(void)state;
-	assert_int_equal(digest_of_buffer("", 0, &d), 0);
+	assert_int_equal(hash_buffer("", 0, &d), 0);
 	assert_string_equal(d.hex, HEX64);	/* sha256 of nothing */
-	assert_int_equal(digest_of_buffer("abc", 3, &e), 0);
+	assert_int_equal(hash_buffer("abc", 3, &e), 0);
 	assert_string_equal(e.hex,
 	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_false(digest_equal(&d, &e));
@@ -63,7 +63,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_valid),
 		cmocka_unit_test(test_digest_invalid),
-		cmocka_unit_test(test_digest_of_buffer),
+		cmocka_unit_test(test_hash_buffer),
 	};
 
 	return cmocka_run_group_tests_name("digest", tests, NULL, NULL);

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "proxy.h"
+#include "lib.h"
 
 static void
 test_range_ok(void **state)

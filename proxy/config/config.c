@@ -10,8 +10,7 @@
 
 #include <unistd.h>
 
-#include "agent.h"
-#include "identity.h"
+#include "config.h"
 
 #define CONFIG_DEFAULT_UPSTREAM	"https://registry-1.docker.io"
 

@@ -5,8 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy.h"
-#include "crypto.h"
+#include "lib.h"
 
 /* Accepts exactly "sha256:" followed by 64 lowercase hex digits. */
 int
@@ -33,7 +32,7 @@ digest_from_raw(const unsigned char *raw, struct digest *d)
 	static const char	 hex[] = "0123456789abcdef";
 	size_t			 i;
 
-	for (i = 0; i < CRYPTO_SHA256_LEN; i++) {
+	for (i = 0; i < DIGEST_HEX_LEN / 2; i++) {
 		d->hex[2 * i] = hex[raw[i] >> 4];
 		d->hex[2 * i + 1] = hex[raw[i] & 0xf];
 	}
@@ -50,19 +49,4 @@ int
 digest_equal(const struct digest *a, const struct digest *b)
 {
 	return memcmp(a->hex, b->hex, DIGEST_HEX_LEN) == 0;
-}
-
-int
-digest_of_buffer(const void *p, size_t len, struct digest *d)
-{
-	struct crypto_sha256	*h;
-	unsigned char		 raw[CRYPTO_SHA256_LEN];
-
-	if ((h = crypto_backend->sha256_new()) == NULL)
-		return -1;
-	crypto_backend->sha256_update(h, p, len);
-	crypto_backend->sha256_final(h, raw);
-	crypto_backend->sha256_free(h);
-	digest_from_raw(raw, d);
-	return 0;
 }

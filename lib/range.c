@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "lib.h"
 
 static int
 range_number(const char **pp, off_t *out)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "proxy.h"
+#include "store.h"
 
 #define PACKAGES_MAX_DEPTH	8
 #define PACKAGES_LINE_MAX	4096

@@ -1,14 +1,19 @@
 /*
- * The crypto interface: what the agent computes itself (SHA-256 of blobs
- * now; certificate and key handling join it later). One backend is chosen
- * at build time (make CRYPTO=openssl|mbedtls) and exposes its table as
- * crypto_backend. Upstream TLS stays libcurl's.
+ * pullgate's certs layer, above the basics: the crypto interface (SHA-256,
+ * certificates, keys) with one backend chosen at build time (make
+ * CRYPTO=openssl|mbedtls, each exposing its table as crypto_backend),
+ * digests of buffers and files computed through it, and the device
+ * identity. Upstream TLS stays libcurl's.
  */
-#ifndef PULLGATE_CRYPTO_H
-#define PULLGATE_CRYPTO_H
+#ifndef PULLGATE_CERTS_H
+#define PULLGATE_CERTS_H
+
+#include <sys/stat.h>
 
 #include <stddef.h>
 #include <time.h>
+
+#include "lib.h"
 
 #define CRYPTO_SHA256_LEN	32
 
@@ -58,5 +63,32 @@ unsigned char	*keyfile_read(const char *, size_t, size_t *, char **);
 void		 keyfile_hex(const unsigned char *, size_t, int, char *, size_t);
 
 #define CRYPTO_FILE_MAX	(256 * 1024)
+
+/* hash.c: digests computed through the backend. */
+int		 hash_buffer(const void *, size_t, struct digest *);
+int		 hash_fd(int, struct digest *, int64_t *);
+
+/*
+ * identity.c: a client identity: a certificate and its key on disk,
+ * checked (parsed, matching, valid now) and re-read when either file
+ * changes, so a renewed certificate is picked up without a restart.
+ */
+struct identity {
+	char			cert_path[1024];
+	char			key_path[1024];
+	int			warn_days;
+	int			loaded;		/* parsed, and the key matches */
+	int			is_key_der;
+	struct crypto_cert_info	info;
+	char			problem[512];	/* why it is not usable */
+	time_t			checked;
+	time_t			warned;
+	struct stat		cert_st, key_st;
+};
+
+struct identity	*identity_new(const char *, const char *, int);
+void		 identity_free(struct identity *);
+int		 identity_usable(struct identity *, char *, size_t);
+void		 identity_format_time(time_t, char *, size_t);
 
 #endif

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "lib.h"
 
 /* Copies src into dst of size n; returns -1 (and a truncated copy) if it did not fit. */
 int

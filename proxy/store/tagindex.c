@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proxy.h"
+#include "store.h"
 
 static int
 tagindex_dir(const struct cache *c, const char *root, const char *entry,

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy.h"
+#include "lib.h"
 
 /* Reads one quoted-string or token into out; returns the rest, or NULL. */
 static const char *

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "store.h"
 
 static int
 refs_cmp(const void *a, const void *b)

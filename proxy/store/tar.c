@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proxy.h"
+#include "store.h"
 
 #define TAR_BLOCK	512
 #define TAR_MAX_SIZE	(64LL * 1024 * 1024 * 1024)

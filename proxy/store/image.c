@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "store.h"
 
 #define IMAGE_MAX_DEPTH		4
 #define IMAGE_MANIFEST_MAX	(8 * 1024 * 1024)

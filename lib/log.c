@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
+#include "lib.h"
 
 static enum log_level log_level = LOG_LEVEL_INFO;
 

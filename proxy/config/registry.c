@@ -8,8 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agent.h"
-#include "identity.h"
+#include "config.h"
 
 static int	registry_is_docker_hub_host(const char *);
 

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proxy.h"
+#include "store.h"
 
 struct budget_blob {
 	struct digest	digest;

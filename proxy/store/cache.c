@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proxy.h"
+#include "store.h"
 
 /* Removes what a crashed run left in tmp/: nothing there is ever valid. */
 static void
@@ -225,7 +225,7 @@ cache_put(const struct cache *c, const struct digest *d, const void *p,
 	char		tmp[PATH_MAX];
 	int		fd, rc = -1;
 
-	if (digest_of_buffer(p, len, &actual) != 0 || !digest_equal(&actual, d)) {
+	if (hash_buffer(p, len, &actual) != 0 || !digest_equal(&actual, d)) {
 		log_warn("%s: content does not match sha256:%s", __func__, d->hex);
 		return -1;
 	}

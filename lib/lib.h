@@ -1,0 +1,82 @@
+/*
+ * pullgate's basics, the bottom layer: logging, bounded strings and small
+ * file helpers, and the parsers of what arrives from the network (digests,
+ * image references, Range, WWW-Authenticate challenges). Nothing here
+ * knows of the cache, the configuration or the event loop.
+ */
+#ifndef PULLGATE_LIB_H
+#define PULLGATE_LIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define PULLGATE_VERSION "0.1.0"
+
+/* log.c */
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+void	log_set_level(enum log_level);
+int	log_parse_level(const char *, enum log_level *);
+void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* util.c: small helpers with bounded buffers. */
+int	 util_strlcpy(char *, const char *, size_t);
+int	 util_parse_long(const char *, long, long, long *);
+char	*util_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
+int	 util_mkdirs(const char *, mode_t);
+int	 util_rmtree(const char *);
+
+/* digest.c: "sha256:<64 lowercase hex>", the only algorithm we store. */
+#define DIGEST_HEX_LEN		64
+#define DIGEST_STRING_LEN	(7 + DIGEST_HEX_LEN)	/* "sha256:" + hex */
+
+struct digest {
+	char	hex[DIGEST_HEX_LEN + 1];
+};
+
+int	 digest_parse(const char *, struct digest *);
+void	 digest_from_raw(const unsigned char *, struct digest *);
+void	 digest_format(const struct digest *, char *, size_t);
+int	 digest_equal(const struct digest *, const struct digest *);
+
+/* reference.c: repository names, tags and image references. */
+#define REFERENCE_NAME_MAX	255
+#define REFERENCE_TAG_MAX	128
+
+struct reference {
+	char		name[REFERENCE_NAME_MAX + 1];
+	char		tag[REFERENCE_TAG_MAX + 1];	/* empty if none */
+	int		has_digest;
+	struct digest	digest;
+};
+
+int	 reference_valid_name(const char *);
+int	 reference_valid_tag(const char *);
+int	 reference_parse(const char *, struct reference *, char **);
+
+/* range.c: a single byte range from a Range header. */
+enum range_result {
+	RANGE_NONE,		/* no (usable) Range: send the whole body */
+	RANGE_OK,		/* [first, last] inclusive */
+	RANGE_UNSATISFIABLE	/* 416 */
+};
+enum range_result range_parse(const char *, off_t, off_t *, off_t *);
+
+/* challenge.c: a Bearer WWW-Authenticate challenge. */
+#define CHALLENGE_VALUE_MAX	1024
+
+struct challenge {
+	char	realm[CHALLENGE_VALUE_MAX];
+	char	service[256];
+	char	scope[CHALLENGE_VALUE_MAX];
+};
+
+int	 challenge_parse(const char *, struct challenge *);
+
+#endif
