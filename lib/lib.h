@@ -32,6 +32,30 @@ char	*util_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
 int	 util_mkdirs(const char *, mode_t);
 int	 util_rmtree(const char *);
 
+/* stats.c: the daemon's counters and gauges. */
+enum stats_counter {
+	STATS_CACHE_EVICTIONS,
+	STATS_CACHE_EVICTED_BYTES,
+	STATS_BUDGET_REFUSALS,
+	STATS_CACHE_BYTES,
+	STATS_CACHE_RESERVED_BYTES,
+	STATS_CACHE_FILES,
+	STATS_CACHE_PINNED_BYTES,
+	STATS_INDEX_REBUILDS,
+	STATS_PIN_RELOADS,
+	STATS_VERIFY_FAILURES,
+	STATS_FEED_UNVERIFIED,
+	STATS_FEED_INDEXES_PARSED,
+	STATS_TRANSFERS_STARTED,
+	STATS_TRANSFERS_JOINED,
+	STATS_COUNT
+};
+
+void	 stats_add(enum stats_counter, int64_t);
+void	 stats_set(enum stats_counter, int64_t);
+int64_t	 stats_get(enum stats_counter);
+const char *stats_name(enum stats_counter, const char **, int *);
+
 /* digest.c: "sha256:<64 lowercase hex>", the only algorithm we store. */
 #define DIGEST_HEX_LEN		64
 #define DIGEST_STRING_LEN	(7 + DIGEST_HEX_LEN)	/* "sha256:" + hex */

@@ -105,6 +105,9 @@ struct proxy {
 
 int	 proxy_run(struct config *);
 
+/* metrics.c: GET /metrics. */
+void	 metrics_handle(struct proxy *, struct evhttp_request *);
+
 /* server.c: the evhttp front and request dispatch. */
 int	 server_start(struct proxy *, char **);
 void	 server_stop(struct proxy *);

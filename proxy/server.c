@@ -144,6 +144,10 @@ server_request_cb(struct evhttp_request *req, void *arg)
 			evbuffer_free(b);
 		return;
 	}
+	if (strcmp(path, "/metrics") == 0) {
+		metrics_handle(p, req);
+		return;
+	}
 	reply_error(req, 404, "NAME_UNKNOWN", "not found: pullgate serves /v2/");
 }
 

@@ -1,0 +1,69 @@
+/*
+ * The daemon's counters: what it did, for /metrics and for the tests,
+ * which read counters rather than log sentences. Any layer counts; the
+ * proxy formats them. One process, one event loop: plain integers.
+ */
+#include "lib.h"
+
+static const struct {
+	const char	*name;
+	const char	*help;
+	int		 gauge;
+} stats_names[STATS_COUNT] = {
+	[STATS_CACHE_EVICTIONS] = { "pullgate_cache_evictions_total",
+	    "Files removed from the cache to keep it within its budget", 0 },
+	[STATS_CACHE_EVICTED_BYTES] = { "pullgate_cache_evicted_bytes_total",
+	    "Bytes removed from the cache to keep it within its budget", 0 },
+	[STATS_BUDGET_REFUSALS] = { "pullgate_budget_refusals_total",
+	    "Downloads refused or stopped because the budget had no room", 0 },
+	[STATS_CACHE_BYTES] = { "pullgate_cache_bytes",
+	    "Bytes the cache holds (blobs and feed files)", 1 },
+	[STATS_CACHE_RESERVED_BYTES] = { "pullgate_cache_reserved_bytes",
+	    "Bytes reserved by downloads in flight", 1 },
+	[STATS_CACHE_FILES] = { "pullgate_cache_files",
+	    "Files the cache holds (blobs and feed files)", 1 },
+	[STATS_CACHE_PINNED_BYTES] = { "pullgate_cache_pinned_bytes",
+	    "Bytes of pinned content", 1 },
+	[STATS_INDEX_REBUILDS] = { "pullgate_store_index_rebuilds_total",
+	    "Times the in-memory store index was rebuilt from the disk", 0 },
+	[STATS_PIN_RELOADS] = { "pullgate_store_pin_reloads_total",
+	    "Times the pinned set was re-read after a change", 0 },
+	[STATS_VERIFY_FAILURES] = { "pullgate_verification_failures_total",
+	    "Downloads discarded because their content did not verify", 0 },
+	[STATS_FEED_UNVERIFIED] = { "pullgate_feed_unverified_total",
+	    "Package files passed through uncached: no cached index lists them", 0 },
+	[STATS_FEED_INDEXES_PARSED] = { "pullgate_feed_indexes_parsed_total",
+	    "Package indexes parsed into lookup files when published", 0 },
+	[STATS_TRANSFERS_STARTED] = { "pullgate_transfers_started_total",
+	    "Upstream downloads started", 0 },
+	[STATS_TRANSFERS_JOINED] = { "pullgate_transfers_joined_total",
+	    "Requests that joined a download already in flight", 0 },
+};
+
+static int64_t	stats_values[STATS_COUNT];
+
+void
+stats_add(enum stats_counter c, int64_t n)
+{
+	stats_values[c] += n;
+}
+
+void
+stats_set(enum stats_counter c, int64_t v)
+{
+	stats_values[c] = v;
+}
+
+int64_t
+stats_get(enum stats_counter c)
+{
+	return stats_values[c];
+}
+
+const char *
+stats_name(enum stats_counter c, const char **help, int *gauge)
+{
+	*help = stats_names[c].help;
+	*gauge = stats_names[c].gauge;
+	return stats_names[c].name;
+}
