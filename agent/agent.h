@@ -30,6 +30,7 @@ struct config;
 
 struct prefill {
 	struct config	*config;
+	const struct cache *cache;		/* where pins are written */
 	char		 base[300];		/* http://host:port */
 	const char	*platforms[PREFILL_MAX_PLATFORMS];
 	int		 nplatforms;

@@ -395,6 +395,7 @@ cmd_prefill_main(int argc, char **argv)
 		return 2;
 	}
 	util_strlcpy(cache.dir, dir != NULL ? dir : c.cache_dir, sizeof cache.dir);
+	p.cache = &cache;
 	snprintf(p.base, sizeof p.base, "http://%s%s%s:%d",
 	    strchr(c.listen_host, ':') ? "[" : "", c.listen_host,
 	    strchr(c.listen_host, ':') ? "]" : "", c.listen_port);

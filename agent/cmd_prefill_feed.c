@@ -112,6 +112,11 @@ feed_fetch(struct prefill *p, const char *feed, const char *rel, char *save,
 		}
 	}
 	free(b.buf);
+	/* What prefill loaded stays: the budget never evicts it. */
+	if (feedpins_add(p->cache, feed, rel) != 0) {
+		*cause = util_printf("cannot pin %s", rel);
+		return -1;
+	}
 	return 0;
 }
 

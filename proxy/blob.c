@@ -29,7 +29,7 @@ blob_add_headers(struct evhttp_request *req, const struct digest *d)
  * the request's Range header.
  */
 int
-blob_send_file(struct evhttp_request *req, int fd, off_t size,
+blob_send_file(struct proxy *p, struct evhttp_request *req, int fd, off_t size,
     const struct digest *d, int head)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
@@ -39,7 +39,7 @@ blob_send_file(struct evhttp_request *req, int fd, off_t size,
 	int			 status;
 
 	blob_add_headers(req, d);
-	budget_touch(fd);
+	budget_use_blob(p->budget, d, fd);
 	if ((status = reply_range(req, size, &first, &last)) == 416) {
 		close(fd);
 		evhttp_remove_header(h, "Content-Type");
@@ -138,7 +138,7 @@ blob_handle(struct api_request *ar)
 		return;
 	}
 	if ((fd = cache_blob_open(&p->cache, &d, &size)) != -1) {
-		blob_send_file(ar->req, fd, size, &d, ar->head);
+		blob_send_file(p, ar->req, fd, size, &d, ar->head);
 		return;
 	}
 	if (errno != ENOENT) {

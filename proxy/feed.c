@@ -70,8 +70,8 @@ feed_if_none_match(const char *h, const char *etag)
  * If-Modified-Since, Range, HEAD, and always a Content-Length.
  */
 static void
-feed_send_file(struct evhttp_request *req, int fd, off_t size,
-    const char *metapath, int stale)
+feed_send_file(struct proxy *p, struct evhttp_request *req, int fd,
+    off_t size, const char *datapath, const char *metapath, int stale)
 {
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
@@ -84,7 +84,7 @@ feed_send_file(struct evhttp_request *req, int fd, off_t size,
 	time_t			 since, modified;
 
 	feedstore_meta_read(metapath, &m);
-	budget_touch(fd);
+	budget_use_file(p->budget, datapath, fd);
 	etag[0] = '\0';
 	if (m.sha256[0] != '\0')
 		snprintf(etag, sizeof etag, "\"%s\"", m.sha256);
@@ -130,15 +130,15 @@ feed_send_file(struct evhttp_request *req, int fd, off_t size,
 
 /* The upstream did not deliver: the cached copy, or 503 with Retry-After. */
 static void
-feed_unavailable(struct evhttp_request *req, const char *data, const char *meta,
-    const char *why)
+feed_unavailable(struct proxy *p, struct evhttp_request *req, const char *data,
+    const char *meta, const char *why)
 {
 	struct stat	st;
 	int		fd;
 
 	if ((fd = open(data, O_RDONLY | O_CLOEXEC)) != -1) {
 		if (fstat(fd, &st) == 0) {
-			feed_send_file(req, fd, st.st_size, meta, 1);
+			feed_send_file(p, req, fd, st.st_size, data, meta, 1);
 			return;
 		}
 		close(fd);
@@ -179,6 +179,8 @@ feed_kind_publish(struct transfer *t, const struct digest *actual)
 		}
 		if (transfer_publish_to(t, dest) != 0)
 			return -1;
+		budget_add_file(transfer_proxy(t)->budget, dest,
+		    transfer_written(t));
 		util_strlcpy(m.etag, transfer_etag(t), sizeof m.etag);
 		util_strlcpy(m.last_modified, transfer_last_modified(t),
 		    sizeof m.last_modified);
@@ -217,7 +219,8 @@ void
 feed_kind_send_file(struct transfer *t, struct evhttp_request *req, int fd,
     off_t size)
 {
-	feed_send_file(req, fd, size, transfer_meta(t), 0);
+	feed_send_file(transfer_proxy(t), req, fd, size, transfer_dest(t),
+	    transfer_meta(t), 0);
 }
 
 int
@@ -231,10 +234,11 @@ feed_kind_fallback(struct transfer *t, struct evhttp_request *req, int status)
 	if (transfer_verified(t) && (feedstore_meta_read(meta, &m) != 0 ||
 	    strcmp(m.sha256, transfer_digest(t)->hex) != 0)) {
 		/* The cached copy is not what was asked for: no mix. */
-		feed_unavailable(req, "", meta, transfer_error(t));
+		feed_unavailable(transfer_proxy(t), req, "", meta, transfer_error(t));
 		return 1;
 	}
-	feed_unavailable(req, transfer_dest(t), meta, transfer_error(t));
+	feed_unavailable(transfer_proxy(t), req, transfer_dest(t), meta,
+	    transfer_error(t));
 	return 1;
 }
 
@@ -327,7 +331,7 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	if (cached && (immutable || p->config->offline ||
 	    time(NULL) - m.checked < p->config->feed_ttl)) {
 		if ((fd = open(data, O_RDONLY | O_CLOEXEC)) != -1) {
-			feed_send_file(req, fd, st.st_size, meta, 0);
+			feed_send_file(p, req, fd, st.st_size, data, meta, 0);
 			return;
 		}
 	}
@@ -369,7 +373,7 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	if (t != NULL)
 		transfer_set_meta(t, meta);
 	if (t == NULL) {
-		feed_unavailable(req, data, meta, cause != NULL ? cause : "error");
+		feed_unavailable(p, req, data, meta, cause != NULL ? cause : "error");
 		free(cause);
 		return;
 	}

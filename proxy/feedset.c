@@ -119,6 +119,7 @@ feedset_install(struct feedset *fs, const char *name, const struct digest *d,
     const char *etag, const char *lm)
 {
 	struct feed_meta	m;
+	struct stat		st;
 	char			rel[2100], from[PATH_MAX + 1100];
 	char			to[PATH_MAX], meta[PATH_MAX];
 
@@ -126,10 +127,12 @@ feedset_install(struct feedset *fs, const char *name, const struct digest *d,
 	snprintf(from, sizeof from, "%s/%s", fs->pending, name);
 	if (feedstore_path(&fs->proxy->cache, fs->feed->name, "data", rel, to, sizeof to) != 0 ||
 	    feedstore_path(&fs->proxy->cache, fs->feed->name, "meta", rel, meta, sizeof meta) != 0 ||
-	    feedset_mkparent(to) != 0 || rename(from, to) != 0) {
+	    feedset_mkparent(to) != 0 || stat(from, &st) != 0 ||
+	    rename(from, to) != 0) {
 		log_warn("%s: %s: %s", __func__, rel, strerror(errno));
 		return -1;
 	}
+	budget_add_file(fs->proxy->budget, to, st.st_size);
 	memset(&m, 0, sizeof m);
 	util_strlcpy(m.etag, etag, sizeof m.etag);
 	util_strlcpy(m.last_modified, lm, sizeof m.last_modified);

@@ -62,7 +62,7 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 	}
 	if ((fd = cache_blob_open(&p->cache, d, &size)) == -1)
 		return -1;
-	budget_touch(fd);
+	budget_use_blob(p->budget, d, fd);
 	reply_digest_headers(req, d, type);
 	evhttp_add_header(h, "X-Pullgate-Source", source);
 	if (strcmp(source, "stale") == 0)

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -18,6 +19,47 @@ proxy_signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_info("signal %d: shutting down", (int)sig);
 	event_base_loopexit(p->base, NULL);
+}
+
+static void
+proxy_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy	*p = arg;
+
+	(void)fd;
+	(void)what;
+	storewatch_read(p->watch, p->budget);
+}
+
+/*
+ * The store index (one walk of the cache) and the budget over it, and the
+ * watch that keeps it current when other processes change the cache.
+ */
+static int
+proxy_store_start(struct proxy *p, char **cause)
+{
+	struct timespec	t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Watch first: what changes during the walk is seen twice, not never. */
+	if ((p->watch = storewatch_new(&p->cache, cause)) == NULL ||
+	    (p->budget = budget_new(&p->cache, p->config->cache_max_bytes,
+	    cause)) == NULL)
+		return -1;
+	p->watch_ev = event_new(p->base, storewatch_fd(p->watch),
+	    EV_READ | EV_PERSIST, proxy_watch_cb, p);
+	if (p->watch_ev == NULL || event_add(p->watch_ev, NULL) != 0) {
+		*cause = util_printf("cannot watch the cache");
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("cache indexed: %zu files, %lld bytes, %zu KiB of index, %lld ms",
+	    storeindex_count(budget_index(p->budget)),
+	    (long long)storeindex_bytes(budget_index(p->budget)),
+	    storeindex_memory(budget_index(p->budget)) / 1024,
+	    (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	return 0;
 }
 
 int
@@ -42,6 +84,10 @@ proxy_run(struct config *c)
 		goto out;
 	}
 	if (cache_open(&p.cache, c->cache_dir, 1, &cause) != 0) {
+		log_error("cache: %s", cause);
+		goto out;
+	}
+	if (proxy_store_start(&p, &cause) != 0) {
 		log_error("cache: %s", cause);
 		goto out;
 	}
@@ -75,6 +121,10 @@ out:
 	stream_free_all(&p);
 	tokens_free(p.tokens);
 	fetcher_free(p.fetcher);
+	if (p.watch_ev != NULL)
+		event_free(p.watch_ev);
+	storewatch_free(p.watch);
+	budget_free(p.budget);
 	if (p.sigint != NULL)
 		event_free(p.sigint);
 	if (p.sigterm != NULL)

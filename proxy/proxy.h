@@ -95,6 +95,9 @@ struct proxy {
 	struct evhttp		*http;
 	struct config		*config;
 	struct cache		 cache;
+	struct budget		*budget;	/* and the store index */
+	struct storewatch	*watch;
+	struct event		*watch_ev;
 	struct fetcher		*fetcher;
 	struct tokens		*tokens;
 	struct transfer_list	 transfers;	/* blob downloads in flight */
@@ -190,7 +193,8 @@ void	 manifest_handle(struct api_request *);
 
 /* blob.c */
 void	 blob_handle(struct api_request *);
-int	 blob_send_file(struct evhttp_request *, int, off_t, const struct digest *, int);
+int	 blob_send_file(struct proxy *, struct evhttp_request *, int, off_t,
+	     const struct digest *, int);
 
 /* tags.c */
 void	 tags_handle(struct api_request *);

@@ -22,7 +22,8 @@
 
 #include "proxy.h"
 
-#define TRANSFER_MAGIC	0x5452414e	/* "TRAN" */
+#define TRANSFER_MAGIC		0x5452414e	/* "TRAN" */
+#define TRANSFER_RESERVE_STEP	(1024 * 1024)	/* bodies of unknown length */
 
 struct transfer {
 	unsigned		 magic;
@@ -45,6 +46,7 @@ struct transfer {
 	char			 tmp[PATH_MAX];
 	int			 fd;
 	off_t			 written;
+	int64_t			 reserved;	/* of the budget */
 	off_t			 length;	/* announced; -1 if unknown */
 	struct crypto_sha256	*hash;
 	struct upstream_req	*upstream;
@@ -75,9 +77,18 @@ transfer_notify(struct transfer *t)
 		w->cb(w->arg);
 }
 
+/* The reservation goes back once the transfer ends, however it ends. */
+static void
+transfer_release(struct transfer *t)
+{
+	budget_release(t->proxy->budget, t->reserved);
+	t->reserved = 0;
+}
+
 static void
 transfer_unlist(struct transfer *t)
 {
+	transfer_release(t);
 	if (!t->listed)
 		return;
 	TAILQ_REMOVE(&t->proxy->transfers, t, entry);
@@ -105,12 +116,27 @@ transfer_fail(struct transfer *t, int http_status, const char *fmt, ...)
 	transfer_notify(t);
 }
 
+/* Reserves n more bytes of the budget; fails the transfer if it has no room. */
+static int
+transfer_reserve(struct transfer *t, int64_t n)
+{
+	char	*cause = NULL;
+
+	if (budget_reserve(t->proxy->budget, n, &cause) != 0) {
+		log_warn("%s: %s", t->what, cause);
+		transfer_fail(t, 507, "%s", cause);
+		free(cause);
+		return -1;
+	}
+	t->reserved += n;
+	return 0;
+}
+
 static int
 transfer_headers_cb(struct fetch *f, long status, void *arg)
 {
 	struct transfer	*t = arg;
 	const char	*v;
-	char		*cause = NULL;
 
 	if (status == 304 && t->kind->conditional) {
 		t->not_modified = 1;
@@ -133,13 +159,8 @@ transfer_headers_cb(struct fetch *f, long status, void *arg)
 		util_strlcpy(t->etag, v, sizeof t->etag);
 	if ((v = fetch_header(f, "Last-Modified")) != NULL)
 		util_strlcpy(t->last_modified, v, sizeof t->last_modified);
-	if (t->length > 0 && budget_reserve(&t->proxy->cache,
-	    t->proxy->config->cache_max_bytes, t->length, &cause) != 0) {
-		log_warn("%s: %s", t->what, cause);
-		transfer_fail(t, 507, "%s", cause);
-		free(cause);
+	if (t->length > 0 && transfer_reserve(t, t->length) != 0)
 		return -1;
-	}
 	transfer_set_state(t, TRANSFER_STREAMING);
 	transfer_notify(t);
 	return 0;
@@ -157,6 +178,10 @@ transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 		transfer_fail(t, 0, "upstream sent more than it announced");
 		return -1;
 	}
+	/* A body of unknown length reserves its room as it grows. */
+	while (t->written + (off_t)len > t->reserved)
+		if (transfer_reserve(t, TRANSFER_RESERVE_STEP) != 0)
+			return -1;
 	crypto_backend->sha256_update(t->hash, data, len);
 	while (done < len) {
 		n = pwrite(t->fd, data + done, len - done, t->written + (off_t)done);
@@ -329,7 +354,10 @@ static int
 transfer_blob_publish(struct transfer *t, const struct digest *actual)
 {
 	(void)actual;
-	return cache_publish(&t->proxy->cache, t->fd, t->tmp, &t->digest);
+	if (cache_publish(&t->proxy->cache, t->fd, t->tmp, &t->digest) != 0)
+		return -1;
+	budget_add_blob(t->proxy->budget, &t->digest, t->written);
+	return 0;
 }
 
 static int
@@ -348,7 +376,7 @@ static void
 transfer_blob_send_file(struct transfer *t, struct evhttp_request *req, int fd,
     off_t size)
 {
-	blob_send_file(req, fd, size, &t->digest, 0);
+	blob_send_file(t->proxy, req, fd, size, &t->digest, 0);
 }
 
 const struct transfer_kind transfer_kind_blob = {

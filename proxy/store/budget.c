@@ -1,15 +1,20 @@
 /*
- * The byte budget (cache_max_bytes). Before a download of known size
- * starts, the store must have room for it: if not, the least recently
- * used blobs that no pinned image references are removed until it does.
- * Pinned content is never evicted; if it alone leaves no room, the
- * download is refused with the reason and nothing is removed.
+ * The byte budget (cache_max_bytes) over everything the cache keeps:
+ * blobs and feed files, plus what downloads in flight have reserved.
+ * A download reserves its announced length before its first byte (or,
+ * without a length, step by step as it grows); if the budget has no room,
+ * the least recently used files that the budget may evict and no pin
+ * holds are removed until it has. Pinned content, and a feed's index
+ * files, are never evicted on their own; if they alone leave no room the
+ * reservation is refused with the reason and nothing is removed.
  *
- * "Recently used" is the file's access time, set explicitly on every
- * cache hit (budget_touch), so it works on noatime mounts too. A blob
- * removed while a client reads it stays readable through its descriptor.
+ * Every decision reads the store index (storeindex.c), never the disk:
+ * O(1) per reservation, plus O(1) per file evicted. The pinned set is
+ * re-read only after the pins changed on disk (budget_pins_changed).
+ *
+ * "Recently used" also goes to the file's access time (set explicitly,
+ * so it works on noatime mounts): the order survives a restart.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -20,137 +25,277 @@
 
 #include "store.h"
 
-struct budget_blob {
-	struct digest	digest;
-	off_t		size;
-	struct timespec	used;
+#define BUDGET_MAGIC	0x42444754	/* "BDGT" */
+
+struct budget {
+	unsigned		 magic;
+	const struct cache	*cache;
+	struct storeindex	*index;
+	int64_t			 max;		/* 0: no budget */
+	int64_t			 reserved;	/* by downloads in flight */
+	int			 pins_stale;	/* re-read before evicting */
 };
 
-struct budget_scan {
-	struct budget_blob	*v;
-	size_t			 n, cap;
-	int64_t			 total;
-};
-
-/* One blob of the store, for the LRU order. */
-static int
-budget_scan_blob(const struct digest *d, const char *path, const struct stat *st,
-    void *arg)
-{
-	struct budget_scan	*s = arg;
-	struct budget_blob	*n;
-
-	(void)path;
-	s->total += st->st_size;
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 256;
-		if ((n = reallocarray(s->v, s->cap, sizeof *n)) == NULL)
-			return -1;
-		s->v = n;
-	}
-	s->v[s->n].digest = *d;
-	s->v[s->n].size = st->st_size;
-	s->v[s->n].used = st->st_atim;
-	s->n++;
-	return 0;
-}
-
-/* Downloads in flight (tmp/) count against the budget too. */
 static void
-budget_scan_tmp(const struct cache *c, struct budget_scan *s)
+budget_gauges(const struct budget *b)
 {
-	char		 dir[PATH_MAX], path[PATH_MAX + 264];
-	DIR		*d;
-	struct dirent	*de;
-	struct stat	 st;
-
-	snprintf(dir, sizeof dir, "%s/tmp", c->dir);
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (de->d_name[0] != '.' && stat(path, &st) == 0 &&
-		    S_ISREG(st.st_mode))
-			s->total += st.st_size;
-	}
-	closedir(d);
+	stats_set(STATS_CACHE_RESERVED_BYTES, b->reserved);
 }
 
-static int
-budget_lru_cmp(const void *a, const void *b)
+/* Builds the index of the store at c; max 0 means no budget. */
+struct budget *
+budget_new(const struct cache *c, int64_t max, char **cause)
 {
-	const struct budget_blob	*x = a, *y = b;
+	struct budget	*b;
 
-	if (x->used.tv_sec != y->used.tv_sec)
-		return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
-	if (x->used.tv_nsec != y->used.tv_nsec)
-		return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
+	if ((b = calloc(1, sizeof *b)) == NULL) {
+		*cause = util_printf("out of memory");
+		return NULL;
+	}
+	b->magic = BUDGET_MAGIC;
+	b->cache = c;
+	b->max = max > 0 ? max : 0;
+	b->pins_stale = 1;
+	if ((b->index = storeindex_new()) == NULL) {
+		*cause = util_printf("out of memory");
+		free(b);
+		return NULL;
+	}
+	if (storeindex_rebuild(b->index, c, cause) != 0) {
+		budget_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void
+budget_free(struct budget *b)
+{
+	if (b == NULL)
+		return;
+	storeindex_free(b->index);
+	b->magic = 0;
+	free(b);
+}
+
+struct storeindex *
+budget_index(struct budget *b)
+{
+	return b->index;
+}
+
+/* Walks the disk again (after the change notices overflowed). */
+int
+budget_rebuild(struct budget *b, char **cause)
+{
+	b->pins_stale = 1;
+	return storeindex_rebuild(b->index, b->cache, cause);
+}
+
+void
+budget_pins_changed(struct budget *b)
+{
+	b->pins_stale = 1;
+}
+
+/* The pinned set: every blob of a pinned image, every pinned feed file. */
+static int
+budget_reload_pins(struct budget *b)
+{
+	struct digest_set	 pinned;
+	unsigned char		 key[STOREINDEX_KEY_LEN];
+	size_t			 i;
+
+	memset(&pinned, 0, sizeof pinned);
+	if (refs_collect(b->cache, TAGINDEX_PINS, &pinned) != 0) {
+		digest_set_free(&pinned);
+		return -1;
+	}
+	storeindex_unpin_all(b->index);
+	for (i = 0; i < pinned.n; i++) {
+		storeindex_key_blob(&pinned.v[i], key);
+		storeindex_pin(b->index, key);
+	}
+	digest_set_free(&pinned);
+	if (feedpins_apply(b->cache, b->index) != 0)
+		return -1;
+	b->pins_stale = 0;
+	stats_add(STATS_PIN_RELOADS, 1);
 	return 0;
+}
+
+/* Removes the least recently used evictable file; its size, or -1. */
+static int64_t
+budget_evict_one(struct budget *b)
+{
+	unsigned char	 key[STOREINDEX_KEY_LEN];
+	const char	*path;
+	char		 full[PATH_MAX];
+	struct digest	 d;
+	int64_t		 size;
+	int		 i;
+
+	if (!storeindex_oldest(b->index, key, &size, &path))
+		return -1;
+	if (path == NULL) {
+		for (i = 0; i < STOREINDEX_KEY_LEN; i++)
+			snprintf(d.hex + 2 * i, 3, "%02x", key[i]);
+		if (cache_remove_blob(b->cache, &d) != 0)
+			log_warn("%s: sha256:%s could not be removed; forgotten",
+			    __func__, d.hex);
+	} else {
+		snprintf(full, sizeof full, "%s/%s", b->cache->dir, path);
+		if (feedstore_remove(b->cache, full) != 0)
+			log_warn("%s: %s could not be removed; forgotten",
+			    __func__, full);
+	}
+	storeindex_remove(b->index, key);
+	stats_add(STATS_CACHE_EVICTIONS, 1);
+	stats_add(STATS_CACHE_EVICTED_BYTES, size);
+	return size;
 }
 
 /*
- * Makes room for need more bytes under max (0: no budget). Returns -1
- * with *cause if pinned content leaves no room.
+ * Makes room for need more bytes and reserves them for a download; the
+ * download gives them back with budget_release when it ends, however it
+ * ends (a published file is counted by the index from then on). -1 with
+ * *cause when pinned content and other reservations leave no room.
  */
 int
-budget_reserve(const struct cache *c, int64_t max, int64_t need, char **cause)
+budget_reserve(struct budget *b, int64_t need, char **cause)
 {
-	struct budget_scan	 s;
-	struct digest_set	 pinned;
-	int64_t			 freeable = 0, freed = 0;
-	size_t			 i;
-	int			 rc = -1, evicted = 0;
+	int64_t	freed = 0, size;
+	int	evicted = 0;
 
-	if (max <= 0)
+	if (need < 0)
+		need = 0;
+	if (b->max == 0) {
+		b->reserved += need;
+		budget_gauges(b);
 		return 0;
-	memset(&s, 0, sizeof s);
-	memset(&pinned, 0, sizeof pinned);
-	cache_walk_blobs(c, budget_scan_blob, &s);
-	budget_scan_tmp(c, &s);
-	/* The download being reserved for already has a (small) file in tmp/. */
-	if (s.total + need <= max) {
-		rc = 0;
-		goto out;
 	}
-	if (refs_collect(c, TAGINDEX_PINS, &pinned) != 0) {
-		/* Without the pinned set nothing may go: fail closed. */
-		*cause = util_printf("the cache is full and its pins cannot be "
-		    "read; nothing was evicted");
-		goto out;
-	}
-	for (i = 0; i < s.n; i++)
-		if (!digest_set_contains(&pinned, &s.v[i].digest))
-			freeable += s.v[i].size;
-	if (need > max || s.total - freeable + need > max) {
-		*cause = util_printf("the cache is full: %lld bytes needed, "
-		    "cache_max_bytes is %lld and pinned content or downloads in "
-		    "flight hold %lld", (long long)need, (long long)max,
-		    (long long)(s.total - freeable));
-		goto out;
-	}
-	qsort(s.v, s.n, sizeof *s.v, budget_lru_cmp);
-	for (i = 0; i < s.n && s.total - freed + need > max; i++) {
-		if (digest_set_contains(&pinned, &s.v[i].digest))
-			continue;
-		if (cache_remove_blob(c, &s.v[i].digest) == 0) {
-			freed += s.v[i].size;
-			evicted++;
+	/* Compared as need > max - used: nothing here can overflow. */
+	while (need > b->max - (storeindex_bytes(b->index) + b->reserved)) {
+		if (need > b->max) {
+			*cause = util_printf("the cache is full: %lld bytes needed, "
+			    "more than cache_max_bytes (%lld)", (long long)need,
+			    (long long)b->max);
+			goto refuse;
 		}
+		if (b->pins_stale && budget_reload_pins(b) != 0) {
+			/* Without the pinned set nothing may go: fail closed. */
+			*cause = util_printf("the cache is full and its pins cannot "
+			    "be read; nothing was evicted");
+			goto refuse;
+		}
+		if (need > b->max - (storeindex_bytes(b->index) + b->reserved -
+		    storeindex_evictable_bytes(b->index))) {
+			*cause = util_printf("the cache is full: %lld bytes needed, "
+			    "cache_max_bytes is %lld and pinned content, feed "
+			    "indexes or downloads in flight hold %lld",
+			    (long long)need, (long long)b->max,
+			    (long long)(storeindex_bytes(b->index) + b->reserved -
+			    storeindex_evictable_bytes(b->index)));
+			goto refuse;
+		}
+		if ((size = budget_evict_one(b)) < 0)
+			break;
+		freed += size;
+		evicted++;
 	}
-	log_info("budget: evicted %d least recently used blob(s), %lld bytes, "
-	    "for a download of %lld", evicted, (long long)freed, (long long)need);
-	rc = 0;
-out:
-	digest_set_free(&pinned);
-	free(s.v);
-	return rc;
+	if (evicted > 0)
+		log_info("budget: evicted %d least recently used file(s), %lld "
+		    "bytes, for a download of %lld", evicted, (long long)freed,
+		    (long long)need);
+	b->reserved += need;
+	budget_gauges(b);
+	return 0;
+refuse:
+	stats_add(STATS_BUDGET_REFUSALS, 1);
+	return -1;
 }
 
-/* Marks a blob as used now (its access time), for the LRU order. */
 void
-budget_touch(int fd)
+budget_release(struct budget *b, int64_t n)
+{
+	b->reserved -= n;
+	if (b->reserved < 0)
+		b->reserved = 0;
+	budget_gauges(b);
+}
+
+/* A blob was published (by the daemon, or seen on disk). */
+int
+budget_add_blob(struct budget *b, const struct digest *d, int64_t size)
+{
+	unsigned char	key[STOREINDEX_KEY_LEN];
+
+	storeindex_key_blob(d, key);
+	return storeindex_put(b->index, key, STOREINDEX_BLOB, size, NULL, NULL);
+}
+
+void
+budget_forget_blob(struct budget *b, const struct digest *d)
+{
+	unsigned char	key[STOREINDEX_KEY_LEN];
+
+	storeindex_key_blob(d, key);
+	storeindex_remove(b->index, key);
+}
+
+/* A path under the cache as the index keys it: from the cache directory. */
+static const char *
+budget_rel(const struct budget *b, const char *path)
+{
+	size_t	len = strlen(b->cache->dir);
+
+	if (strncmp(path, b->cache->dir, len) == 0 && path[len] == '/')
+		return path + len + 1;
+	return path;
+}
+
+/* A feed file was published at path (absolute, under the cache). */
+int
+budget_add_file(struct budget *b, const char *path, int64_t size)
+{
+	unsigned char	 key[STOREINDEX_KEY_LEN];
+	const char	*rel = budget_rel(b, path);
+
+	if (storeindex_key_path(rel, key) != 0)
+		return -1;
+	return storeindex_put(b->index, key, storeindex_classify(rel), size,
+	    NULL, rel);
+}
+
+/* Marks a file as used now: the index's LRU order and its access time. */
+static void
+budget_touch_fd(int fd)
 {
 	struct timespec	ts[2] = { { 0, UTIME_NOW }, { 0, UTIME_OMIT } };
 
 	futimens(fd, ts);
+}
+
+void
+budget_use_blob(struct budget *b, const struct digest *d, int fd)
+{
+	unsigned char	key[STOREINDEX_KEY_LEN];
+
+	if (b != NULL) {
+		storeindex_key_blob(d, key);
+		storeindex_touch(b->index, key);
+	}
+	budget_touch_fd(fd);
+}
+
+void
+budget_use_file(struct budget *b, const char *path, int fd)
+{
+	unsigned char	 key[STOREINDEX_KEY_LEN];
+
+	if (b != NULL) {
+		if (storeindex_key_path(budget_rel(b, path), key) == 0)
+			storeindex_touch(b->index, key);
+	}
+	budget_touch_fd(fd);
 }

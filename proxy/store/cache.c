@@ -374,3 +374,17 @@ cache_remove_blob(const struct cache *c, const struct digest *d)
 	unlink(path);
 	return 0;
 }
+
+/*
+ * Marks the pins as changed (pins/.changed replaced), so that a running
+ * daemon re-reads them before it next evicts anything.
+ */
+int
+cache_pins_changed(const struct cache *c)
+{
+	char	path[PATH_MAX], stamp[64];
+
+	snprintf(path, sizeof path, "%s/pins/%s", c->dir, CACHE_PINS_CHANGED);
+	snprintf(stamp, sizeof stamp, "%lld\n", (long long)time(NULL));
+	return cache_write_file(c, path, stamp);
+}

@@ -6,11 +6,13 @@
  * keeps a file from ever taking the name of a directory: caching "dists"
  * cannot break "dists/stable/InRelease".
  */
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -99,5 +101,29 @@ feedstore_meta_write(const struct cache *c, const char *path, const struct feed_
 		return -1;
 	rc = cache_write_file(c, path, text);
 	free(text);
+	return rc;
+}
+
+/*
+ * Removes a feed file (its absolute data path) and what is known of it:
+ * the budget evicts package files this way.
+ */
+int
+feedstore_remove(const struct cache *c, const char *data)
+{
+	char		 meta[PATH_MAX];
+	const char	*at;
+	size_t		 len = strlen(c->dir);
+	int		 rc = 0;
+
+	if (strncmp(data, c->dir, len) != 0 || data[len] != '/' ||
+	    strstr(data, "/../") != NULL)
+		return -1;
+	if (unlink(data) != 0 && errno != ENOENT)
+		rc = -1;
+	if ((at = strstr(data + len, "/data/")) != NULL &&
+	    (size_t)snprintf(meta, sizeof meta, "%.*s/meta/%s", (int)(at - data),
+	    data, at + 6) < sizeof meta)
+		unlink(meta);
 	return rc;
 }

@@ -36,6 +36,8 @@ int	 cache_remove_blob(const struct cache *, const struct digest *);
 typedef int (*cache_walk_cb)(const struct digest *, const char *,
 	     const struct stat *, void *);
 int	 cache_walk_blobs(const struct cache *, cache_walk_cb, void *);
+#define CACHE_PINS_CHANGED	".changed"	/* under pins/ */
+int	 cache_pins_changed(const struct cache *);
 
 /* tagindex.c: which digest a tag of a repository of an entry points to. */
 #define TAGINDEX_MEDIA_TYPE_MAX	128
@@ -88,9 +90,64 @@ int	 digest_set_contains(struct digest_set *, const struct digest *);
 void	 digest_set_free(struct digest_set *);
 int	 refs_collect(const struct cache *, const char *, struct digest_set *);
 
-/* budget.c: the byte budget of the cache, kept by evicting LRU blobs. */
-int	 budget_reserve(const struct cache *, int64_t, int64_t, char **);
-void	 budget_touch(int);
+/* storeindex.c: what the store holds, in memory, for the budget. */
+#define STOREINDEX_KEY_LEN	32
+
+enum storeindex_class {
+	STOREINDEX_BLOB,		/* evictable unless pinned */
+	STOREINDEX_FEED_PACKAGE,	/* evictable unless pinned */
+	STOREINDEX_FEED_INDEX		/* goes only with its set */
+};
+
+struct storeindex;
+
+struct storeindex *storeindex_new(void);
+void	 storeindex_free(struct storeindex *);
+int	 storeindex_rebuild(struct storeindex *, const struct cache *, char **);
+void	 storeindex_key_blob(const struct digest *, unsigned char *);
+int	 storeindex_key_path(const char *, unsigned char *);
+enum storeindex_class storeindex_classify(const char *);
+int	 storeindex_put(struct storeindex *, const unsigned char *,
+	     enum storeindex_class, int64_t, const struct timespec *,
+	     const char *);
+void	 storeindex_touch(struct storeindex *, const unsigned char *);
+void	 storeindex_remove(struct storeindex *, const unsigned char *);
+void	 storeindex_unpin_all(struct storeindex *);
+void	 storeindex_pin(struct storeindex *, const unsigned char *);
+int	 storeindex_oldest(const struct storeindex *, unsigned char *,
+	     int64_t *, const char **);
+int64_t	 storeindex_bytes(const struct storeindex *);
+int64_t	 storeindex_evictable_bytes(const struct storeindex *);
+size_t	 storeindex_count(const struct storeindex *);
+size_t	 storeindex_memory(const struct storeindex *);
+
+/* budget.c: cache_max_bytes over blobs, feed files and downloads. */
+struct budget;
+
+struct budget *budget_new(const struct cache *, int64_t, char **);
+void	 budget_free(struct budget *);
+struct storeindex *budget_index(struct budget *);
+int	 budget_rebuild(struct budget *, char **);
+void	 budget_pins_changed(struct budget *);
+int	 budget_reserve(struct budget *, int64_t, char **);
+void	 budget_release(struct budget *, int64_t);
+int	 budget_add_blob(struct budget *, const struct digest *, int64_t);
+void	 budget_forget_blob(struct budget *, const struct digest *);
+int	 budget_add_file(struct budget *, const char *, int64_t);
+void	 budget_use_blob(struct budget *, const struct digest *, int);
+void	 budget_use_file(struct budget *, const char *, int);
+
+/* storewatch.c: changes other processes make, seen by the daemon. */
+struct storewatch;
+
+struct storewatch *storewatch_new(const struct cache *, char **);
+void	 storewatch_free(struct storewatch *);
+int	 storewatch_fd(const struct storewatch *);
+int	 storewatch_read(struct storewatch *, struct budget *);
+
+/* feedpins.c: feed files that prefill --feed pinned. */
+int	 feedpins_add(const struct cache *, const char *, const char *);
+int	 feedpins_apply(const struct cache *, struct storeindex *);
 
 /* mediatype.c: manifest media types, one list. */
 #define MEDIATYPE_OCI_INDEX	"application/vnd.oci.image.index.v1+json"
@@ -118,6 +175,7 @@ int	 feedstore_path(const struct cache *, const char *, const char *,
 int	 feedstore_meta_read(const char *, struct feed_meta *);
 int	 feedstore_meta_write(const struct cache *, const char *,
 	     const struct feed_meta *);
+int	 feedstore_remove(const struct cache *, const char *);
 
 /* packages.c: package indexes (Packages, Packages.gz). */
 int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);

@@ -93,6 +93,8 @@ tagindex_put_in(const struct cache *c, const char *root, const char *entry,
 		return -1;
 	rc = cache_write_file(c, path, text);
 	free(text);
+	if (rc == 0 && strcmp(root, TAGINDEX_PINS) == 0)
+		rc = cache_pins_changed(c);
 	return rc;
 }
 
@@ -109,7 +111,7 @@ tagindex_remove_in(const struct cache *c, const char *root, const char *entry,
 		log_warn("%s: %s: %s", __func__, path, strerror(errno));
 		return -1;
 	}
-	return 0;
+	return strcmp(root, TAGINDEX_PINS) == 0 ? cache_pins_changed(c) : 0;
 }
 
 /* The tags of a repository, unsorted; an unknown repository has none. */
