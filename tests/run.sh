@@ -22,6 +22,19 @@ record() {	# record PASSED FAILED NAME
 	[ "$2" -gt 0 ] && FAILURES="$FAILURES $3"
 }
 
+# The code's structure (layers, circles, exports), once, from the objects
+# of the first variant.
+set -- $VARIANTS
+out=$LOGDIR/structure.log
+python3 tests/tools/structure.py . "build/$1" > "$out" 2>&1
+rc=$?
+p=$(grep -c '^ok - ' "$out")
+f=$(grep -c '^not ok - ' "$out")
+[ $rc -ne 0 ] && [ "$f" = 0 ] && f=1
+echo "structure: $p passed, $f failed"
+[ "$f" -gt 0 ] && sed 's/^/    /' "$out"
+record "$p" "$f" structure
+
 for v in $VARIANTS; do
 	for t in build/$v/tests/test_*; do
 		[ -x "$t" ] || continue
