@@ -92,6 +92,26 @@ enum range_result {
 };
 enum range_result range_parse(const char *, off_t, off_t *, off_t *);
 
+/* apipath.c: the path of a /v2/ request. */
+#define APIPATH_MAX	(REFERENCE_NAME_MAX + REFERENCE_TAG_MAX + \
+			 DIGEST_STRING_LEN + 32)
+
+enum apipath_kind {
+	APIPATH_MANIFEST, APIPATH_BLOB, APIPATH_TAGS, APIPATH_UPLOAD,
+	APIPATH_REFERRERS
+};
+
+struct apipath {
+	enum apipath_kind	 kind;
+	char			 repo[REFERENCE_NAME_MAX + 1];
+	char			 ref[REFERENCE_TAG_MAX + DIGEST_STRING_LEN + 1];
+	int			 status;	/* when it fails: what to answer */
+	const char		*code;
+	const char		*message;
+};
+
+int	 apipath_parse(const char *, struct apipath *);
+
 /* challenge.c: a Bearer WWW-Authenticate challenge. */
 #define CHALLENGE_VALUE_MAX	1024
 

@@ -30,50 +30,17 @@ api_route_ns(struct registry_table *t, const char *ns)
 
 /* Splits "/v2/<name>/<kind>/<ref>" into ar; returns -1 after replying. */
 static int
-api_parse(struct api_request *ar, char *path)
+api_parse(struct api_request *ar, const char *path)
 {
-	char	*p, *name = path, *ref = NULL;
-	size_t	 len;
+	struct apipath	ap;
 
-	len = strlen(path);
-	if ((p = strstr(path, "/blobs/uploads")) != NULL &&
-	    (p[14] == '\0' || p[14] == '/')) {
-		ar->kind = API_UPLOAD;
-		*p = '\0';
-	} else if (len > 10 && strcmp(path + len - 10, "/tags/list") == 0) {
-		ar->kind = API_TAGS;
-		path[len - 10] = '\0';
-	} else if ((p = strrchr(path, '/')) != NULL && p > path) {
-		ref = p + 1;
-		*p = '\0';
-		if ((p = strrchr(path, '/')) == NULL) {
-			reply_error(ar->req, 404, "NAME_UNKNOWN", "unknown API path");
-			return -1;
-		}
-		*p = '\0';
-		if (strcmp(p + 1, "manifests") == 0)
-			ar->kind = API_MANIFEST;
-		else if (strcmp(p + 1, "blobs") == 0)
-			ar->kind = API_BLOB;
-		else if (strcmp(p + 1, "referrers") == 0)
-			ar->kind = API_REFERRERS;
-		else {
-			reply_error(ar->req, 404, "NAME_UNKNOWN", "unknown API path");
-			return -1;
-		}
-	} else {
-		reply_error(ar->req, 404, "NAME_UNKNOWN", "unknown API path");
+	if (apipath_parse(path, &ap) != 0) {
+		reply_error(ar->req, ap.status, ap.code, ap.message);
 		return -1;
 	}
-	if (util_strlcpy(ar->repo, name, sizeof ar->repo) != 0 ||
-	    !reference_valid_name(ar->repo)) {
-		reply_error(ar->req, 400, "NAME_INVALID", "invalid repository name");
-		return -1;
-	}
-	if (ref != NULL && util_strlcpy(ar->ref, ref, sizeof ar->ref) != 0) {
-		reply_error(ar->req, 400, "TAG_INVALID", "reference too long");
-		return -1;
-	}
+	ar->kind = ap.kind;
+	memcpy(ar->repo, ap.repo, sizeof ar->repo);
+	memcpy(ar->ref, ap.ref, sizeof ar->ref);
 	return 0;
 }
 
@@ -161,23 +128,23 @@ api_handle(struct proxy *proxy, struct evhttp_request *req, const char *rawpath)
 		reply_error(req, 400, "NAME_INVALID", "invalid repository name");
 		goto out;
 	}
-	if (ar.kind == API_UPLOAD || (method != EVHTTP_REQ_GET &&
+	if (ar.kind == APIPATH_UPLOAD || (method != EVHTTP_REQ_GET &&
 	    method != EVHTTP_REQ_HEAD)) {
 		reply_error(req, 405, "UNSUPPORTED", "pullgate is a read-only "
 		    "pull-through cache: push and delete are not supported");
 		goto out;
 	}
 	switch (ar.kind) {
-	case API_MANIFEST:
+	case APIPATH_MANIFEST:
 		manifest_handle(&ar);
 		break;
-	case API_BLOB:
+	case APIPATH_BLOB:
 		blob_handle(&ar);
 		break;
-	case API_TAGS:
+	case APIPATH_TAGS:
 		tags_handle(&ar);
 		break;
-	case API_REFERRERS: {
+	case APIPATH_REFERRERS: {
 		struct digest	 d;
 		struct evbuffer	*b;
 

@@ -172,14 +172,12 @@ const char *upstream_name(const struct registry *, const char *, char *, size_t)
 void	 upstream_tls_options(const struct registry *, struct fetch_request *);
 
 /* api.c: the /v2/ pull API, routed to the handlers below. */
-enum api_kind { API_BASE, API_MANIFEST, API_BLOB, API_TAGS, API_UPLOAD,
-    API_REFERRERS };
 
 struct api_request {
 	struct proxy		*proxy;
 	struct evhttp_request	*req;
 	struct registry		*registry;
-	enum api_kind		 kind;
+	enum apipath_kind	 kind;
 	int			 head;
 	const char		*rawpath;	/* as requested; valid until return */
 	char			 repo[REFERENCE_NAME_MAX + 1];
