@@ -639,21 +639,21 @@ cmd_import_main(int argc, char **argv)
 	}
 	/* Everything checked: now into the cache. */
 	for (i = 0; i < im.nblobs; i++) {
-		if (import_publish(&im, &im.blobs[i]) != 0) {
-			cause = util_printf("cannot store sha256:%s in the cache",
-			    im.blobs[i].digest.hex);
-			goto fail;
-		}
+		/* A manifest's media type goes first: never a manifest without. */
 		if (im.blobs[i].type[0] != '\0' &&
 		    cache_manifest_type_get(&im.cache, &im.blobs[i].digest, type,
 		    sizeof type) != 0)
 			cache_manifest_type_set(&im.cache, &im.blobs[i].digest,
 			    im.blobs[i].type);
+		if (import_publish(&im, &im.blobs[i]) != 0) {
+			cause = util_printf("cannot store sha256:%s in the cache",
+			    im.blobs[i].digest.hex);
+			goto fail;
+		}
 	}
 	for (i = 0; i < im.ngenerated; i++) {
-		if (cache_put(&im.cache, &im.gen_digest[i], im.generated[i],
-		    strlen(im.generated[i])) != 0 ||
-		    cache_manifest_type_set(&im.cache, &im.gen_digest[i],
+		if (cache_put_manifest(&im.cache, &im.gen_digest[i],
+		    im.generated[i], strlen(im.generated[i]),
 		    MEDIATYPE_OCI_MANIFEST) != 0) {
 			cause = util_printf("cannot store a manifest in the cache");
 			goto fail;

@@ -236,8 +236,7 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 		    "the upstream sent a manifest that does not match its digest");
 		goto out;
 	}
-	if (cache_put(&m->proxy->cache, &actual, data, len) != 0 ||
-	    cache_manifest_type_set(&m->proxy->cache, &actual, type) != 0) {
+	if (cache_put_manifest(&m->proxy->cache, &actual, data, len, type) != 0) {
 		reply_error(m->req, 500, "UNKNOWN", "cannot store the manifest");
 		goto out;
 	}

@@ -245,7 +245,23 @@ out:
 	return rc;
 }
 
-/* Writes a small file atomically: temporary file, then rename. */
+/*
+ * Stores a manifest with its media type: the type first, so that a crash
+ * in between never leaves a manifest that cannot be answered by digest.
+ */
+int
+cache_put_manifest(const struct cache *c, const struct digest *d,
+    const void *p, size_t len, const char *type)
+{
+	if (cache_manifest_type_set(c, d, type) != 0)
+		return -1;
+	return cache_put(c, d, p, len);
+}
+
+/*
+ * Writes a small file atomically and durably: temporary file, fsync,
+ * rename, fsync of the directory.
+ */
 int
 cache_write_file(const struct cache *c, const char *path, const char *data)
 {
@@ -259,9 +275,10 @@ cache_write_file(const struct cache *c, const char *path, const char *data)
 		return -1;
 	}
 	if (cache_write_all(fd, data, strlen(data)) == 0 && fdatasync(fd) == 0 &&
-	    rename(tmp, path) == 0)
+	    rename(tmp, path) == 0) {
+		cache_fsync_dir(path);	/* the rename itself survives a crash */
 		rc = 0;
-	else
+	} else
 		log_warn("%s: %s: %s", __func__, path, strerror(errno));
 	close(fd);
 	if (rc != 0)

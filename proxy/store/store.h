@@ -28,6 +28,8 @@ int	 cache_tmp_create(const struct cache *, const struct digest *, char *, size_
 int	 cache_publish(const struct cache *, int, const char *, const struct digest *);
 void	 cache_discard(const char *);
 int	 cache_put(const struct cache *, const struct digest *, const void *, size_t);
+int	 cache_put_manifest(const struct cache *, const struct digest *,
+	     const void *, size_t, const char *);
 int	 cache_write_file(const struct cache *, const char *, const char *);
 int	 cache_manifest_type_set(const struct cache *, const struct digest *, const char *);
 int	 cache_manifest_type_get(const struct cache *, const struct digest *, char *, size_t);
