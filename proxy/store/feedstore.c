@@ -40,8 +40,8 @@ feedstore_valid_path(const char *rel)
 			    (*c >= '0' && *c <= '9') || strchr("._+~:=@,-", *c) != NULL))
 				return 0;
 		p += len;
-		if (*p == '/')
-			p++;
+		if (*p == '/' && *++p == '\0')
+			return 0;	/* a trailing '/' */
 	}
 	return 1;
 }

@@ -206,7 +206,7 @@ int
 tar_write_file(int out, const char *name, int fd, int64_t size, char **cause)
 {
 	unsigned char	h[TAR_BLOCK];
-	char		buf[65536];
+	char		buf[65536], num[13];
 	int64_t		left = size, sum = 0;
 	size_t		i, n, pad;
 	ssize_t		r;
@@ -215,12 +215,18 @@ tar_write_file(int out, const char *name, int fd, int64_t size, char **cause)
 		*cause = util_printf("%s: name too long for the archive", name);
 		return -1;
 	}
+	if (size < 0 || size > 0777777777777LL) {
+		*cause = util_printf("%s: too large for the archive", name);
+		return -1;
+	}
 	memset(h, 0, sizeof h);
 	memcpy(h, name, strlen(name));
 	snprintf((char *)h + 100, 8, "%07o", 0644);
 	snprintf((char *)h + 108, 8, "%07o", 0);
 	snprintf((char *)h + 116, 8, "%07o", 0);
-	snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)size);
+	/* From 8 GiB on, all 12 bytes are digits (GNU tar and bsdtar read it). */
+	snprintf(num, sizeof num, "%012llo", (unsigned long long)size);
+	memcpy(h + 124, size > 077777777777LL ? num : num + 1, 12);
 	snprintf((char *)h + 136, 12, "%011o", 0);
 	h[156] = '0';
 	memcpy(h + 257, "ustar", 6);
