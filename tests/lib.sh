@@ -233,3 +233,64 @@ ctr_() {
 	ns=$1; shift
 	ctr --address "$CTD_SOCK" -n "$ns" "$@"
 }
+
+# metric NAME: a counter or gauge from the daemon's /metrics (0 if absent).
+metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$PG_PORT/metrics" |
+	    awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+# make_deb_repo DIR N BYTES: an unsigned Debian repository in DIR with N
+# packages pkg-1..pkg-N of about BYTES each (uncompressed, so the size
+# holds), suite "stable", component main, binary-all; Packages, .gz and
+# .xz, their by-hash copies, and a Release with Acquire-By-Hash.
+make_deb_repo() {
+	repo=$1
+	mkdir -p "$repo/pool/main" "$repo/dists/stable/main/binary-all"
+	i=1
+	while [ "$i" -le "$2" ]; do
+		d=$WORK/debsrc/pkg-$i
+		mkdir -p "$d/DEBIAN" "$d/usr/share/pkg-$i"
+		head -c "$3" /dev/urandom > "$d/usr/share/pkg-$i/data"
+		printf 'Package: pkg-%s\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.invalid>\nDescription: test %s\n' \
+		    "$i" "$i" > "$d/DEBIAN/control"
+		dpkg-deb --build -Znone "$d" "$repo/pool/main/pkg-${i}_1.0_all.deb" > /dev/null
+		i=$((i + 1))
+	done
+	idx=$repo/dists/stable/main/binary-all
+	(cd "$repo" && apt-ftparchive packages pool > "$idx/Packages")
+	gzip -kf "$idx/Packages"
+	xz -kf "$idx/Packages"
+	mkdir -p "$idx/by-hash/SHA256"
+	for f in Packages Packages.gz Packages.xz; do
+		cp "$idx/$f" "$idx/by-hash/SHA256/$(sha256sum < "$idx/$f" | cut -d' ' -f1)"
+	done
+	(cd "$repo" && apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
+	    -o APT::FTPArchive::Release::Codename=stable \
+	    -o APT::FTPArchive::Release::Architectures=all \
+	    -o APT::FTPArchive::Release::Components=main \
+	    -o APT::FTPArchive::Release::Acquire-By-Hash=yes \
+	    release dists/stable | grep -v by-hash > "$WORK/Release.new" &&
+	    mv "$WORK/Release.new" dists/stable/Release)
+}
+
+# start_nginx ROOT: nginx serving ROOT on a free loopback port, with an
+# access log. Sets NGX_PORT, NGX_PID, NGX_LOG.
+start_nginx() {
+	NGX_PORT=$(free_port)
+	n=$WORK/nginx-$NGX_PORT
+	mkdir -p "$n/tmp"
+	NGX_LOG=$n/access.log
+	cat > "$n/nginx.conf" <<NGINX
+user root; daemon off; worker_processes 1; pid $n/pid; error_log $n/error.log;
+events { worker_connections 128; }
+http { access_log $NGX_LOG; client_body_temp_path $n/tmp;
+  proxy_temp_path $n/tmp; fastcgi_temp_path $n/tmp;
+  uwsgi_temp_path $n/tmp; scgi_temp_path $n/tmp;
+  server { listen 127.0.0.1:$NGX_PORT; root $1; } }
+NGINX
+	nginx -c "$n/nginx.conf" -p "$n" &
+	NGX_PID=$!
+	PIDS="$PIDS $NGX_PID"
+	wait_http "http://127.0.0.1:$NGX_PORT/"
+}

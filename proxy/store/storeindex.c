@@ -385,7 +385,10 @@ storeindex_scan_blob(const struct digest *d, const char *path,
 	return 0;
 }
 
-/* Every regular file under feeds/ (data, meta, sets), with its class. */
+/*
+ * Every feed file under feeds/ with its class. What is known of a file
+ * (meta/, a few hundred bytes) is outside the budget, like tag files.
+ */
 static int
 storeindex_scan_feeds(const char *root, const char *rel, int depth,
     struct storeindex_scan *s)
@@ -412,6 +415,8 @@ storeindex_scan_feeds(const char *root, const char *rel, int depth,
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
+			if (depth == 1 && strcmp(de->d_name, "meta") == 0)
+				continue;
 			rc = storeindex_scan_feeds(root, sub, depth + 1, s);
 			continue;
 		}

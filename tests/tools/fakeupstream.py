@@ -8,6 +8,7 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
 
   lie       same length, one byte flipped in the middle
   truncate  announces the full length, sends half, closes
+  chunked   no Content-Length: the body in chunked transfer coding
   --delay   pause after each chunk (a slow upstream)
   --bearer KEY     answer 401 unless "Authorization: Bearer KEY"
   --redirect BASE  answer blob requests with a 302 to BASE + path
@@ -71,9 +72,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data[len(data) // 2] ^= 0xFF
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(data)))
+        if o.mode == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if head:
+            return
+        if o.mode == "chunked":
+            try:
+                for i in range(0, len(data), o.chunk):
+                    part = data[i:i + o.chunk]
+                    self.wfile.write(b"%x\r\n" % len(part) + bytes(part) + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
             return
         end = len(data) // 2 if o.mode == "truncate" else len(data)
         try:
@@ -95,7 +109,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--blobs", required=True)
     ap.add_argument("--log", required=True)
-    ap.add_argument("--mode", default="good", choices=["good", "lie", "truncate"])
+    ap.add_argument("--mode", default="good", choices=["good", "lie", "truncate", "chunked"])
     ap.add_argument("--chunk", type=int, default=65536)
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--bearer", default="")
