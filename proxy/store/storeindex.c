@@ -497,7 +497,8 @@ storeindex_rebuild(struct storeindex *ix, const struct cache *c, char **cause)
 	TAILQ_INIT(&ix->lru);
 	ix->count = 0;
 	ix->bytes = ix->pinned_bytes = 0;
-	qsort(s.v, s.n, sizeof *s.v, storeindex_used_cmp);
+	if (s.n > 0)
+		qsort(s.v, s.n, sizeof *s.v, storeindex_used_cmp);
 	for (i = 0; i < s.n; i++) {
 		if (storeindex_put(ix, s.v[i].key, s.v[i].class, s.v[i].size,
 		    &s.v[i].used, s.v[i].path) != 0) {
