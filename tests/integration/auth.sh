@@ -158,8 +158,14 @@ get "token: a realm on a host the entry does not trust is refused" \
 get "bearer: the key is sent" /v2/key/x/blobs/$BLOB 200 ""
 check "bearer: the upstream saw Authorization: Bearer" grep -q "AUTH Bearer $BEARER_KEY" "$KEY_LOG"
 get "bearer: a wrong key is UNAUTHORIZED" /v2/keybad/y/blobs/$(fake_blob 1000) 401 "registry 'keybad'"
-curl -s -o /dev/null -H "Authorization: Bearer client-own-key" "http://$PG/v2/key/x/blobs/$(fake_blob 2000)"
-check "the client's own Authorization header is not passed on" \
+OWN=$(fake_blob 2000)
+code=$(curl -s -o "$WORK/own" -w '%{http_code}' -H "Authorization: Bearer client-own-key" \
+    "http://$PG/v2/key/x/blobs/$OWN")
+check "a client with its own Authorization header gets the blob ($code)" \
+    sh -c "[ '$code' = 200 ] && [ sha256:\$(sha256sum < '$WORK/own' | cut -d' ' -f1) = '$OWN' ]"
+check "...the upstream was asked with the entry's key" \
+    grep -q "^GET /v2/x/blobs/$OWN AUTH Bearer $BEARER_KEY\$" "$KEY_LOG"
+check "...and the client's own Authorization header is not passed on" \
     sh -c "! grep -q client-own-key '$KEY_LOG'"
 
 # Redirects never carry credentials to another host.
@@ -216,7 +222,13 @@ check "registry list: JSON with every entry" sh -c "$PY -c 'import json,sys; t=j
 check "registry list: no secret in it" sh -c "! grep -q -- '$BASIC_PW\|$BEARER_KEY\|$READER_PW' '$WORK/list.json'"
 check "registry add: a new entry" "$PULLGATE" registry add -c "$WORK/pg.conf" --name extra \
     --url https://extra.example --auth bearer --bearer-file "$WORK/secrets/bearer.key"
-check "registry add: listed with id 12" sh -c "'$PULLGATE' registry list -c '$WORK/pg.conf' | grep -q '\"extra\"'"
+# registries: `registry list` as "ID NAME" lines; fails when the list fails.
+registries() {
+	"$PULLGATE" registry list -c "$WORK/pg.conf" > "$WORK/list2.json" &&
+	    $PY -c 'import json, sys
+for e in json.load(open(sys.argv[1])): print(e["id"], e["name"])' "$WORK/list2.json"
+}
+check "registry add: listed with id 12" test "$(registries | grep ' extra$')" = "12 extra"
 chmod 644 "$WORK/secrets/wrong.pw"
 "$PULLGATE" registry add -c "$WORK/pg.conf" --name bad --url https://bad.example \
     --auth basic --username u --password-file "$WORK/secrets/wrong.pw" > "$WORK/add.out" 2>&1
@@ -225,7 +237,8 @@ chmod 600 "$WORK/secrets/wrong.pw"
 "$PULLGATE" registry add -c "$WORK/pg.conf" --name iot --url https://x.example > "$WORK/add2.out" 2>&1
 check "registry add: a duplicate name is refused" grep -q "used twice" "$WORK/add2.out"
 check "registry rm: removes an added entry" "$PULLGATE" registry rm -c "$WORK/pg.conf" extra
-check "registry rm: it is gone" sh -c "! '$PULLGATE' registry list -c '$WORK/pg.conf' | grep -q '\"extra\"'"
+rm_done() { registries > "$WORK/ids" && ! grep -q ' extra$' "$WORK/ids" && [ "$(wc -l < "$WORK/ids")" = 11 ]; }
+check "registry rm: it is gone, the other 11 are listed" rm_done
 "$PULLGATE" registry rm -c "$WORK/pg.conf" iot > "$WORK/rm.out" 2>&1
 check "registry rm: an entry of the main file is left alone" grep -q "main configuration file" "$WORK/rm.out"
 

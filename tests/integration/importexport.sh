@@ -62,11 +62,13 @@ cp "$WORK/saved.tar" "$WORK/savedbad.tar"
 $PY "$TOOLS/tarmangle.py" flip "$WORK/savedbad.tar" layer.tar
 "$PULLGATE" import --cache "$C3" "$WORK/savedbad.tar" > "$WORK/bad3.out" 2>&1
 check "a docker save archive with a damaged layer is refused" grep -q "diff_id" "$WORK/bad3.out"
-rm -f /tmp/pullgate-evil
-$PY "$TOOLS/tarmangle.py" evil "$WORK/evil.tar"
+# import unpacks into the staging directory $C3/tmp/import.XXXXXX, so an
+# entry ../../../pullgate-evil, if followed, lands in $WORK/pullgate-evil.
+$PY "$TOOLS/tarmangle.py" evil "$WORK/evil.tar" ../../../pullgate-evil
 "$PULLGATE" import --cache "$C3" "$WORK/evil.tar" > "$WORK/bad4.out" 2>&1
 check "an archive with a ../ entry is refused" grep -q "refused the entry name" "$WORK/bad4.out"
-check "...and nothing was written outside" test ! -e /tmp/pullgate-evil
+check "...and nothing was written outside" \
+    sh -c "test ! -e '$WORK/pullgate-evil' && test -z \"\$(find '$WORK' -name pullgate-evil)\""
 check "...and the cache is as it was" test "$(snap "$C3")" = "$before"
 check "no staging directory is left behind" test -z "$(ls "$C3/tmp")"
 finish

@@ -96,6 +96,8 @@ stop_pid "$PG_PID"
 PG_PORT_FIXED=$PG_PORT PG_CACHE_FIXED=$PG_CACHE start_pullgate main --upstream "http://$UP"
 check "after restart, offline: pull by tag from the cache" pull_image "$PG/acme/app:v1" "$WORK/off2"
 check "after restart, offline: same blobs" same_blobs "$WORK/multi" "$WORK/off2"
-curl -s -D "$WORK/h3" -o /dev/null "http://$PG/v2/acme/app/manifests/v1"
+code=$(curl -s -D "$WORK/h3" -o /dev/null -w '%{http_code}' "http://$PG/v2/acme/app/manifests/v1")
+check "after restart, offline: the tag answers 200 ($code) with its digest, from the cache" \
+    sh -c "[ '$code' = 200 ] && grep -qi '^Docker-Content-Digest: $INDEX_DIGEST' '$WORK/h3' && grep -qi '^X-Pullgate-Source: cache' '$WORK/h3'"
 check "daemon log has no sanitizer report" sanitizer_clean "$PG_LOG"
 finish

@@ -2,7 +2,8 @@
 """Damages a tar archive for the import tests.
 
 tarmangle.py flip ARCHIVE MEMBER-SUBSTRING   flips a byte inside that member's data
-tarmangle.py evil OUT.tar                    writes an archive with a ../ entry
+tarmangle.py evil OUT.tar ENTRY              writes an archive with the entry
+                                             ENTRY (a ../ path) and an index.json
 """
 import io
 import sys
@@ -21,7 +22,7 @@ if sys.argv[1] == "flip":
 elif sys.argv[1] == "evil":
     with tarfile.open(sys.argv[2], "w") as t:
         data = b"owned\n"
-        info = tarfile.TarInfo("../../../../tmp/pullgate-evil")
+        info = tarfile.TarInfo(sys.argv[3])
         info.size = len(data)
         t.addfile(info, io.BytesIO(data))
         info = tarfile.TarInfo("index.json")
