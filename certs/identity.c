@@ -101,8 +101,10 @@ identity_refresh(struct identity *id)
 	if (id->cert_st.st_ino != 0 && identity_same_file(&cst, &id->cert_st) &&
 	    identity_same_file(&kst, &id->key_st))
 		return;
-	if (id->cert_st.st_ino != 0)
+	if (id->cert_st.st_ino != 0) {
 		log_info("identity %s: changed on disk, reloading", id->cert_path);
+		stats_add(STATS_IDENTITY_RELOADS, 1);
+	}
 	id->cert_st = cst;
 	id->key_st = kst;
 	identity_load(id);
@@ -138,6 +140,7 @@ identity_usable(struct identity *id, char *why, size_t len)
 	if (id->info.not_after - now < (time_t)id->warn_days * 86400 &&
 	    now - id->warned >= 86400) {
 		identity_format_time(id->info.not_after, when, sizeof when);
+		stats_add(STATS_IDENTITY_EXPIRY_WARNINGS, 1);
 		log_warn("client certificate %s expires on %s: renew it",
 		    id->cert_path, when);
 		id->warned = now;

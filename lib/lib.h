@@ -48,13 +48,22 @@ enum stats_counter {
 	STATS_FEED_INDEXES_PARSED,
 	STATS_TRANSFERS_STARTED,
 	STATS_TRANSFERS_JOINED,
+	STATS_CACHE_WRITE_ERRORS,
+	STATS_FEED_SET_SWITCHES,
+	STATS_FEED_SET_KEPT,
+	STATS_IDENTITY_RELOADS,
+	STATS_IDENTITY_EXPIRY_WARNINGS,
+	STATS_ROUTED_NS,		/* a family: keep these three together */
+	STATS_ROUTED_NAME,
+	STATS_ROUTED_DEFAULT,
 	STATS_COUNT
 };
 
 void	 stats_add(enum stats_counter, int64_t);
 void	 stats_set(enum stats_counter, int64_t);
 int64_t	 stats_get(enum stats_counter);
-const char *stats_name(enum stats_counter, const char **, int *);
+const char *stats_name(enum stats_counter, const char **, int *,
+	     const char **);
 
 /* digest.c: "sha256:<64 lowercase hex>", the only algorithm we store. */
 #define DIGEST_HEX_LEN		64

@@ -5,10 +5,15 @@
  */
 #include "lib.h"
 
+/*
+ * Counters of one family share its name and help and differ by labels;
+ * a family's members are adjacent in the enum.
+ */
 static const struct {
 	const char	*name;
 	const char	*help;
 	int		 gauge;
+	const char	*labels;	/* or NULL */
 } stats_names[STATS_COUNT] = {
 	[STATS_CACHE_EVICTIONS] = { "pullgate_cache_evictions_total",
 	    "Files removed from the cache to keep it within its budget", 0 },
@@ -38,6 +43,24 @@ static const struct {
 	    "Upstream downloads started", 0 },
 	[STATS_TRANSFERS_JOINED] = { "pullgate_transfers_joined_total",
 	    "Requests that joined a download already in flight", 0 },
+	[STATS_CACHE_WRITE_ERRORS] = { "pullgate_cache_write_errors_total",
+	    "Downloads that failed writing to the cache (a full disk...)", 0 },
+	[STATS_FEED_SET_SWITCHES] = { "pullgate_feed_set_switches_total",
+	    "New signed index sets of a suite put in place whole", 0 },
+	[STATS_FEED_SET_KEPT] = { "pullgate_feed_set_kept_total",
+	    "New index sets that could not be completed: the old set stayed", 0 },
+	[STATS_IDENTITY_RELOADS] = { "pullgate_identity_reloads_total",
+	    "Client certificates re-read after they changed on disk", 0 },
+	[STATS_IDENTITY_EXPIRY_WARNINGS] = {
+	    "pullgate_identity_expiry_warnings_total",
+	    "Warnings that a client certificate expires soon", 0 },
+	[STATS_ROUTED_NS] = { "pullgate_requests_routed_total",
+	    "API requests by the rule that chose their registry entry", 0,
+	    "by=\"ns\"" },
+	[STATS_ROUTED_NAME] = { "pullgate_requests_routed_total", NULL, 0,
+	    "by=\"name\"" },
+	[STATS_ROUTED_DEFAULT] = { "pullgate_requests_routed_total", NULL, 0,
+	    "by=\"default\"" },
 };
 
 static int64_t	stats_values[STATS_COUNT];
@@ -60,10 +83,16 @@ stats_get(enum stats_counter c)
 	return stats_values[c];
 }
 
+/*
+ * The counter's family name; its help (NULL: same family as the one
+ * before), whether it is a gauge, and its labels (NULL: none).
+ */
 const char *
-stats_name(enum stats_counter c, const char **help, int *gauge)
+stats_name(enum stats_counter c, const char **help, int *gauge,
+    const char **labels)
 {
 	*help = stats_names[c].help;
 	*gauge = stats_names[c].gauge;
+	*labels = stats_names[c].labels;
 	return stats_names[c].name;
 }

@@ -66,15 +66,21 @@ api_route(struct api_request *ar, const char *query)
 		}
 	}
 	evhttp_clear_headers(&params);
+	if (r != NULL)
+		stats_add(STATS_ROUTED_NS, 1);
 	if (r == NULL && (slash = strchr(ar->repo, '/')) != NULL) {
 		*slash = '\0';
 		r = registry_lookup(t, ar->repo);
 		*slash = '/';
-		if (r != NULL)
+		if (r != NULL) {
 			memmove(ar->repo, slash + 1, strlen(slash + 1) + 1);
+			stats_add(STATS_ROUTED_NAME, 1);
+		}
 	}
-	if (r == NULL)
+	if (r == NULL) {
 		r = registry_default(t);
+		stats_add(STATS_ROUTED_DEFAULT, 1);
+	}
 	ar->registry = r;
 	/* One name per image in the cache: Docker Hub's official images. */
 	if (r->is_docker_hub && strchr(ar->repo, '/') == NULL &&

@@ -159,6 +159,7 @@ feedset_settle_cb(evutil_socket_t fd, short what, void *arg)
 			return;		/* not yet */
 	}
 	if (failed) {
+		stats_add(STATS_FEED_SET_KEPT, 1);
 		log_warn("feed %s %s: the new index set is incomplete; the old one "
 		    "stays", fs->feed->name, fs->reldir);
 		feedset_remove_pending(fs);
@@ -179,6 +180,7 @@ feedset_settle_cb(evutil_socket_t fd, short what, void *arg)
 		feedset_free(fs);
 		return;
 	}
+	stats_add(STATS_FEED_SET_SWITCHES, 1);
 	log_info("feed %s %s: new index set in place (%d index(es) with it)",
 	    fs->feed->name, fs->reldir, fs->nmembers);
 	feedset_remove_pending(fs);

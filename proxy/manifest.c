@@ -223,6 +223,7 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 		log_error("%s/%s@sha256:%s: upstream sent a manifest with digest "
 		    "sha256:%s; discarded", m->registry->name, m->repo,
 		    m->digest.hex, actual.hex);
+		stats_add(STATS_VERIFY_FAILURES, 1);
 		manifest_reject(m, "DIGEST_INVALID",
 		    "the upstream sent a manifest that does not match its digest");
 		goto out;
@@ -232,6 +233,7 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 	    !digest_equal(&announced, &actual)) {
 		log_error("%s/%s:%s: upstream announced %s but sent sha256:%s; "
 		    "discarded", m->registry->name, m->repo, m->tag, dc, actual.hex);
+		stats_add(STATS_VERIFY_FAILURES, 1);
 		manifest_reject(m, "DIGEST_INVALID",
 		    "the upstream sent a manifest that does not match its digest");
 		goto out;

@@ -11,7 +11,7 @@ void
 metrics_handle(struct proxy *p, struct evhttp_request *req)
 {
 	struct evbuffer	*b;
-	const char	*name, *help;
+	const char	*name, *help, *labels;
 	int		 gauge, i;
 
 	(void)p;
@@ -20,9 +20,13 @@ metrics_handle(struct proxy *p, struct evhttp_request *req)
 		return;
 	}
 	for (i = 0; i < STATS_COUNT; i++) {
-		name = stats_name((enum stats_counter)i, &help, &gauge);
-		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n",
-		    name, help, name, gauge ? "gauge" : "counter", name,
+		name = stats_name((enum stats_counter)i, &help, &gauge, &labels);
+		if (help != NULL)
+			evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n",
+			    name, help, name, gauge ? "gauge" : "counter");
+		evbuffer_add_printf(b, "%s%s%s%s %lld\n", name,
+		    labels != NULL ? "{" : "", labels != NULL ? labels : "",
+		    labels != NULL ? "}" : "",
 		    (long long)stats_get((enum stats_counter)i));
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

@@ -191,6 +191,7 @@ transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 			if (n == 0)
 				errno = EIO;
 			log_error("%s: %s: %s", __func__, t->tmp, strerror(errno));
+			stats_add(STATS_CACHE_WRITE_ERRORS, 1);
 			transfer_fail(t, 0, "cannot write to the cache: %s",
 			    strerror(errno));
 			return -1;
@@ -231,12 +232,14 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 		goto out;
 	}
 	if (t->expected_size >= 0 && t->written != t->expected_size) {
+		stats_add(STATS_VERIFY_FAILURES, 1);
 		transfer_fail(t, 0, "the upstream's file does not match its index");
 		goto out;
 	}
 	crypto_backend->sha256_final(t->hash, raw);
 	digest_from_raw(raw, &actual);
 	if (t->verify && !digest_equal(&actual, &t->digest)) {
+		stats_add(STATS_VERIFY_FAILURES, 1);
 		log_error("%s sha256:%s: upstream sent content with digest "
 		    "sha256:%s; discarded", t->what, t->digest.hex, actual.hex);
 		transfer_fail(t, 0, "the upstream sent content that does not "
@@ -299,6 +302,7 @@ transfer_start(struct proxy *p, struct registry *r, const char *key,
 	*status = 0;
 	if ((t = transfer_find(p, key)) != NULL) {
 		transfer_ref(t);
+		stats_add(STATS_TRANSFERS_JOINED, 1);
 		return t;
 	}
 	if ((t = calloc(1, sizeof *t)) == NULL) {
@@ -339,6 +343,7 @@ transfer_start(struct proxy *p, struct registry *r, const char *key,
 	}
 	TAILQ_INSERT_TAIL(&p->transfers, t, entry);
 	t->listed = 1;
+	stats_add(STATS_TRANSFERS_STARTED, 1);
 	log_debug("%s: %s: download started", __func__, t->what);
 	return t;
 fail:

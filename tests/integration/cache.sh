@@ -71,7 +71,7 @@ check "budget: a blob shared by the pinned image and an unpinned one stayed" \
     test -f "$BC/blobs/sha256/$(layer pinned | cut -c1-2)/$(layer pinned)"
 total=$(du -sb "$BC/blobs" | cut -f1)
 check "budget: the store holds the budget ($total <= 3600000 + directories)" test "$total" -le 3700000
-check "budget: the eviction is logged" grep -q "budget: evicted" "$PG_LOG"
+check "budget: the eviction is counted" test "$(metric pullgate_cache_evictions_total)" -gt 0
 "$PULLGATE" cache pin --cache "$BC" -c "$WORK/budget.conf" b/u1:v1 b/x:v1 b/copy:v1
 before=$(ls -R "$BC/blobs" | sort | md5sum)
 code=$(curl -s -o "$WORK/full.out" -w '%{http_code}' "http://$PG/v2/b/y/blobs/sha256:$(layer y)")
@@ -124,7 +124,8 @@ if mount -t tmpfs -o size=8m tmpfs "$SMALL"; then
 	check "full disk: no temporary file is left" test -z "$(ls "$SMALL/cache/tmp")"
 	check "full disk: nothing half-written is published" \
 	    test ! -e "$SMALL/cache/blobs/sha256/${BIGBLOB:7:2}/${BIGBLOB#sha256:}"
-	check "full disk: the error is logged" grep -q "No space left on device" "$PG_LOG"
+	check "full disk: the write error is counted" \
+	    test "$(metric pullgate_cache_write_errors_total)" -gt 0
 	curl -s -o "$WORK/hit" "http://$PG/v2/x/blobs/$SMALLBLOB"
 	check "full disk: cache hits are still served" \
 	    test "sha256:$(sha256sum < "$WORK/hit" | cut -d' ' -f1)" = "$SMALLBLOB"

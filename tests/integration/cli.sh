@@ -31,6 +31,9 @@ pid=$!
 PIDS="$PIDS $pid"
 check "etc/pullgate.conf loads and --listen overrides it" wait_http "http://127.0.0.1:$PORT/healthz"
 check "the cache directory from the file is used" test -d "$WORK/c-conf/blobs/sha256"
-check "--upstream overrides the file" grep -q "127.0.0.1:$FAKE_PORT" "$WORK/conf.log"
+Z=$(printf '0%.0s' $(seq 64))
+curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/x/blobs/sha256:$Z"
+check "--upstream overrides the file (the request reached it)" \
+    grep -q "blobs/sha256:$Z" "$FAKE_LOG"
 stop_pid $pid
 finish
