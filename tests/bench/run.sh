@@ -1,16 +1,26 @@
 #!/bin/bash
 # make bench: measurements, not pass/fail. Ratios are measured in one run,
-# side by side, because the machine is shared and noisy.
+# side by side, because the machine is shared and noisy. Every row is one
+# line "name: value" at the end of the output.
 #
 #   cache-hit throughput: pullgate vs nginx serving the same file
 #   cold pull: skopeo through pullgate vs straight from the registry
 #   upstream GETs for N simultaneous pulls of one blob
 #   resident memory of the daemon with N slow clients on one large blob
+#
+# Only the daemon's external interfaces are used (HTTP, CLI, config file,
+# the cache directory layout), so the same script measures any version.
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/lib.sh"
 
 N=${BENCH_CLIENTS:-8}
 REPS=${BENCH_REPS:-10}
+ROWS=$WORK/rows
+
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l; }
+row() { echo "$1: $2" >> "$ROWS"; }	# row NAME VALUE
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 start_registry bench
 UP=127.0.0.1:$REG_PORT
@@ -21,14 +31,14 @@ BIGF=$WORK/img/blobs/sha256/$BIG
 start_pullgate bench --upstream "http://$UP" --log-level warn
 PG=127.0.0.1:$PG_PORT
 
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc -l; }
-
 # Cold pull: direct, then through pullgate (cache empty), then warm.
 t0=$(now); pull_image "$UP/bench/app:v1" "$WORK/direct"; t1=$(now)
 pull_image "$PG/bench/app:v1" "$WORK/cold"; t2=$(now)
 pull_image "$PG/bench/app:v1" "$WORK/warm"; t3=$(now)
 direct=$(secs "$t0" "$t1"); cold=$(secs "$t1" "$t2"); warm=$(secs "$t2" "$t3")
+row "skopeo pull straight from the registry" "$(printf '%.2f s' "$direct")"
+row "skopeo pull through pullgate, cold" "$(printf '%.2f s (x%.2f)' "$cold" "$(echo "$cold / $direct" | bc -l)")"
+row "skopeo pull through pullgate, warm" "$(printf '%.2f s (x%.2f)' "$warm" "$(echo "$warm / $direct" | bc -l)")"
 
 # Cache-hit throughput against nginx serving the same file.
 NGX=$(free_port)
@@ -57,6 +67,8 @@ rate() {	# rate URL: MB/s over REPS sequential downloads (curl's own timing)
 }
 pg_rate=$(rate "http://$PG/v2/bench/app/blobs/sha256:$BIG")
 ngx_rate=$(rate "http://127.0.0.1:$NGX/blob")
+row "cache hit, 16 MB blob, pullgate" "$(printf '%.0f MB/s' "$pg_rate")"
+row "same file, nginx sendfile" "$(printf '%.0f MB/s (pullgate/nginx x%.2f)' "$ngx_rate" "$(echo "$pg_rate / $ngx_rate" | bc -l)")"
 
 # Upstream GETs for N simultaneous pulls of one uncached blob.
 $PY "$TOOLS/mkimage.py" "$WORK/img2" --tag v1 --layers 1 --size 32000000 --seed fan > /dev/null
@@ -67,23 +79,20 @@ for i in $(seq "$N"); do
 	curl -s -o /dev/null "http://$PG/v2/bench/fan/blobs/sha256:$FAN" & pids="$pids $!"
 done
 for p in $pids; do wait "$p"; done
-gets=$(upstream_gets "$REG_LOG" "sha256:$FAN")
+row "upstream GETs for $N simultaneous pulls" "$(upstream_gets "$REG_LOG" "sha256:$FAN")"
 
 # Resident memory with N slow clients reading one large blob.
-rss0=$(awk '/VmRSS/ {print $2}' /proc/$PG_PID/status)
+rss0=$(rss "$PG_PID")
 pids=""
 for i in $(seq "$N"); do
 	curl -s -o /dev/null --limit-rate 2m "http://$PG/v2/bench/app/blobs/sha256:$BIG" & pids="$pids $!"
 done
 sleep 3
-rss1=$(awk '/VmRSS/ {print $2}' /proc/$PG_PID/status)
+rss1=$(rss "$PG_PID")
 for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+row "daemon RSS, idle -> $N slow clients" "$rss0 kB -> $rss1 kB"
 
-printf '\n%-48s %s\n' "measurement" "value"
-printf '%-48s %.2f s\n' "skopeo pull straight from the registry" "$direct"
-printf '%-48s %.2f s (x%.2f)\n' "skopeo pull through pullgate, cold" "$cold" "$(echo "$cold / $direct" | bc -l)"
-printf '%-48s %.2f s (x%.2f)\n' "skopeo pull through pullgate, warm" "$warm" "$(echo "$warm / $direct" | bc -l)"
-printf '%-48s %.0f MB/s\n' "cache hit, 16 MB blob, pullgate" "$pg_rate"
-printf '%-48s %.0f MB/s (pullgate/nginx x%.2f)\n' "same file, nginx sendfile" "$ngx_rate" "$(echo "$pg_rate / $ngx_rate" | bc -l)"
-printf '%-48s %s\n' "upstream GETs for $N simultaneous pulls" "$gets"
-printf '%-48s %s kB -> %s kB\n' "daemon RSS, idle -> $N slow clients" "$rss0" "$rss1"
+row "daemon log lines at warn or error level (all runs)" \
+    "$(cat "$WORK"/pullgate-*.log | grep -c -i -E '\[(warn|error)\]')"
+echo
+cat "$ROWS"
