@@ -7,6 +7,9 @@
 #   cold pull: skopeo through pullgate vs straight from the registry
 #   upstream GETs for N simultaneous pulls of one blob
 #   resident memory of the daemon with N slow clients on one large blob
+#   manifest request rate (ab, 64 connections, a fixed number of requests):
+#     GET by tag, GET and HEAD by digest of a cached manifest, req/s and
+#     p99, next to nginx serving the same manifest as a static file
 #
 # Only the daemon's external interfaces are used (HTTP, CLI, config file,
 # the cache directory layout), so the same script measures any version.
@@ -15,10 +18,16 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 
 N=${BENCH_CLIENTS:-8}
 REPS=${BENCH_REPS:-10}
+MREQS=${BENCH_MANIFEST_REQUESTS:-20000}
+CONNS=64
 ROWS=$WORK/rows
 
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l; }
+ratio() {	# ratio A B: A/B with two decimals, "?" when either is not a number
+	r=$(echo "$1 / $2" | bc -l 2>/dev/null)
+	if [ -n "$r" ]; then printf '%.2f' "$r"; else echo "?"; fi
+}
 row() { echo "$1: $2" >> "$ROWS"; }	# row NAME VALUE
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
@@ -91,6 +100,43 @@ sleep 3
 rss1=$(rss "$PG_PID")
 for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 row "daemon RSS, idle -> $N slow clients" "$rss0 kB -> $rss1 kB"
+
+# Manifest request rate: ab, CONNS keep-alive connections, MREQS requests
+# each run, against the cached manifest and nginx serving its bytes.
+ACCEPT="Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+MDIG=$(curl -s -I -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/v1" |
+    sed -n 's/^Docker-Content-Digest: *\([^[:space:]]*\).*/\1/Ip')
+curl -s -H "$ACCEPT" -o "$WORK/nginx/www/manifest" "http://$PG/v2/bench/app/manifests/$MDIG"
+ab_run() {	# ab_run NAME AB-ARGS... URL: sets AB_RPS, AB_P99 (ms), AB_BAD
+	out=$WORK/ab-$1.txt; shift
+	ab -q -k -s 60 -n "$MREQS" -c "$CONNS" "$@" > "$out" 2>&1
+	AB_RPS=$(awk '/^Requests per second:/ {printf "%.0f", $4}' "$out")
+	AB_P99=$(awk '$1 == "99%" {print $2}' "$out")
+	AB_BAD=$(awk -v n="$MREQS" '/^Complete requests:/ {c=$3} /^Failed requests:/ {f=$3}
+	    /^Non-2xx responses:/ {x=$3} END {print n - c + f + x}' "$out")
+	AB_RPS=${AB_RPS:-0}; AB_P99=${AB_P99:-?}
+}
+manifest_rows() {	# manifest_rows NAME NGINX-RPS: two rows from the last ab_run
+	note=""
+	[ "$AB_BAD" = 0 ] || note=" ($AB_BAD of $MREQS failed or not 2xx)"
+	if [ -n "$2" ]; then
+		row "$1, req/s" "$AB_RPS (pullgate/nginx x$(ratio "$AB_RPS" "$2"))$note"
+	else
+		row "$1, req/s" "$AB_RPS$note"
+	fi
+	row "$1, p99" "$AB_P99 ms"
+}
+ab_run ngx-get "http://127.0.0.1:$NGX/manifest"
+ngx_get=$AB_RPS; manifest_rows "manifest GET, static file, nginx, $CONNS conns" ""
+ab_run ngx-head -i "http://127.0.0.1:$NGX/manifest"
+ngx_head=$AB_RPS; manifest_rows "manifest HEAD, static file, nginx, $CONNS conns" ""
+ab_run tag -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/v1"
+manifest_rows "manifest GET by tag, pullgate, $CONNS conns" "$ngx_get"
+ab_run digest -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/$MDIG"
+manifest_rows "manifest GET by digest, pullgate, $CONNS conns" "$ngx_get"
+ab_run digest-head -i -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/$MDIG"
+manifest_rows "manifest HEAD by digest, pullgate, $CONNS conns" "$ngx_head"
+stop_pid "$PG_PID"
 
 row "daemon log lines at warn or error level (all runs)" \
     "$(cat "$WORK"/pullgate-*.log | grep -c -i -E '\[(warn|error)\]')"
