@@ -10,6 +10,11 @@
 #   manifest request rate (ab, 64 connections, a fixed number of requests):
 #     GET by tag, GET and HEAD by digest of a cached manifest, req/s and
 #     p99, next to nginx serving the same manifest as a static file
+#   feed: a Debian-main-sized apt repository (60,000 stanzas) behind nginx;
+#     its Release, Packages.xz (also by-hash) and Packages.gz fetched cold
+#     through /feeds/, then 50 distinct uncached .deb files at once, with
+#     /healthz latency (p50/p99/max) measured meanwhile, next to idle
+#     /healthz and the same 50 straight from nginx
 #
 # Only the daemon's external interfaces are used (HTTP, CLI, config file,
 # the cache directory layout), so the same script measures any version.
@@ -20,6 +25,9 @@ N=${BENCH_CLIENTS:-8}
 REPS=${BENCH_REPS:-10}
 MREQS=${BENCH_MANIFEST_REQUESTS:-20000}
 CONNS=64
+STANZAS=${BENCH_FEED_STANZAS:-60000}
+DEBS=50
+BENCH=$TOP/tests/bench
 ROWS=$WORK/rows
 
 now() { date +%s.%N; }
@@ -136,6 +144,79 @@ ab_run digest -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/$MDIG"
 manifest_rows "manifest GET by digest, pullgate, $CONNS conns" "$ngx_get"
 ab_run digest-head -i -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/$MDIG"
 manifest_rows "manifest HEAD by digest, pullgate, $CONNS conns" "$ngx_head"
+stop_pid "$PG_PID"
+
+# probe_start NAME URL: /healthz latency in a loop until probe_stop NAME.
+probe_start() {
+	rm -f "$WORK/probe-$1.stop"
+	$PY "$BENCH/probe.py" latency "$2" --stop "$WORK/probe-$1.stop" \
+	    --max-seconds 600 > "$WORK/probe-$1.out" &
+	PROBE_PID=$!
+	PIDS="$PIDS $PROBE_PID"
+	sleep 0.3
+}
+probe_stop() {	# sets PROBE (samples p50 p99 max errors)
+	touch "$WORK/probe-$1.stop"
+	wait "$PROBE_PID"
+	forget_pid "$PROBE_PID"
+	read -r PROBE < "$WORK/probe-$1.out"
+}
+probe_field() { echo "$PROBE" | cut -d' ' -f"$1"; }
+
+# Feed: a Debian-main-sized repository, its indexes cached, then DEBS
+# distinct uncached package files at once.
+REPO=$WORK/nginx/www/deb
+$PY "$BENCH/mkfeed.py" "$REPO" --stanzas "$STANZAS" --debs "$DEBS" > "$WORK/debs.list"
+sync
+cat > "$WORK/feeds.conf" <<CONF
+feeds = ( { name = "bench"; url = "http://127.0.0.1:$NGX/deb"; } );
+CONF
+start_pullgate feeds -c "$WORK/feeds.conf" --log-level warn
+PGF=127.0.0.1:$PG_PORT
+BIN=dists/stable/main/binary-amd64
+XZ=$(sha256sum < "$REPO/$BIN/Packages.xz" | cut -d' ' -f1)
+INDEXES="Release:dists/stable/Release Packages.xz:$BIN/Packages.xz
+by-hash:$BIN/by-hash/SHA256/$XZ Packages.gz:$BIN/Packages.gz"	# label:path
+code() { curl -s -o /dev/null --max-time 300 -w '%{http_code}' "$1"; }
+codes="InRelease $(code "http://$PGF/feeds/bench/dists/stable/InRelease")"	# unsigned: 404
+t0=$(now)
+for f in $INDEXES; do codes="$codes, ${f%%:*} $(code "http://$PGF/feeds/bench/${f#*:}")"; done
+t1=$(now)
+for f in $INDEXES; do code "http://127.0.0.1:$NGX/deb/${f#*:}" > /dev/null; done
+t2=$(now)
+idx_pg=$(secs "$t0" "$t1"); idx_ngx=$(secs "$t1" "$t2")
+row "feed: index fetches through pullgate (HTTP status)" "$codes"
+row "feed: Release, Packages.xz, by-hash, Packages.gz cold through pullgate" \
+    "$(printf '%.2f s (x%.2f of nginx direct, %.2f s)' "$idx_pg" "$(echo "$idx_pg / $idx_ngx" | bc -l)" "$idx_ngx")"
+
+probe_start feed-idle "http://$PGF/healthz"
+sleep 1
+probe_stop feed-idle
+row "feed: /healthz idle, p50 / p99 / max" "$(probe_field 2) / $(probe_field 3) / $(probe_field 4) ms"
+idle_p99=$(probe_field 3)
+
+fire_debs() {	# fire_debs BASE OUT: every listed .deb at once; seconds until all done
+	: > "$2"
+	t0=$(now)
+	pids=""
+	while read -r f; do
+		curl -s -o /dev/null --max-time 300 -w '%{http_code}\n' "$1/$f" >> "$2" &
+		pids="$pids $!"
+	done < "$WORK/debs.list"
+	for p in $pids; do wait "$p"; done
+	secs "$t0" "$(now)"
+}
+probe_start feed "http://$PGF/healthz"
+deb_pg=$(fire_debs "http://$PGF/feeds/bench" "$WORK/debs-pg.out")
+probe_stop feed
+deb_ngx=$(fire_debs "http://127.0.0.1:$NGX/deb" "$WORK/debs-ngx.out")
+deb_ok=$(grep -c '^200$' "$WORK/debs-pg.out")
+deb_cached=$(find "$PG_CACHE/feeds/bench/data/pool" -name '*.deb#' 2>/dev/null | wc -l)
+row "feed: $DEBS uncached .deb at once through pullgate, all done" \
+    "$(printf '%.2f s (x%.2f of nginx direct, %.3f s)' "$deb_pg" "$(echo "$deb_pg / $deb_ngx" | bc -l)" "$deb_ngx")"
+row "feed: the $DEBS .deb, answered 200 / stored in the cache" "$deb_ok / $deb_cached of $DEBS"
+row "feed: /healthz during the $DEBS, p50 / p99 / max" \
+    "$(probe_field 2) / $(probe_field 3) / $(probe_field 4) ms (p99 x$(ratio "$(probe_field 3)" "$idle_p99") of idle; $(probe_field 1) samples, $(probe_field 5) failed)"
 stop_pid "$PG_PID"
 
 row "daemon log lines at warn or error level (all runs)" \
