@@ -15,6 +15,10 @@
 #     through /feeds/, then 50 distinct uncached .deb files at once, with
 #     /healthz latency (p50/p99/max) measured meanwhile, next to idle
 #     /healthz and the same 50 straight from nginx
+#   scale: a cache of 100,000 blobs with cache_max_bytes set above its size
+#     (nothing evicted) next to an empty cache: start-up time until
+#     /healthz answers, RSS after start, time to first byte of a cold
+#     download of a few MB, /healthz p99 while 5 cold downloads start
 #
 # Only the daemon's external interfaces are used (HTTP, CLI, config file,
 # the cache directory layout), so the same script measures any version.
@@ -27,6 +31,8 @@ MREQS=${BENCH_MANIFEST_REQUESTS:-20000}
 CONNS=64
 STANZAS=${BENCH_FEED_STANZAS:-60000}
 DEBS=50
+BLOBS=${BENCH_SCALE_BLOBS:-100000}
+STARTS=3
 BENCH=$TOP/tests/bench
 ROWS=$WORK/rows
 
@@ -218,6 +224,78 @@ row "feed: the $DEBS .deb, answered 200 / stored in the cache" "$deb_ok / $deb_c
 row "feed: /healthz during the $DEBS, p50 / p99 / max" \
     "$(probe_field 2) / $(probe_field 3) / $(probe_field 4) ms (p99 x$(ratio "$(probe_field 3)" "$idle_p99") of idle; $(probe_field 1) samples, $(probe_field 5) failed)"
 stop_pid "$PG_PID"
+
+# Scale: a cache of BLOBS blobs (budget set, nothing evicted) next to an
+# empty one, the same configuration; six uncached layers of 4 MB upstream.
+$PY "$TOOLS/mkimage.py" "$WORK/img3" --tag v1 --layers 6 --size 4000000 --seed scale > /dev/null
+push_image "$WORK/img3" v1 "$UP/bench/scale:v1"
+LAYERS=$(ls -S "$WORK/img3/blobs/sha256" | head -6)
+FIRST=$(echo "$LAYERS" | head -1)
+for l in $LAYERS; do	# warms the registry's side for both runs
+	curl -s -o /dev/null "http://$UP/v2/bench/scale/blobs/sha256:$l"
+done
+ttfb_up=$(curl -s -o /dev/null -w '%{time_starttransfer}' "http://$UP/v2/bench/scale/blobs/sha256:$FIRST")
+total=$($PY "$BENCH/mkblobs.py" "$WORK/cache-full" --count "$BLOBS")
+sync	# their write-back would otherwise land on the measurements
+cat > "$WORK/scale.conf" <<CONF
+cache_max_bytes = $((total * 2 + 100000000));
+CONF
+scale_run() {	# scale_run NAME: sets S_UP S_RSS S_TTFB S_PROBE S_ALL
+	ups=""
+	for try in $(seq "$STARTS"); do	# start-up: the median of STARTS
+		port=$(free_port)
+		$PY "$BENCH/probe.py" up "http://127.0.0.1:$port/healthz" \
+		    --max-seconds 300 > "$WORK/up-$1" &
+		w=$!
+		PIDS="$PIDS $w"
+		sleep 0.3
+		t0=$(now)
+		PG_PORT_FIXED=$port PG_CACHE_FIXED=$WORK/cache-$1 start_pullgate "$1" \
+		    -c "$WORK/scale.conf" --upstream "http://$UP" --log-level warn
+		wait "$w"; forget_pid "$w"
+		up=$(cat "$WORK/up-$1")
+		case $up in
+		[0-9]*) ups="$ups $(secs "$t0" "$up")" ;;
+		*) ups="$ups 999" ;;	# not up within the probe's 300 s
+		esac
+		[ "$try" = "$STARTS" ] || stop_pid "$PG_PID"	# (lib.sh uses i)
+	done
+	S_UP=$(printf '%s\n' $ups | sort -n | sed -n "$(((STARTS + 1) / 2))p")
+	sleep 0.5
+	S_RSS=$(rss "$PG_PID")
+	S_TTFB=$(curl -s -o /dev/null --max-time 300 -w '%{time_starttransfer}' \
+	    "http://127.0.0.1:$port/v2/bench/scale/blobs/sha256:$FIRST")
+	probe_start "scale-$1" "http://127.0.0.1:$port/healthz"
+	t0=$(now)
+	pids=""
+	for l in $(echo "$LAYERS" | tail -n +2); do
+		curl -s -o /dev/null --max-time 300 "http://127.0.0.1:$port/v2/bench/scale/blobs/sha256:$l" &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p"; done
+	S_ALL=$(secs "$t0" "$(now)")
+	probe_stop "scale-$1"
+	S_PROBE=$PROBE
+	stop_pid "$PG_PID"
+}
+scale_run full
+f_up=$S_UP f_rss=$S_RSS f_ttfb=$S_TTFB f_probe=$S_PROBE f_all=$S_ALL
+f_left=$(find "$WORK/cache-full/blobs/sha256" -type f | wc -l)
+scale_run empty
+e_up=$S_UP e_rss=$S_RSS e_ttfb=$S_TTFB e_probe=$S_PROBE e_all=$S_ALL
+pf() { echo "$1" | cut -d' ' -f"$2"; }
+row "scale: blobs in the full cache" "$BLOBS, $total bytes, cache_max_bytes $((total * 2 + 100000000)); $f_left after the run"
+row "scale: start-up to /healthz (median of $STARTS), $BLOBS blobs / empty" \
+    "$(printf '%.3f s / %.3f s' "$f_up" "$e_up") (x$(ratio "$f_up" "$e_up"))"
+row "scale: RSS after start, $BLOBS blobs / empty" "$f_rss kB / $e_rss kB"
+row "scale: cold 4 MB blob, time to first byte, $BLOBS blobs / empty" \
+    "$(printf '%.4f s / %.4f s' "$f_ttfb" "$e_ttfb") (x$(ratio "$f_ttfb" "$e_ttfb"); registry direct $(printf '%.4f' "$ttfb_up") s)"
+row "scale: /healthz p99 while 5 cold downloads start, $BLOBS blobs / empty" \
+    "$(pf "$f_probe" 3) ms / $(pf "$e_probe" 3) ms (x$(ratio "$(pf "$f_probe" 3)" "$(pf "$e_probe" 3)"))"
+row "scale: /healthz max while 5 cold downloads start, $BLOBS blobs / empty" \
+    "$(pf "$f_probe" 4) ms / $(pf "$e_probe" 4) ms ($(pf "$f_probe" 1) / $(pf "$e_probe" 1) samples)"
+row "scale: the 5 cold downloads all done, $BLOBS blobs / empty" \
+    "$(printf '%.3f s / %.3f s' "$f_all" "$e_all")"
 
 row "daemon log lines at warn or error level (all runs)" \
     "$(cat "$WORK"/pullgate-*.log | grep -c -i -E '\[(warn|error)\]')"
