@@ -2,7 +2,7 @@
 # Installs what pullgate needs on Debian 12, as root, only if missing.
 #   install-deps.sh build    compilers and libraries
 #   install-deps.sh test     the above, plus the tests' servers and clients
-#   install-deps.sh bench    the above, plus nginx and bc for make bench
+#   install-deps.sh bench    the above, plus nginx, bc and ab for make bench
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev
@@ -10,7 +10,7 @@ libssl-dev libjansson-dev libconfig-dev libmbedtls-dev zlib1g-dev liblzma-dev"
 TEST_PKGS="libcmocka-dev docker-registry skopeo apache2-utils python3 curl
 openssl ca-certificates containerd bc nginx-light apt-utils gnupg
 binutils xz-utils"
-BENCH_PKGS="nginx-light bc"
+BENCH_PKGS="nginx-light bc apache2-utils"
 
 case "${1:-build}" in
 build) want="$BUILD_PKGS" ;;
