@@ -39,7 +39,6 @@ export_collect_cb(const struct digest *d, int64_t size, int is_manifest,
     int present, void *arg)
 {
 	struct export	*x = arg;
-	size_t		 i;
 
 	(void)size;
 	(void)is_manifest;
@@ -47,9 +46,8 @@ export_collect_cb(const struct digest *d, int64_t size, int is_manifest,
 		x->missing++;
 		return 0;
 	}
-	for (i = 0; i < x->blobs.n; i++)
-		if (digest_equal(&x->blobs.v[i], d))
-			return 0;
+	if (digest_set_contains(&x->blobs, d))
+		return 0;	/* shared by two images */
 	return digest_set_add(&x->blobs, d);
 }
 

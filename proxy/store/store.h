@@ -75,17 +75,18 @@ typedef int (*image_walk_cb)(const struct digest *, int64_t, int, int, void *);
 int	 image_walk(const struct cache *, const struct digest *, image_walk_cb,
 	     void *);
 
-/* refs.c: digest sets, and what an index's images reference. */
+/* digest_set.c: sets of digests; all zero is an empty set. */
 struct digest_set {
 	struct digest		*v;
 	size_t			 n, cap;
 	int			 sorted;
-	const struct cache	*cache;
 };
 
 int	 digest_set_add(struct digest_set *, const struct digest *);
 int	 digest_set_contains(struct digest_set *, const struct digest *);
 void	 digest_set_free(struct digest_set *);
+
+/* refs.c: what an index's images reference. */
 int	 refs_collect(const struct cache *, const char *, struct digest_set *);
 
 /* budget.c: the byte budget of the cache, kept by evicting LRU blobs. */
