@@ -72,6 +72,7 @@ struct fetch_request {
 
 struct fetcher	*fetcher_new(struct event_base *, const struct config *);
 void		 fetcher_free(struct fetcher *);
+void		 fetch_request_tls(struct fetch_request *, const struct registry *);
 struct fetch	*fetch_start(struct fetcher *, const struct fetch_request *,
 		     const struct fetch_callbacks *, void *);
 void		 fetch_cancel(struct fetch *);
@@ -163,7 +164,6 @@ void	 upstream_shutdown(struct proxy *);
 char	*upstream_url(const struct registry *, const char *, const char *,
 	     const char *, const char *);
 const char *upstream_name(const struct registry *, const char *, char *, size_t);
-void	 upstream_tls_options(const struct registry *, struct fetch_request *);
 
 /* api.c: the /v2/ pull API, routed to the handlers below. */
 enum api_kind { API_BASE, API_MANIFEST, API_BLOB, API_TAGS, API_UPLOAD,

@@ -120,20 +120,6 @@ upstream_accept(struct evkeyvalq *client)
 	return accept;
 }
 
-/* The client certificate and CA bundle of an entry, for a fetch. */
-void
-upstream_tls_options(const struct registry *r, struct fetch_request *fr)
-{
-	if ((r->auth & AUTH_MTLS) && r->identity != NULL) {
-		fr->tls_cert = r->cert;
-		fr->tls_cert_der = r->identity->info.is_der;
-		fr->tls_key = r->key;
-		fr->tls_key_der = r->identity->is_key_der;
-	}
-	if (r->ca[0] != '\0')
-		fr->tls_ca = r->ca;
-}
-
 static void
 upstream_free(struct upstream_req *u)
 {
@@ -293,7 +279,7 @@ upstream_attempt(struct upstream_req *u)
 		h = n;
 	}
 	fr.headers = h;
-	upstream_tls_options(r, &fr);
+	fetch_request_tls(&fr, r);
 	if ((u->fetch = fetch_start(u->proxy->fetcher, &fr, &cb, u)) == NULL) {
 		curl_slist_free_all(h);
 		return -1;
