@@ -637,6 +637,13 @@ cmd_import_main(int argc, char **argv)
 		    im.ntags);
 		goto fail;
 	}
+	for (i = 0; i < im.ntags; i++) {
+		if (registry_upstream_name(r, im.tags[i].repo, im.tags[i].repo,
+		    sizeof im.tags[i].repo) != 0) {
+			cause = util_printf("%s: name too long", im.tags[i].repo);
+			goto fail;
+		}
+	}
 	/* Everything checked: now into the cache. */
 	for (i = 0; i < im.nblobs; i++) {
 		if (import_publish(&im, &im.blobs[i]) != 0) {
@@ -660,13 +667,7 @@ cmd_import_main(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < im.ntags; i++) {
-		char dstr[DIGEST_STRING_LEN + 1], name[REFERENCE_NAME_MAX + 16];
-
-		/* Docker Hub keeps one-component names under library/. */
-		if (r->is_docker_hub && strchr(im.tags[i].repo, '/') == NULL) {
-			snprintf(name, sizeof name, "library/%s", im.tags[i].repo);
-			util_strlcpy(im.tags[i].repo, name, sizeof im.tags[i].repo);
-		}
+		char dstr[DIGEST_STRING_LEN + 1];
 
 		memset(&e, 0, sizeof e);
 		e.digest = im.tags[i].digest;

@@ -230,14 +230,9 @@ cmd_resolve_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (r->is_docker_hub && strchr(ref.name, '/') == NULL) {
-		char name[sizeof ref.name + 8];
-
-		snprintf(name, sizeof name, "library/%s", ref.name);
-		if (util_strlcpy(ref.name, name, sizeof ref.name) != 0) {
-			fprintf(stderr, "pullgate resolve: name too long\n");
-			goto out;
-		}
+	if (registry_upstream_name(r, ref.name, ref.name, sizeof ref.name) != 0) {
+		fprintf(stderr, "pullgate resolve: name too long\n");
+		goto out;
 	}
 	memset(&a, 0, sizeof a);
 	if (cmd_resolve_daemon(&c, r->name, &ref, &a) != 0)

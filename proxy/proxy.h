@@ -142,7 +142,7 @@ void		 token_forget(struct tokens *, struct token_waiter *);
 struct upstream_req;
 
 struct upstream_request {
-	const char		*repo;		/* as the client named it */
+	const char		*repo;		/* registry_upstream_name's */
 	const char		*what;		/* "manifests", "blobs", "tags/list" */
 	const char		*ref;		/* or NULL */
 	const char		*query;		/* or NULL */
@@ -161,9 +161,6 @@ struct upstream_req *upstream_start(struct proxy *, struct registry *,
 	     void *, long *, char **);
 void	 upstream_cancel(struct upstream_req *);
 void	 upstream_shutdown(struct proxy *);
-char	*upstream_url(const struct registry *, const char *, const char *,
-	     const char *, const char *);
-const char *upstream_name(const struct registry *, const char *, char *, size_t);
 
 /* api.c: the /v2/ pull API, routed to the handlers below. */
 enum api_kind { API_BASE, API_MANIFEST, API_BLOB, API_TAGS, API_UPLOAD,

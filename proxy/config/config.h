@@ -33,7 +33,7 @@ struct registry {
 	char	 url[REGISTRY_URL_MAX];	/* base URL, no trailing '/'; empty for local */
 	char	 host[256];		/* host part of url, for ns= matching */
 	int	 is_local;		/* never touches the network */
-	int	 is_docker_hub;		/* one-component names get library/ */
+	int	 is_docker_hub;		/* library/ names, its hosts, its realm */
 	int	 is_feed;		/* a package feed, not a registry */
 	int	 from_file;		/* 0 main config, 1 registries_file */
 
@@ -88,6 +88,8 @@ int	 registry_load_secrets(struct registry *, char **);
 int	 registry_trusts_host(const struct registry *, const char *);
 int	 registry_serves_host(const struct registry *, const char *);
 int	 registry_tag_immutable(const struct registry *, const char *);
+int	 registry_upstream_name(const struct registry *, const char *, char *,
+	     size_t);
 
 /* config.c: everything the daemon reads from its file and flags. */
 struct config {

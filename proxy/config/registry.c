@@ -4,6 +4,7 @@
  * alone; entries 3 and up come from the configuration.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -130,6 +131,31 @@ registry_serves_host(const struct registry *r, const char *host)
 		if (strcasecmp(r->mirror_of[i], host) == 0)
 			return 1;
 	return r->is_docker_hub && registry_is_docker_hub_host(host);
+}
+
+/*
+ * The name entry r knows repository repo by, into buf (which may be repo
+ * itself): Docker Hub keeps its one-component official images under
+ * library/ ("alpine" is "library/alpine"); any other name is itself. The
+ * one home of that rule: the daemon's cache and upstream requests and
+ * every command use this name. -1 if it would pass REFERENCE_NAME_MAX or
+ * not fit len.
+ */
+int
+registry_upstream_name(const struct registry *r, const char *repo, char *buf,
+    size_t len)
+{
+	char	name[REFERENCE_NAME_MAX + 1];
+	int	n;
+
+	if (r->is_docker_hub && strchr(repo, '/') == NULL)
+		n = snprintf(name, sizeof name, "library/%s", repo);
+	else
+		n = snprintf(name, sizeof name, "%s", repo);
+	if (n < 0 || (size_t)n >= sizeof name || (size_t)n >= len)
+		return -1;
+	memcpy(buf, name, (size_t)n + 1);
+	return 0;
 }
 
 /* Whether tag matches the entry's immutable_tags pattern. */
