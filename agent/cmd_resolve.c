@@ -141,9 +141,6 @@ cmd_resolve_cache(const struct config *c, const struct registry *r,
 {
 	struct cache		 cache;
 	struct tagindex_entry	 e;
-	const struct registry	*o;
-	size_t			 i;
-	int			 found = 0;
 
 	util_strlcpy(cache.dir, c->cache_dir, sizeof cache.dir);
 	util_strlcpy(a->source, "cache", sizeof a->source);
@@ -154,18 +151,11 @@ cmd_resolve_cache(const struct config *c, const struct registry *r,
 			digest_format(&ref->digest, a->digest, sizeof a->digest);
 			return;
 		}
-	} else {
-		found = tagindex_get(&cache, r->name, ref->name, ref->tag, &e) == 0;
-		for (i = 0; !found && r->is_local && i < c->registries.count; i++) {
-			o = &c->registries.entries[i];
-			found = tagindex_get(&cache, o->name, ref->name, ref->tag,
-			    &e) == 0;
-		}
-		if (found && cache_blob_exists(&cache, &e.digest)) {
-			digest_format(&e.digest, a->digest, sizeof a->digest);
-			util_strlcpy(a->type, e.media_type, sizeof a->type);
-			return;
-		}
+	} else if (registry_resolve_tag(&c->registries, &cache, r, ref->name,
+	    ref->tag, &e) == 0) {
+		digest_format(&e.digest, a->digest, sizeof a->digest);
+		util_strlcpy(a->type, e.media_type, sizeof a->type);
+		return;
 	}
 	snprintf(a->error, sizeof a->error, "not in the cache of %s (and no "
 	    "daemon answers on %s:%d)", c->cache_dir, c->listen_host,

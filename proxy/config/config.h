@@ -90,6 +90,9 @@ int	 registry_serves_host(const struct registry *, const char *);
 int	 registry_tag_immutable(const struct registry *, const char *);
 int	 registry_upstream_name(const struct registry *, const char *, char *,
 	     size_t);
+int	 registry_resolve_tag(const struct registry_table *, const struct cache *,
+	     const struct registry *, const char *, const char *,
+	     struct tagindex_entry *);
 
 /* config.c: everything the daemon reads from its file and flags. */
 struct config {

@@ -158,6 +158,59 @@ registry_upstream_name(const struct registry *r, const char *repo, char *buf,
 	return 0;
 }
 
+/*
+ * The entries whose tag indexes answer for r, into names (room for
+ * t->count): r's own; for the local entry, its own and then every other
+ * entry's, by id. Returns how many.
+ */
+static size_t
+registry_tag_sources(const struct registry_table *t, const struct registry *r,
+    const char **names)
+{
+	const struct registry	*x, *next;
+	size_t			 i, n = 0;
+	int			 last = 0;
+
+	names[n++] = r->name;
+	if (!r->is_local)
+		return n;
+	for (;;) {
+		next = NULL;
+		for (i = 0; i < t->count; i++) {
+			x = &t->entries[i];
+			if (!x->is_local && x->id > last &&
+			    (next == NULL || x->id < next->id))
+				next = x;
+		}
+		if (next == NULL)
+			return n;
+		names[n++] = next->name;
+		last = next->id;
+	}
+}
+
+/*
+ * A tag of entry r from the cache alone, as the daemon and 'pullgate
+ * resolve' answer it: the first of registry_tag_sources' indexes that has
+ * it with its manifest cached. -1 if none (or out of memory).
+ */
+int
+registry_resolve_tag(const struct registry_table *t, const struct cache *c,
+    const struct registry *r, const char *repo, const char *tag,
+    struct tagindex_entry *e)
+{
+	const char	**names;
+	size_t		  n;
+	int		  rc;
+
+	if ((names = calloc(t->count + 1, sizeof *names)) == NULL)
+		return -1;
+	n = registry_tag_sources(t, r, names);
+	rc = tagindex_resolve(c, names, n, repo, tag, e);
+	free(names);
+	return rc;
+}
+
 /* Whether tag matches the entry's immutable_tags pattern. */
 int
 registry_tag_immutable(const struct registry *r, const char *tag)

@@ -55,6 +55,8 @@ int	 tagindex_put(const struct cache *, const char *, const char *,
 int	 tagindex_list(const struct cache *, const char *, const char *,
 	     char ***, size_t *);
 void	 tagindex_list_free(char **, size_t);
+int	 tagindex_resolve(const struct cache *, const char *const *, size_t,
+	     const char *, const char *, struct tagindex_entry *);
 typedef int (*tagindex_walk_cb)(const char *, const char *, const char *,
 	     const struct tagindex_entry *, void *);
 int	 tagindex_walk(const struct cache *, tagindex_walk_cb, void *);
