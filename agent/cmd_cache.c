@@ -142,27 +142,14 @@ cmd_cache_ls_cb(const char *entry, const char *repo, const char *tag,
 static int
 cmd_cache_verify_one(const char *path, const struct digest *d)
 {
-	struct crypto_sha256	*h;
-	unsigned char		 buf[65536], raw[CRYPTO_SHA256_LEN];
-	struct digest		 actual;
-	ssize_t			 n;
-	int			 fd;
+	struct digest	actual;
+	int		fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : 1;
-	if ((h = crypto_backend->sha256_new()) == NULL) {
-		close(fd);
-		return 0;
-	}
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		crypto_backend->sha256_update(h, buf, (size_t)n);
+		return errno == ENOENT ? 0 : 1;	/* gone: gc or eviction */
+	rc = hash_fd(fd, &actual, NULL);
 	close(fd);
-	crypto_backend->sha256_final(h, raw);
-	crypto_backend->sha256_free(h);
-	if (n < 0)
-		return 1;
-	digest_from_raw(raw, &actual);
-	return !digest_equal(&actual, d);
+	return rc != 0 || !digest_equal(&actual, d);
 }
 
 struct cmd_cache_tally {

@@ -65,33 +65,17 @@ import_usage(FILE *f)
 "under the registry entry (default: the default entry), and pinned.\n");
 }
 
-/* Hashes a file; its size goes to *size. */
+/* Hashes a file of the archive (never through a symlink); its size too. */
 static int
 import_hash(const char *path, struct digest *d, int64_t *size)
 {
-	struct crypto_sha256	*h;
-	unsigned char		 buf[65536], raw[CRYPTO_SHA256_LEN];
-	ssize_t			 n;
-	int			 fd;
+	int	fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
-	if ((h = crypto_backend->sha256_new()) == NULL) {
-		close(fd);
-		return -1;
-	}
-	*size = 0;
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		crypto_backend->sha256_update(h, buf, (size_t)n);
-		*size += n;
-	}
+	rc = hash_fd(fd, d, size);
 	close(fd);
-	crypto_backend->sha256_final(h, raw);
-	crypto_backend->sha256_free(h);
-	if (n < 0)
-		return -1;
-	digest_from_raw(raw, d);
-	return 0;
+	return rc;
 }
 
 static int

@@ -66,8 +66,6 @@ int	 tagindex_put_in(const struct cache *, const char *, const char *,
 	     const char *, const char *, const struct tagindex_entry *);
 int	 tagindex_remove_in(const struct cache *, const char *, const char *,
 	     const char *, const char *);
-int	 tagindex_list_in(const struct cache *, const char *, const char *,
-	     const char *, char ***, size_t *);
 int	 tagindex_walk_in(const struct cache *, const char *, tagindex_walk_cb,
 	     void *);
 
@@ -146,7 +144,6 @@ struct tar_reader {
 
 int	 tar_next(struct tar_reader *, char **);
 int	 tar_copy(struct tar_reader *, int, char **);
-int	 tar_skip(struct tar_reader *, char **);
 int	 tar_write_file(int, const char *, int, int64_t, char **);
 int	 tar_write_end(int, char **);
 

@@ -113,7 +113,7 @@ tagindex_remove_in(const struct cache *c, const char *root, const char *entry,
 }
 
 /* The tags of a repository, unsorted; an unknown repository has none. */
-int
+static int
 tagindex_list_in(const struct cache *c, const char *root, const char *entry,
     const char *repo, char ***tags, size_t *count)
 {

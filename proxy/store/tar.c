@@ -15,6 +15,8 @@
 #define TAR_BLOCK	512
 #define TAR_MAX_SIZE	(64LL * 1024 * 1024 * 1024)
 
+static int	tar_skip(struct tar_reader *, char **);
+
 static int
 tar_read_full(int fd, void *buf, size_t len)
 {
@@ -195,7 +197,8 @@ tar_copy(struct tar_reader *t, int fd, char **cause)
 	return 0;
 }
 
-int
+/* Passes over the rest of the current entry's data. */
+static int
 tar_skip(struct tar_reader *t, char **cause)
 {
 	return tar_copy(t, -1, cause);
