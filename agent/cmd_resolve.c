@@ -4,13 +4,11 @@
  * would get, online or offline); when no daemon answers, it reads the
  * cache directory itself.
  */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent.h"
 
@@ -34,104 +32,40 @@ struct cmd_resolve_answer {
 	char	error[1600];
 };
 
-struct cmd_resolve_body {
-	char	buf[4096];
-	size_t	len;
-};
-
-static size_t
-cmd_resolve_header_cb(char *line, size_t size, size_t n, void *arg)
-{
-	struct cmd_resolve_answer	*a = arg;
-	size_t				 len = size * n, vlen;
-	const char			*v;
-	char				*dst;
-	size_t				 dstlen;
-
-	if (len > 22 && strncasecmp(line, "Docker-Content-Digest:", 22) == 0) {
-		v = line + 22; dst = a->digest; dstlen = sizeof a->digest;
-	} else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0) {
-		v = line + 13; dst = a->type; dstlen = sizeof a->type;
-	} else if (len > 18 && strncasecmp(line, "X-Pullgate-Source:", 18) == 0) {
-		v = line + 18; dst = a->source; dstlen = sizeof a->source;
-	} else
-		return len;
-	while (*v == ' ')
-		v++;
-	vlen = strcspn(v, "\r\n");
-	if (vlen < dstlen) {
-		memcpy(dst, v, vlen);
-		dst[vlen] = '\0';
-	}
-	return len;
-}
-
-static size_t
-cmd_resolve_body_cb(char *data, size_t size, size_t n, void *arg)
-{
-	struct cmd_resolve_body	*b = arg;
-	size_t	len = size * n, take = len;
-
-	if (take > sizeof b->buf - 1 - b->len)
-		take = sizeof b->buf - 1 - b->len;
-	memcpy(b->buf + b->len, data, take);
-	b->len += take;
-	b->buf[b->len] = '\0';
-	return len;
-}
-
 /* Asks the daemon; -1 when none answers, else 0 (a->error set on failure). */
 static int
 cmd_resolve_daemon(const struct config *c, const char *entry,
     const struct reference *ref, struct cmd_resolve_answer *a)
 {
-	struct cmd_resolve_body	 body = { "", 0 };
-	struct curl_slist	*h = NULL;
-	CURL			*curl;
-	json_t			*root;
-	char			 url[1024], dstr[DIGEST_STRING_LEN + 1];
-	long			 code = 0;
-	CURLcode		 rc;
+	struct daemon_client		 dc;
+	struct daemon_client_reply	 r;
+	char				 path[1024], dstr[DIGEST_STRING_LEN + 1];
+	char				*cause = NULL;
+	int				 rc = 0;
 
 	if (ref->has_digest)
 		digest_format(&ref->digest, dstr, sizeof dstr);
-	snprintf(url, sizeof url, "http://%s%s%s:%d/v2/%s/%s/manifests/%s",
-	    strchr(c->listen_host, ':') ? "[" : "", c->listen_host,
-	    strchr(c->listen_host, ':') ? "]" : "", c->listen_port, entry,
-	    ref->name, ref->has_digest ? dstr : ref->tag);
-	if ((curl = curl_easy_init()) == NULL)
+	snprintf(path, sizeof path, "/v2/%s/%s/manifests/%s", entry, ref->name,
+	    ref->has_digest ? dstr : ref->tag);
+	if (daemon_client_init(&dc, c->listen_host, c->listen_port) != 0)
 		return -1;
-	h = curl_slist_append(h, mediatype_accept_header);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 3L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)c->connect_timeout + 60);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, cmd_resolve_header_cb);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, a);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cmd_resolve_body_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(h);
-	if (rc == CURLE_COULDNT_CONNECT)
-		return -1;
-	if (rc != CURLE_OK) {
-		snprintf(a->error, sizeof a->error, "the daemon at %s:%d: %s",
-		    c->listen_host, c->listen_port, curl_easy_strerror(rc));
-		return 0;
+	dc.timeout = (long)c->connect_timeout + 60;
+	if (daemon_client_get(&dc, path, 0, &r, &cause) != 0) {
+		if (r.no_daemon)
+			rc = -1;
+		else if (r.status == 0)
+			snprintf(a->error, sizeof a->error, "the daemon at %s: %s",
+			    dc.base, cause);
+		else
+			snprintf(a->error, sizeof a->error, "%s", r.message[0] !=
+			    '\0' ? r.message : "the daemon refused");
 	}
-	if (code != 200) {
-		root = json_loads(body.buf, 0, NULL);
-		snprintf(a->error, sizeof a->error, "%s", json_string_value(
-		    json_object_get(json_array_get(json_object_get(root, "errors"),
-		    0), "message")) != NULL ? json_string_value(json_object_get(
-		    json_array_get(json_object_get(root, "errors"), 0), "message")) :
-		    "the daemon refused");
-		json_decref(root);
-	}
-	return 0;
+	util_strlcpy(a->digest, r.digest, sizeof a->digest);
+	util_strlcpy(a->type, r.type, sizeof a->type);
+	util_strlcpy(a->source, r.source, sizeof a->source);
+	daemon_client_reply_free(&r);
+	free(cause);
+	return rc;
 }
 
 /* No daemon: the cache directory alone. */
