@@ -6,13 +6,38 @@
 #ifndef PULLGATE_AGENT_H
 #define PULLGATE_AGENT_H
 
+#include <stdio.h>
+
 #include "config.h"
 
-/* serve.c, cmd_*.c: the subcommands. */
-struct reference;
-/* imageref.c */
+/* command.c: the option and configuration prologue of every command. */
+#define COMMAND_CONFIG	0x01	/* -c/--config FILE; the configuration is read */
+#define COMMAND_CACHE	0x02	/* --cache DIR over cache_dir */
+#define COMMAND_LISTEN	0x04	/* --listen HOST:PORT over listen */
+
+struct option;
+
+struct command {
+	const char		 *name;		/* "pullgate resolve", for messages */
+	void			(*usage)(FILE *);
+	unsigned		  flags;	/* COMMAND_* */
+	const struct option	 *options;	/* its own, or NULL; a zero row ends them */
+	const char		 *shortopts;	/* its own short options, or NULL */
+	/* One of its own options; -1 (with *cause, or usage) exits with 2. */
+	int			(*option)(int, const char *, void *, char **);
+	void			 *arg;
+	int			  min_args;	/* operands */
+	int			  max_args;	/* -1: no maximum */
+};
+
+int	 command_begin(const struct command *, int, char **, struct config *,
+	     int *);
+
+/* imageref.c: IMAGE as the commands take it. */
 int	 imageref_parse(struct config *, const char *, struct registry **,
 	     struct reference *, char **);
+
+/* serve.c, cmd_*.c: the subcommands. */
 int	 serve_main(int, char **);
 int	 cmd_cert_main(int, char **);
 int	 cmd_registry_main(int, char **);

@@ -539,49 +539,53 @@ import_cleanup(struct import *im)
 	free(im->tags);
 }
 
+struct import_flags {
+	const char	*which, *as;
+};
+
+static int
+import_option(int ch, const char *arg, void *p, char **cause)
+{
+	struct import_flags	*f = p;
+
+	if (ch == 'r')
+		f->which = arg;
+	else if (ch == 'a')
+		f->as = arg;
+	else
+		return -1;
+	return 0;
+}
+
 int
 cmd_import_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "cache", required_argument, NULL, 'd' },
 		{ "registry", required_argument, NULL, 'r' },
 		{ "as", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct import_flags	 f = { NULL, NULL };
+	const struct command	 cmd = { "pullgate import", import_usage,
+	    COMMAND_CONFIG | COMMAND_CACHE, longopts, NULL, import_option, &f,
+	    1, 1 };
 	struct import		 im;
 	struct config		 c;
 	struct registry		*r;
 	struct tagindex_entry	 e;
 	struct stat		 st;
-	const char		*file = NULL, *dir = NULL, *which = NULL, *path;
+	const char		*which, *path;
 	char			*cause = NULL, lp[PATH_MAX], type[TAGINDEX_MEDIA_TYPE_MAX];
 	size_t			 i;
-	int			 ch, rc = 1;
+	int			 rc, first;
 
 	memset(&im, 0, sizeof im);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'r': which = optarg; break;
-		case 'a': im.as = optarg; break;
-		case 'h': import_usage(stdout); return 0;
-		default: import_usage(stderr); return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		import_usage(stderr);
-		return 2;
-	}
-	path = argv[optind];
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate import: %s\n", cause);
-		free(cause);
-		return 1;
-	}
+	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
+		return rc;
+	rc = 1;
+	path = argv[first];
+	which = f.which;
+	im.as = f.as;
 	r = registry_default(&c.registries);
 	if (which != NULL) {
 		r = registry_lookup(&c.registries, which);
@@ -590,7 +594,7 @@ cmd_import_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (cache_open(&im.cache, dir != NULL ? dir : c.cache_dir, 0, &cause) != 0)
+	if (cache_open(&im.cache, c.cache_dir, 0, &cause) != 0)
 		goto fail;
 	if (stat(path, &st) != 0) {
 		cause = util_printf("%s: %s", path, strerror(errno));

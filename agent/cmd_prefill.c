@@ -267,77 +267,83 @@ prefill_spawn(struct prefill *p, const char *file, const char *cache)
 	return -1;
 }
 
+/* The options of prefill besides the common ones. */
+struct prefill_flags {
+	struct prefill	*p;
+	const char	*registry, *list, *feed, *dist, *arch;
+};
+
+static int
+prefill_option(int ch, const char *arg, void *v, char **cause)
+{
+	struct prefill_flags	*f = v;
+
+	switch (ch) {
+	case 'r': f->registry = arg; break;
+	case 'f': f->list = arg; break;
+	case 'F': f->feed = arg; break;
+	case 'D': f->dist = arg; break;
+	case 'A': f->arch = arg; break;
+	case 'p':
+		if (f->p->nplatforms == PREFILL_MAX_PLATFORMS) {
+			*cause = util_printf("at most %d --platform",
+			    PREFILL_MAX_PLATFORMS);
+			return -1;
+		}
+		f->p->platforms[f->p->nplatforms++] = arg;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_prefill_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
 		{ "registry", required_argument, NULL, 'r' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "cache", required_argument, NULL, 'd' },
 		{ "platform", required_argument, NULL, 'p' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "feed", required_argument, NULL, 'F' },
 		{ "dist", required_argument, NULL, 'D' },
 		{ "arch", required_argument, NULL, 'A' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct prefill	 p;
-	struct config	 c;
-	struct cache	 cache;
-	const char	*file = NULL, *listen = NULL, *dir = NULL, *list = NULL;
-	const char	*registry = NULL, *feed = NULL, *dist = NULL, *arch = NULL;
-	char		*cause = NULL, line[1024], digest[DIGEST_STRING_LEN + 1];
-	char		 img[1200];
-	FILE		*lf = NULL;
-	pid_t		 own = -1;
-	int		 ch, i, failed = 0, count = 0;
+	struct prefill		 p;
+	struct prefill_flags	 f = { &p, NULL, NULL, NULL, NULL, NULL };
+	const struct command	 cmd = { "pullgate prefill", prefill_usage,
+	    COMMAND_CONFIG | COMMAND_CACHE | COMMAND_LISTEN, longopts, "f:",
+	    prefill_option, &f, 0, -1 };
+	struct config		 c;
+	struct cache		 cache;
+	const char		*registry, *feed, *dist, *arch, *list;
+	char			*cause = NULL, line[1024];
+	char			 img[1200], digest[DIGEST_STRING_LEN + 1];
+	FILE			*lf = NULL;
+	pid_t			 own = -1;
+	int			 rc, i, first, failed = 0, count = 0;
 
 	memset(&p, 0, sizeof p);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:f:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'r': registry = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'f': list = optarg; break;
-		case 'F': feed = optarg; break;
-		case 'D': dist = optarg; break;
-		case 'A': arch = optarg; break;
-		case 'p':
-			if (p.nplatforms == PREFILL_MAX_PLATFORMS) {
-				fprintf(stderr, "pullgate prefill: too many --platform\n");
-				return 2;
-			}
-			p.platforms[p.nplatforms++] = optarg;
-			break;
-		case 'h': prefill_usage(stdout); return 0;
-		default: prefill_usage(stderr); return 2;
-		}
-	}
-	if ((optind == argc) == (list == NULL)) {
+	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
+		return rc;
+	registry = f.registry;
+	feed = f.feed;
+	dist = f.dist;
+	arch = f.arch;
+	list = f.list;
+	if ((first == argc) == (list == NULL)) {
 		fprintf(stderr, "pullgate prefill: name IMAGEs or -f LISTFILE\n");
-		return 2;
-	}
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate prefill: %s\n", cause);
-		free(cause);
-		return 1;
-	}
-	p.config = &c;
-	p.tty = isatty(STDERR_FILENO);
-	if (listen != NULL && config_parse_listen(listen, c.listen_host,
-	    sizeof c.listen_host, &c.listen_port) != 0) {
-		fprintf(stderr, "pullgate prefill: --listen must be HOST:PORT\n");
 		config_free(&c);
 		return 2;
 	}
-	util_strlcpy(cache.dir, dir != NULL ? dir : c.cache_dir, sizeof cache.dir);
+	p.config = &c;
+	p.tty = isatty(STDERR_FILENO);
+	util_strlcpy(cache.dir, c.cache_dir, sizeof cache.dir);
 	daemon_client_init(&p.dc, c.listen_host, c.listen_port);
 	if (!daemon_client_up(&p.dc)) {
-		if ((own = prefill_spawn(&p, file, cache.dir)) == -1) {
+		if ((own = prefill_spawn(&p, c.file[0] != '\0' ? c.file : NULL,
+		    cache.dir)) == -1) {
 			fprintf(stderr, "pullgate prefill: no daemon on %s and cannot "
 			    "start one on %s\n", p.dc.base, cache.dir);
 			config_free(&c);
@@ -352,7 +358,7 @@ cmd_prefill_main(int argc, char **argv)
 			failed = 1;
 		} else
 			failed = cmd_prefill_feed(&p.dc, feed, dist, arch,
-			    argv + optind, argc - optind);
+			    argv + first, argc - first);
 		goto out;
 	}
 	p.dc.progress = prefill_progress_cb;
@@ -362,7 +368,7 @@ cmd_prefill_main(int argc, char **argv)
 		failed = 1;
 		goto out;
 	}
-	for (i = optind;; i++) {
+	for (i = first;; i++) {
 		const char *arg;
 
 		if (lf != NULL) {

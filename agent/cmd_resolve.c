@@ -96,54 +96,54 @@ cmd_resolve_cache(const struct config *c, const struct registry *r,
 	    c->listen_port);
 }
 
+struct cmd_resolve_flags {
+	const char	*which;
+	int		 json;
+};
+
+static int
+cmd_resolve_option(int ch, const char *arg, void *p, char **cause)
+{
+	struct cmd_resolve_flags	*f = p;
+
+	if (ch == 'r')
+		f->which = arg;
+	else if (ch == 'j')
+		f->json = 1;
+	else
+		return -1;
+	return 0;
+}
+
 int
 cmd_resolve_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
 		{ "registry", required_argument, NULL, 'r' },
-		{ "listen", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct cmd_resolve_flags	 f = { NULL, 0 };
+	const struct command		 cmd = { "pullgate resolve",
+	    cmd_resolve_usage, COMMAND_CONFIG | COMMAND_LISTEN, longopts, NULL,
+	    cmd_resolve_option, &f, 1, 1 };
 	struct cmd_resolve_answer	 a;
 	struct reference		 ref;
 	struct registry			*r;
 	struct config			 c;
-	const char			*file = NULL, *which = NULL, *listen = NULL;
+	const char			*which;
 	char				*cause = NULL;
 	json_t				*o;
-	int				 ch, json = 0, rc = 1;
+	int				 rc, first;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'r': which = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': cmd_resolve_usage(stdout); return 0;
-		default: cmd_resolve_usage(stderr); return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		cmd_resolve_usage(stderr);
-		return 2;
-	}
-	if (reference_parse(argv[optind], &ref, &cause) != 0) {
+	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
+		return rc;
+	rc = 1;
+	which = f.which;
+	if (reference_parse(argv[first], &ref, &cause) != 0) {
 		fprintf(stderr, "pullgate resolve: %s\n", cause);
 		free(cause);
-		return 2;
-	}
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate resolve: %s\n", cause);
-		free(cause);
-		return 1;
-	}
-	if (listen != NULL && config_parse_listen(listen, c.listen_host,
-	    sizeof c.listen_host, &c.listen_port) != 0) {
-		fprintf(stderr, "pullgate resolve: --listen must be HOST:PORT\n");
+		rc = 2;
 		goto out;
 	}
 	r = registry_default(&c.registries);
@@ -162,12 +162,12 @@ cmd_resolve_main(int argc, char **argv)
 	if (cmd_resolve_daemon(&c, r->name, &ref, &a) != 0)
 		cmd_resolve_cache(&c, r, &ref, &a);
 	if (a.error[0] != '\0' || a.digest[0] == '\0') {
-		fprintf(stderr, "pullgate resolve: %s: %s\n", argv[optind],
+		fprintf(stderr, "pullgate resolve: %s: %s\n", argv[first],
 		    a.error[0] != '\0' ? a.error : "no digest in the answer");
 		goto out;
 	}
-	if (json) {
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "image", argv[optind],
+	if (f.json) {
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "image", argv[first],
 		    "registry", r->name, "digest", a.digest, "mediaType", a.type,
 		    "source", a.source[0] != '\0' ? a.source : "upstream");
 		json_dumpf(o, stdout, JSON_INDENT(2));

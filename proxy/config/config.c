@@ -16,7 +16,8 @@
 
 #define CONFIG_DEFAULT_UPSTREAM	"https://registry-1.docker.io"
 
-void
+/* The built-in defaults: the daemon runs on these with no file at all. */
+static void
 config_defaults(struct config *c)
 {
 	char	*cause = NULL;
@@ -729,12 +730,13 @@ config_apply(struct config *c, config_t *cf, char **cause)
 }
 
 /* Reads path over the defaults already in c. Returns -1 with *cause. */
-int
+static int
 config_load(struct config *c, const char *path, char **cause)
 {
 	config_t	cf;
 	int		rc;
 
+	util_strlcpy(c->file, path, sizeof c->file);
 	config_init(&cf);
 	if (config_read_file(&cf, path) != CONFIG_TRUE) {
 		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
@@ -761,7 +763,7 @@ config_load(struct config *c, const char *path, char **cause)
  * (a list "registries = ( ... );" and nothing else). A missing file is
  * no error: there is nothing added yet.
  */
-int
+static int
 config_load_registries_file(struct config *c, const char *path, char **cause)
 {
 	config_setting_t	*root;
@@ -824,16 +826,20 @@ config_load_secrets(struct config *c, char **cause)
 }
 
 /*
- * What the command-line tools read: defaults, the file (or the default
- * file if it exists), and the registries file. Secrets are not read.
+ * The configuration as the daemon and the commands read it: defaults,
+ * the file (or the default file if it exists), and the registries file
+ * (registries, or NULL: the one the file names). Secrets are not read.
+ * Returns -1 with *cause; c needs config_free either way.
  */
 int
-config_read_all(struct config *c, const char *file, char **cause)
+config_read_all(struct config *c, const char *file, const char *registries,
+    char **cause)
 {
 	config_defaults(c);
 	if (file == NULL && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
 		file = CONFIG_DEFAULT_FILE;
 	if (file != NULL && config_load(c, file, cause) != 0)
 		return -1;
-	return config_load_registries_file(c, c->registries_file, cause);
+	return config_load_registries_file(c, registries != NULL ? registries :
+	    c->registries_file, cause);
 }

@@ -96,6 +96,7 @@ int	 registry_resolve_tag(const struct registry_table *, const struct cache *,
 
 /* config.c: everything the daemon reads from its file and flags. */
 struct config {
+	char	 file[REGISTRY_PATH_MAX];	/* the file read; empty: none */
 	char	 listen_host[256];
 	int	 listen_port;
 	char	 cache_dir[1024];
@@ -133,10 +134,7 @@ struct config {
 
 #define CONFIG_DEFAULT_FILE	"/etc/pullgate/pullgate.conf"
 
-void	 config_defaults(struct config *);
-int	 config_read_all(struct config *, const char *, char **);
-int	 config_load(struct config *, const char *, char **);
-int	 config_load_registries_file(struct config *, const char *, char **);
+int	 config_read_all(struct config *, const char *, const char *, char **);
 int	 config_load_secrets(struct config *, char **);
 int	 config_set_upstream(struct config *, const char *, char **);
 void	 config_free(struct config *);

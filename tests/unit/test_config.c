@@ -17,7 +17,7 @@
 #include "config.h"
 
 static char	dir[] = "/tmp/pullgate-unit-config.XXXXXX";
-static char	file[256];
+static char	file[256], registries[256];
 
 static int
 setup(void **state)
@@ -26,6 +26,7 @@ setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(file, sizeof file, "%s/pullgate.conf", dir);
+	snprintf(registries, sizeof registries, "%s/registries.conf", dir);
 	return 0;
 }
 
@@ -36,18 +37,27 @@ teardown(void **state)
 	return util_rmtree(dir);
 }
 
-/* Loads text as a config file over the defaults; its cause, or NULL. */
+static void
+write_file(const char *path, const char *text)
+{
+	FILE	*f;
+
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * Loads text as the config file over the defaults, with the test's own
+ * registries file (absent unless a test writes it); its cause, or NULL.
+ */
 static char *
 load(struct config *c, const char *text)
 {
-	FILE	*f;
 	char	*cause = NULL;
 
-	assert_non_null(f = fopen(file, "w"));
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-	config_defaults(c);
-	if (config_load(c, file, &cause) == 0) {
+	write_file(file, text);
+	if (config_read_all(c, file, registries, &cause) == 0) {
 		assert_null(cause);
 		return NULL;
 	}
@@ -69,7 +79,8 @@ refused(const char *text, const char *want)
 		fail();
 	}
 	/* The cause names the file. */
-	assert_non_null(strstr(cause, file));
+	assert_true(strstr(cause, file) != NULL ||
+	    strstr(cause, registries) != NULL);
 	free(cause);
 	config_free(&c);
 }
@@ -192,6 +203,13 @@ test_unknown_keys(void **state)
 	    "unknown key 'token_hosts' in a feed");
 	refused("feeds = ( { id = 3; name = \"d\"; url = \"http://d.example\"; } );\n",
 	    "unknown key 'id' in a feed");
+	/* The registries file holds entries and nothing else. */
+	write_file(registries, "feeds = ();\n");
+	refused("", "line 1: unknown key 'feeds'");
+	write_file(registries, "registries = ( { id = 3; name = \"x\"; "
+	    "url = \"https://x.example\"; tag_ttl = \"1\"; } );\n");
+	refused("", "'tag_ttl' must be an integer");
+	assert_int_equal(unlink(registries), 0);
 }
 
 static void
@@ -279,8 +297,7 @@ test_shipped_file(void **state)
 	}
 	fclose(in);
 	assert_int_equal(fclose(out), 0);
-	config_defaults(&c);
-	if (config_load(&c, file, &cause) != 0)
+	if (config_read_all(&c, file, registries, &cause) != 0)
 		print_error("%s\n", cause);
 	assert_null(cause);
 	assert_non_null(registry_find_name(&c.registries, "acme"));
