@@ -6,13 +6,38 @@
 #ifndef PULLGATE_AGENT_H
 #define PULLGATE_AGENT_H
 
+#include <stdio.h>
+
 #include "config.h"
 
-/* serve.c, cmd_*.c: the subcommands. */
-struct reference;
-/* imageref.c */
+/* command.c: the option and configuration prologue of every command. */
+#define COMMAND_CONFIG	0x01	/* -c/--config FILE; the configuration is read */
+#define COMMAND_CACHE	0x02	/* --cache DIR over cache_dir */
+#define COMMAND_LISTEN	0x04	/* --listen HOST:PORT over listen */
+
+struct option;
+
+struct command {
+	const char		 *name;		/* "pullgate resolve", for messages */
+	void			(*usage)(FILE *);
+	unsigned		  flags;	/* COMMAND_* */
+	const struct option	 *options;	/* its own, or NULL; a zero row ends them */
+	const char		 *shortopts;	/* its own short options, or NULL */
+	/* One of its own options; -1 (with *cause, or usage) exits with 2. */
+	int			(*option)(int, const char *, void *, char **);
+	void			 *arg;
+	int			  min_args;	/* operands */
+	int			  max_args;	/* -1: no maximum */
+};
+
+int	 command_begin(const struct command *, int, char **, struct config *,
+	     int *);
+
+/* imageref.c: IMAGE as the commands take it. */
 int	 imageref_parse(struct config *, const char *, struct registry **,
 	     struct reference *, char **);
+
+/* serve.c, cmd_*.c: the subcommands. */
 int	 serve_main(int, char **);
 int	 cmd_cert_main(int, char **);
 int	 cmd_registry_main(int, char **);
@@ -22,34 +47,35 @@ int	 cmd_prefill_main(int, char **);
 int	 cmd_import_main(int, char **);
 int	 cmd_export_main(int, char **);
 
-/* cmd_prefill.c, cmd_prefill_feed.c */
-#define PREFILL_MAX_PLATFORMS	16
-#define PREFILL_MANIFEST_MAX	(64 * 1024 * 1024)
-
-struct config;
-
-struct prefill {
-	struct config	*config;
-	const struct cache *cache;		/* where pins are written */
-	char		 base[300];		/* http://host:port */
-	const char	*platforms[PREFILL_MAX_PLATFORMS];
-	int		 nplatforms;
-	int		 tty;
-	const char	*image;			/* for progress lines */
-	int64_t		 done, total;
-	time_t		 shown;
+/* daemon_client.c: blocking requests of the commands to the daemon. */
+struct daemon_client {
+	char	  base[300];		/* http://HOST:PORT */
+	long	  timeout;		/* seconds a request may take; 0: none */
+	void	(*progress)(size_t, void *);	/* bytes counted, not kept */
+	void	 *arg;
 };
 
-struct prefill_body {
-	char	*buf;
+struct daemon_client_reply {
+	long	 status;		/* 0: no answer */
+	int	 no_daemon;		/* nothing listens at the address */
+	char	 digest[DIGEST_STRING_LEN + 1];	/* Docker-Content-Digest */
+	char	 type[128];		/* Content-Type */
+	char	 source[16];		/* X-Pullgate-Source */
+	char	 message[512];		/* the daemon's OCI error message */
+	char	*body;			/* NUL-terminated; NULL: not kept */
 	size_t	 len;
-	size_t	 max;		/* 0: count and discard */
-	struct prefill *p;
 };
 
-int	prefill_get(struct prefill *, const char *, int, struct prefill_body *,
-	    char *, size_t, char **);
-int	prefill_feed(struct prefill *, const char *, const char *, const char *,
-	    char **, int);
+int	 daemon_client_init(struct daemon_client *, const char *, int);
+int	 daemon_client_up(const struct daemon_client *);
+int	 daemon_client_get(const struct daemon_client *, const char *, size_t,
+	     struct daemon_client_reply *, char **);
+void	 daemon_client_reply_free(struct daemon_client_reply *);
+
+/* cmd_prefill.c, cmd_prefill_feed.c */
+#define PREFILL_BODY_MAX	(64 * 1024 * 1024)	/* a manifest, an index */
+
+int	 cmd_prefill_feed(const struct daemon_client *, const struct cache *,
+	     const char *, const char *, const char *, char **, int);
 
 #endif

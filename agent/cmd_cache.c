@@ -142,27 +142,14 @@ cmd_cache_ls_cb(const char *entry, const char *repo, const char *tag,
 static int
 cmd_cache_verify_one(const char *path, const struct digest *d)
 {
-	struct crypto_sha256	*h;
-	unsigned char		 buf[65536], raw[CRYPTO_SHA256_LEN];
-	struct digest		 actual;
-	ssize_t			 n;
-	int			 fd;
+	struct digest	actual;
+	int		fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : 1;
-	if ((h = crypto_backend->sha256_new()) == NULL) {
-		close(fd);
-		return 0;
-	}
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		crypto_backend->sha256_update(h, buf, (size_t)n);
+		return errno == ENOENT ? 0 : 1;	/* gone: gc or eviction */
+	rc = hash_fd(fd, &actual, NULL);
 	close(fd);
-	crypto_backend->sha256_final(h, raw);
-	crypto_backend->sha256_free(h);
-	if (n < 0)
-		return 1;
-	digest_from_raw(raw, &actual);
-	return !digest_equal(&actual, d);
+	return rc != 0 || !digest_equal(&actual, d);
 }
 
 struct cmd_cache_tally {
@@ -274,62 +261,70 @@ cmd_cache_gc(const struct cache *c, long grace)
 	return rc;
 }
 
+struct cmd_cache_flags {
+	int	json;
+	long	grace;
+};
+
+static int
+cmd_cache_option(int ch, const char *arg, void *p, char **cause)
+{
+	struct cmd_cache_flags	*f = p;
+
+	if (ch == 'j')
+		f->json = 1;
+	else if (ch == 'g') {
+		if (util_parse_long(arg, 0, 86400 * 365, &f->grace) != 0) {
+			*cause = util_printf("--grace SECONDS, at most a year");
+			return -1;
+		}
+	} else
+		return -1;
+	return 0;
+}
+
 int
 cmd_cache_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "cache", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "grace", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static const char	*commands[] = { "ls", "verify", "gc", "pin", "unpin",
+	    "rm", NULL };
+	struct cmd_cache_flags	 f = { 0, 600 };
+	struct command		 cmd = { "pullgate cache", cmd_cache_usage,
+	    COMMAND_CONFIG | COMMAND_CACHE, longopts, NULL, cmd_cache_option, &f,
+	    0, -1 };
 	struct cmd_cache_ls	 l;
 	struct config		 c;
 	struct cache		 cache;
-	const char		*file = NULL, *dir = NULL, *what;
-	char			*cause = NULL;
-	int			 ch, json = 0, rc = 1, i;
-	long			 grace = 600;
+	const char		*what;
+	int			 rc, i, first;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		cmd_cache_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	what = argv[1];
-	argc--;
-	argv++;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'j': json = 1; break;
-		case 'g':
-			if (util_parse_long(optarg, 0, 86400 * 365, &grace) != 0) {
-				fprintf(stderr, "pullgate cache gc: --grace SECONDS\n");
-				return 2;
-			}
-			break;
-		case 'h': cmd_cache_usage(stdout); return 0;
-		default: cmd_cache_usage(stderr); return 2;
-		}
-	}
-	if (strcmp(what, "ls") != 0 && strcmp(what, "verify") != 0 &&
-	    strcmp(what, "gc") != 0 && strcmp(what, "pin") != 0 &&
-	    strcmp(what, "unpin") != 0 && strcmp(what, "rm") != 0) {
+	for (i = 0; commands[i] != NULL && strcmp(what, commands[i]) != 0; i++)
+		;
+	if (commands[i] == NULL) {
 		fprintf(stderr, "pullgate cache: unknown command '%s'\n", what);
 		return 2;
 	}
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate cache: %s\n", cause);
-		free(cause);
-		return 1;
-	}
-	if (util_strlcpy(cache.dir, dir != NULL ? dir : c.cache_dir,
-	    sizeof cache.dir) != 0 || access(cache.dir, F_OK) != 0) {
-		fprintf(stderr, "pullgate cache: no cache at %s\n", cache.dir);
+	if (strcmp(what, "pin") != 0 && strcmp(what, "unpin") != 0 &&
+	    strcmp(what, "rm") != 0)
+		cmd.max_args = 0;
+	if ((first = command_begin(&cmd, argc - 1, argv + 1, &c, &rc)) == -1)
+		return rc;
+	argc--;
+	argv++;
+	rc = 1;
+	if (util_strlcpy(cache.dir, c.cache_dir, sizeof cache.dir) != 0 ||
+	    access(cache.dir, F_OK) != 0) {
+		fprintf(stderr, "pullgate cache: no cache at %s\n", c.cache_dir);
 		goto out;
 	}
 	if (strcmp(what, "verify") == 0) {
@@ -337,27 +332,27 @@ cmd_cache_main(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(what, "gc") == 0) {
-		rc = cmd_cache_gc(&cache, grace);
+		rc = cmd_cache_gc(&cache, f.grace);
 		goto out;
 	}
 	if (strcmp(what, "ls") != 0) {
-		if (optind == argc) {
+		if (first == argc) {
 			fprintf(stderr, "pullgate cache %s: name at least one IMAGE\n",
 			    what);
 			rc = 2;
 			goto out;
 		}
 		rc = 0;
-		for (i = optind; i < argc; i++)
+		for (i = first; i < argc; i++)
 			if (cmd_cache_tag_op(&c, &cache, what, argv[i]) != 0)
 				rc = 1;
 		goto out;
 	}
 	l.cache = &cache;
-	l.json = json;
+	l.json = f.json;
 	l.list = json_array();
 	tagindex_walk(&cache, cmd_cache_ls_cb, &l);
-	if (json) {
+	if (f.json) {
 		json_dumpf(l.list, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 	}

@@ -26,40 +26,54 @@ cmd_cert_usage(FILE *f)
 "      exists, and prints a certificate signing request for the subject.\n");
 }
 
+/* The options of show and csr. */
+struct cmd_cert_flags {
+	const char	*cert, *key, *subject, *out;
+	int		 json;
+};
+
+static int
+cmd_cert_option(int ch, const char *arg, void *p, char **cause)
+{
+	struct cmd_cert_flags	*f = p;
+
+	switch (ch) {
+	case 'C': f->cert = arg; break;
+	case 'K': f->key = arg; break;
+	case 's': f->subject = arg; break;
+	case 'o': f->out = arg; break;
+	case 'j': f->json = 1; break;
+	default: return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_cert_show(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
 		{ "cert", required_argument, NULL, 'C' },
 		{ "key", required_argument, NULL, 'K' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct config	 c;
-	struct identity	*id;
-	const char	*file = NULL, *cert = NULL, *key = NULL;
-	char		*cause = NULL, why[600], nb[32], na[32];
-	int		 ch, json = 0, usable, rc = 1;
-	json_t		*o;
+	struct cmd_cert_flags	 f;
+	const struct command	 cmd = { "pullgate cert", cmd_cert_usage,
+	    COMMAND_CONFIG, longopts, NULL, cmd_cert_option, &f, 0, 0 };
+	struct config		 c;
+	struct identity		*id;
+	const char		*cert, *key;
+	char			 why[600], nb[32], na[32];
+	int			 json, usable, rc;
+	json_t			*o;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'C': cert = optarg; break;
-		case 'K': key = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': cmd_cert_usage(stdout); return 0;
-		default: cmd_cert_usage(stderr); return 2;
-		}
-	}
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate cert: %s\n", cause);
-		free(cause);
-		return 1;
-	}
+	memset(&f, 0, sizeof f);
+	if (command_begin(&cmd, argc, argv, &c, &rc) == -1)
+		return rc;
+	rc = 1;
+	cert = f.cert;
+	key = f.key;
+	json = f.json;
 	if (cert == NULL)
 		cert = c.device_cert;
 	if (key == NULL)
@@ -116,24 +130,22 @@ cmd_cert_csr(int argc, char **argv)
 		{ "key", required_argument, NULL, 'K' },
 		{ "subject", required_argument, NULL, 's' },
 		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*key = NULL, *subject = NULL, *out = NULL;
-	char		*cause = NULL, *pem;
-	FILE		*f;
-	int		 ch;
+	struct cmd_cert_flags	 flags;
+	const struct command	 cmd = { "pullgate cert csr", cmd_cert_usage, 0,
+	    longopts, NULL, cmd_cert_option, &flags, 0, 0 };
+	const char		*key, *subject, *out;
+	char			*cause = NULL, *pem;
+	FILE			*f;
+	int			 rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'K': key = optarg; break;
-		case 's': subject = optarg; break;
-		case 'o': out = optarg; break;
-		case 'h': cmd_cert_usage(stdout); return 0;
-		default: cmd_cert_usage(stderr); return 2;
-		}
-	}
+	memset(&flags, 0, sizeof flags);
+	if (command_begin(&cmd, argc, argv, NULL, &rc) == -1)
+		return rc;
+	key = flags.key;
+	subject = flags.subject;
+	out = flags.out;
 	if (key == NULL || subject == NULL) {
 		fprintf(stderr, "pullgate cert csr: --key and --subject are required\n");
 		return 2;

@@ -39,7 +39,6 @@ export_collect_cb(const struct digest *d, int64_t size, int is_manifest,
     int present, void *arg)
 {
 	struct export	*x = arg;
-	size_t		 i;
 
 	(void)size;
 	(void)is_manifest;
@@ -47,9 +46,8 @@ export_collect_cb(const struct digest *d, int64_t size, int is_manifest,
 		x->missing++;
 		return 0;
 	}
-	for (i = 0; i < x->blobs.n; i++)
-		if (digest_equal(&x->blobs.v[i], d))
-			return 0;
+	if (digest_set_contains(&x->blobs, d))
+		return 0;	/* shared by two images */
 	return digest_set_add(&x->blobs, d);
 }
 
@@ -92,16 +90,26 @@ export_text(int out, const char *name, const char *text, char **cause)
 	return rc;
 }
 
+static int
+export_option(int ch, const char *arg, void *p, char **cause)
+{
+	if (ch != 'o')
+		return -1;
+	*(const char **)p = arg;
+	return 0;
+}
+
 int
 cmd_export_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "cache", required_argument, NULL, 'd' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	const char		*outpath = NULL;
+	const struct command	 cmd = { "pullgate export", export_usage,
+	    COMMAND_CONFIG | COMMAND_CACHE, longopts, "o:", export_option,
+	    &outpath, 1, -1 };
 	struct registry		*r;
 	struct tagindex_entry	 e;
 	struct reference	 ref;
@@ -110,37 +118,25 @@ cmd_export_main(int argc, char **argv)
 	struct cache		 cache;
 	struct stat		 st;
 	json_t			*index, *list;
-	const char		*file = NULL, *dir = NULL, *outpath = NULL;
 	char			*cause = NULL, *text = NULL, tmp[PATH_MAX];
 	char			 refname[REFERENCE_NAME_MAX + REFERENCE_TAG_MAX + 2];
 	char			 dstr[DIGEST_STRING_LEN + 1];
 	size_t			 i;
-	int			 ch, out = -1, rc = 1;
+	int			 out = -1, rc, first;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'o': outpath = optarg; break;
-		case 'h': export_usage(stdout); return 0;
-		default: export_usage(stderr); return 2;
-		}
-	}
-	if (outpath == NULL || optind == argc) {
+	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
+		return rc;
+	if (outpath == NULL) {
 		export_usage(stderr);
+		config_free(&c);
 		return 2;
 	}
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate export: %s\n", cause);
-		free(cause);
-		return 1;
-	}
-	util_strlcpy(cache.dir, dir != NULL ? dir : c.cache_dir, sizeof cache.dir);
+	rc = 1;
+	util_strlcpy(cache.dir, c.cache_dir, sizeof cache.dir);
 	memset(&x, 0, sizeof x);
 	x.cache = &cache;
 	list = json_array();
-	for (i = (size_t)optind; i < (size_t)argc; i++) {
+	for (i = (size_t)first; i < (size_t)argc; i++) {
 		if (imageref_parse(&c, argv[i], &r, &ref, &cause) != 0)
 			goto fail;
 		if (ref.tag[0] == '\0') {
@@ -205,7 +201,7 @@ cmd_export_main(int argc, char **argv)
 		cause = util_printf("%s: %s", outpath, strerror(errno));
 		goto fail;
 	}
-	printf("export: %d image(s), %zu blob(s) to %s\n", argc - optind,
+	printf("export: %d image(s), %zu blob(s) to %s\n", argc - first,
 	    x.blobs.n, outpath);
 	rc = 0;
 	goto out;

@@ -65,33 +65,17 @@ import_usage(FILE *f)
 "under the registry entry (default: the default entry), and pinned.\n");
 }
 
-/* Hashes a file; its size goes to *size. */
+/* Hashes a file of the archive (never through a symlink); its size too. */
 static int
 import_hash(const char *path, struct digest *d, int64_t *size)
 {
-	struct crypto_sha256	*h;
-	unsigned char		 buf[65536], raw[CRYPTO_SHA256_LEN];
-	ssize_t			 n;
-	int			 fd;
+	int	fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
-	if ((h = crypto_backend->sha256_new()) == NULL) {
-		close(fd);
-		return -1;
-	}
-	*size = 0;
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		crypto_backend->sha256_update(h, buf, (size_t)n);
-		*size += n;
-	}
+	rc = hash_fd(fd, d, size);
 	close(fd);
-	crypto_backend->sha256_final(h, raw);
-	crypto_backend->sha256_free(h);
-	if (n < 0)
-		return -1;
-	digest_from_raw(raw, d);
-	return 0;
+	return rc;
 }
 
 static int
@@ -555,49 +539,53 @@ import_cleanup(struct import *im)
 	free(im->tags);
 }
 
+struct import_flags {
+	const char	*which, *as;
+};
+
+static int
+import_option(int ch, const char *arg, void *p, char **cause)
+{
+	struct import_flags	*f = p;
+
+	if (ch == 'r')
+		f->which = arg;
+	else if (ch == 'a')
+		f->as = arg;
+	else
+		return -1;
+	return 0;
+}
+
 int
 cmd_import_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "cache", required_argument, NULL, 'd' },
 		{ "registry", required_argument, NULL, 'r' },
 		{ "as", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct import_flags	 f = { NULL, NULL };
+	const struct command	 cmd = { "pullgate import", import_usage,
+	    COMMAND_CONFIG | COMMAND_CACHE, longopts, NULL, import_option, &f,
+	    1, 1 };
 	struct import		 im;
 	struct config		 c;
 	struct registry		*r;
 	struct tagindex_entry	 e;
 	struct stat		 st;
-	const char		*file = NULL, *dir = NULL, *which = NULL, *path;
+	const char		*which, *path;
 	char			*cause = NULL, lp[PATH_MAX], type[TAGINDEX_MEDIA_TYPE_MAX];
 	size_t			 i;
-	int			 ch, rc = 1;
+	int			 rc, first;
 
 	memset(&im, 0, sizeof im);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'r': which = optarg; break;
-		case 'a': im.as = optarg; break;
-		case 'h': import_usage(stdout); return 0;
-		default: import_usage(stderr); return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		import_usage(stderr);
-		return 2;
-	}
-	path = argv[optind];
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate import: %s\n", cause);
-		free(cause);
-		return 1;
-	}
+	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
+		return rc;
+	rc = 1;
+	path = argv[first];
+	which = f.which;
+	im.as = f.as;
 	r = registry_default(&c.registries);
 	if (which != NULL) {
 		r = registry_lookup(&c.registries, which);
@@ -606,7 +594,7 @@ cmd_import_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (cache_open(&im.cache, dir != NULL ? dir : c.cache_dir, 0, &cause) != 0)
+	if (cache_open(&im.cache, c.cache_dir, 0, &cause) != 0)
 		goto fail;
 	if (stat(path, &st) != 0) {
 		cause = util_printf("%s: %s", path, strerror(errno));
@@ -637,6 +625,13 @@ cmd_import_main(int argc, char **argv)
 		    im.ntags);
 		goto fail;
 	}
+	for (i = 0; i < im.ntags; i++) {
+		if (registry_upstream_name(r, im.tags[i].repo, im.tags[i].repo,
+		    sizeof im.tags[i].repo) != 0) {
+			cause = util_printf("%s: name too long", im.tags[i].repo);
+			goto fail;
+		}
+	}
 	/* Everything checked: now into the cache. */
 	for (i = 0; i < im.nblobs; i++) {
 		/* A manifest's media type goes first: never a manifest without. */
@@ -660,13 +655,7 @@ cmd_import_main(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < im.ntags; i++) {
-		char dstr[DIGEST_STRING_LEN + 1], name[REFERENCE_NAME_MAX + 16];
-
-		/* Docker Hub keeps one-component names under library/. */
-		if (r->is_docker_hub && strchr(im.tags[i].repo, '/') == NULL) {
-			snprintf(name, sizeof name, "library/%s", im.tags[i].repo);
-			util_strlcpy(im.tags[i].repo, name, sizeof im.tags[i].repo);
-		}
+		char dstr[DIGEST_STRING_LEN + 1];
 
 		memset(&e, 0, sizeof e);
 		e.digest = im.tags[i].digest;

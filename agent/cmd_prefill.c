@@ -5,7 +5,6 @@
  * cache for the duration. A failure of one image is reported and the
  * others go on; the exit status says whether all succeeded.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -20,6 +19,19 @@
 #include <unistd.h>
 
 #include "agent.h"
+
+#define PREFILL_MAX_PLATFORMS	16
+
+struct prefill {
+	struct config		*config;
+	struct daemon_client	 dc;
+	const char		*platforms[PREFILL_MAX_PLATFORMS];
+	int			 nplatforms;
+	int			 tty;
+	const char		*image;		/* for progress lines */
+	int64_t			 done, total;
+	time_t			 shown;
+};
 
 static void
 prefill_usage(FILE *f)
@@ -42,80 +54,20 @@ prefill_usage(FILE *f)
 "that apt-get or opkg install them offline. Feed files are never evicted.\n");
 }
 
-static size_t
-prefill_write_cb(char *data, size_t size, size_t n, void *arg)
+/* Counts a blob's bytes, and shows them on a terminal once a second. */
+static void
+prefill_progress_cb(size_t len, void *arg)
 {
-	struct prefill_body	*b = arg;
-	size_t			 len = size * n;
-	char			*nb;
-	time_t			 now;
+	struct prefill	*p = arg;
+	time_t		 now;
 
-	if (b->max == 0) {
-		b->p->done += (int64_t)len;
-		now = time(NULL);
-		if (b->p->tty && now != b->p->shown) {
-			b->p->shown = now;
-			fprintf(stderr, "\r%s: %lld / %lld bytes", b->p->image,
-			    (long long)b->p->done, (long long)b->p->total);
-		}
-		return len;
+	p->done += (int64_t)len;
+	now = time(NULL);
+	if (p->tty && now != p->shown) {
+		p->shown = now;
+		fprintf(stderr, "\r%s: %lld / %lld bytes", p->image,
+		    (long long)p->done, (long long)p->total);
 	}
-	if (b->len + len > b->max)
-		return 0;
-	if ((nb = realloc(b->buf, b->len + len + 1)) == NULL)
-		return 0;
-	b->buf = nb;
-	memcpy(b->buf + b->len, data, len);
-	b->len += len;
-	b->buf[b->len] = '\0';
-	return len;
-}
-
-/* GETs path from the daemon; keeps the body (keep) or counts it. */
-int
-prefill_get(struct prefill *p, const char *path, int keep,
-    struct prefill_body *b, char *digest, size_t dlen, char **cause)
-{
-	struct curl_slist	*h = NULL;
-	CURL			*curl;
-	CURLcode		 rc;
-	char			 url[1024];
-	long			 code = 0;
-	struct curl_header	*dh;
-
-	memset(b, 0, sizeof *b);
-	b->max = keep ? PREFILL_MANIFEST_MAX : 0;
-	b->p = p;
-	snprintf(url, sizeof url, "%s%s", p->base, path);
-	if ((curl = curl_easy_init()) == NULL)
-		return -1;
-	h = curl_slist_append(h, mediatype_accept_header);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, prefill_write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	if (digest != NULL && curl_easy_header(curl, "Docker-Content-Digest", 0,
-	    CURLH_HEADER, -1, &dh) == CURLHE_OK)
-		util_strlcpy(digest, dh->value, dlen);
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(h);
-	if (rc != CURLE_OK) {
-		*cause = util_printf("%s: %s", path, curl_easy_strerror(rc));
-		return -1;
-	}
-	if (code != 200) {
-		json_t *root = b->buf != NULL ? json_loads(b->buf, 0, NULL) : NULL;
-		const char *m = json_string_value(json_object_get(json_array_get(
-		    json_object_get(root, "errors"), 0), "message"));
-
-		*cause = util_printf("%s: %ld %s", path, code, m != NULL ? m : "");
-		json_decref(root);
-		return -1;
-	}
-	return 0;
 }
 
 static int
@@ -146,11 +98,12 @@ prefill_platform_wanted(struct prefill *p, json_t *platform)
 static int
 prefill_manifest(struct prefill *p, const char *prefix, json_t *m, char **cause)
 {
-	struct prefill_body	 b;
-	json_t			*layers, *v;
-	char			 path[1024];
-	size_t			 i;
-	const char		*d;
+	struct daemon_client_reply	 b;
+	json_t				*layers, *v;
+	char				 path[1024];
+	size_t				 i;
+	const char			*d;
+	int				 rc;
 
 	layers = json_object_get(m, "layers");
 	json_array_foreach(layers, i, v)
@@ -163,7 +116,9 @@ prefill_manifest(struct prefill *p, const char *prefix, json_t *m, char **cause)
 		if ((d = json_string_value(json_object_get(v, "digest"))) == NULL)
 			continue;
 		snprintf(path, sizeof path, "%s/blobs/%s", prefix, d);
-		if (prefill_get(p, path, 0, &b, NULL, 0, cause) != 0)
+		rc = daemon_client_get(&p->dc, path, 0, &b, cause);
+		daemon_client_reply_free(&b);
+		if (rc != 0)
 			return -1;
 	}
 	return 0;
@@ -174,16 +129,17 @@ static int
 prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
     char *digest, size_t dlen, char **cause)
 {
-	struct registry		*r;
-	struct reference	 ref;
-	struct prefill_body	 b, cb;
-	struct tagindex_entry	 e;
-	json_t			*root = NULL, *list, *v, *child;
-	char			 prefix[600], path[1024];
-	const char		*cd, *ref_s;
-	size_t			 i;
-	int			 rc = -1, platforms = 0;
+	struct registry			*r;
+	struct reference		 ref;
+	struct daemon_client_reply	 b, cb;
+	struct tagindex_entry		 e;
+	json_t				*root = NULL, *list, *v, *child;
+	char				 prefix[600], path[1024];
+	const char			*cd, *ref_s;
+	size_t				 i;
+	int				 rc = -1, platforms = 0;
 
+	memset(&b, 0, sizeof b);
 	if (imageref_parse(p->config, arg, &r, &ref, cause) != 0)
 		return -1;
 	snprintf(prefix, sizeof prefix, "/v2/%s/%s", r->name, ref.name);
@@ -193,9 +149,10 @@ prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
 		    ref.digest.hex);
 	} else
 		snprintf(path, sizeof path, "%s/manifests/%s", prefix, ref_s);
-	if (prefill_get(p, path, 1, &b, digest, dlen, cause) != 0)
+	if (daemon_client_get(&p->dc, path, PREFILL_BODY_MAX, &b, cause) != 0)
 		goto out;
-	if ((root = json_loads(b.buf, 0, NULL)) == NULL) {
+	util_strlcpy(digest, b.digest, dlen);
+	if ((root = json_loads(b.body, 0, NULL)) == NULL) {
 		*cause = util_printf("%s: not a JSON manifest", path);
 		goto out;
 	}
@@ -209,10 +166,13 @@ prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
 			if (cd == NULL)
 				continue;
 			snprintf(path, sizeof path, "%s/manifests/%s", prefix, cd);
-			if (prefill_get(p, path, 1, &cb, NULL, 0, cause) != 0)
+			if (daemon_client_get(&p->dc, path, PREFILL_BODY_MAX, &cb,
+			    cause) != 0) {
+				daemon_client_reply_free(&cb);
 				goto out;
-			child = json_loads(cb.buf, 0, NULL);
-			free(cb.buf);
+			}
+			child = json_loads(cb.body, 0, NULL);
+			daemon_client_reply_free(&cb);
 			if (child == NULL || prefill_manifest(p, prefix, child,
 			    cause) != 0) {
 				json_decref(child);
@@ -248,28 +208,8 @@ out:
 	if (p->tty && p->total > 0)
 		fputc('\n', stderr);
 	json_decref(root);
-	free(b.buf);
+	daemon_client_reply_free(&b);
 	return rc;
-}
-
-static int
-prefill_daemon_up(const char *base)
-{
-	char	url[400];
-	CURL	*curl = curl_easy_init();
-	long	code = 0;
-
-	if (curl == NULL)
-		return 0;
-	snprintf(url, sizeof url, "%s/healthz", base);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 2L);
-	if (curl_easy_perform(curl) == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(curl);
-	return code == 200;
 }
 
 /* Starts "pullgate serve" on a free loopback port; returns its pid. */
@@ -294,7 +234,7 @@ prefill_spawn(struct prefill *p, const char *file, const char *cache)
 	}
 	close(s);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", ntohs(sin.sin_port));
-	snprintf(p->base, sizeof p->base, "http://%s", listen);
+	daemon_client_init(&p->dc, "127.0.0.1", ntohs(sin.sin_port));
 	if ((pid = fork()) == -1)
 		return -1;
 	if (pid == 0) {
@@ -318,7 +258,7 @@ prefill_spawn(struct prefill *p, const char *file, const char *cache)
 		_exit(127);
 	}
 	for (i = 0; i < 100; i++) {
-		if (prefill_daemon_up(p->base))
+		if (daemon_client_up(&p->dc))
 			return pid;
 		usleep(100000);
 	}
@@ -327,82 +267,85 @@ prefill_spawn(struct prefill *p, const char *file, const char *cache)
 	return -1;
 }
 
+/* The options of prefill besides the common ones. */
+struct prefill_flags {
+	struct prefill	*p;
+	const char	*registry, *list, *feed, *dist, *arch;
+};
+
+static int
+prefill_option(int ch, const char *arg, void *v, char **cause)
+{
+	struct prefill_flags	*f = v;
+
+	switch (ch) {
+	case 'r': f->registry = arg; break;
+	case 'f': f->list = arg; break;
+	case 'F': f->feed = arg; break;
+	case 'D': f->dist = arg; break;
+	case 'A': f->arch = arg; break;
+	case 'p':
+		if (f->p->nplatforms == PREFILL_MAX_PLATFORMS) {
+			*cause = util_printf("at most %d --platform",
+			    PREFILL_MAX_PLATFORMS);
+			return -1;
+		}
+		f->p->platforms[f->p->nplatforms++] = arg;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_prefill_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
 		{ "registry", required_argument, NULL, 'r' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "cache", required_argument, NULL, 'd' },
 		{ "platform", required_argument, NULL, 'p' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "feed", required_argument, NULL, 'F' },
 		{ "dist", required_argument, NULL, 'D' },
 		{ "arch", required_argument, NULL, 'A' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct prefill	 p;
-	struct config	 c;
-	struct cache	 cache;
-	const char	*file = NULL, *listen = NULL, *dir = NULL, *list = NULL;
-	const char	*registry = NULL, *feed = NULL, *dist = NULL, *arch = NULL;
-	char		*cause = NULL, line[1024], digest[DIGEST_STRING_LEN + 1];
-	char		 img[1200];
-	FILE		*lf = NULL;
-	pid_t		 own = -1;
-	int		 ch, i, failed = 0, count = 0;
+	struct prefill		 p;
+	struct prefill_flags	 f = { &p, NULL, NULL, NULL, NULL, NULL };
+	const struct command	 cmd = { "pullgate prefill", prefill_usage,
+	    COMMAND_CONFIG | COMMAND_CACHE | COMMAND_LISTEN, longopts, "f:",
+	    prefill_option, &f, 0, -1 };
+	struct config		 c;
+	struct cache		 cache;
+	const char		*registry, *feed, *dist, *arch, *list;
+	char			*cause = NULL, line[1024];
+	char			 img[1200], digest[DIGEST_STRING_LEN + 1];
+	FILE			*lf = NULL;
+	pid_t			 own = -1;
+	int			 rc, i, first, failed = 0, count = 0;
 
 	memset(&p, 0, sizeof p);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:f:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'r': registry = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'f': list = optarg; break;
-		case 'F': feed = optarg; break;
-		case 'D': dist = optarg; break;
-		case 'A': arch = optarg; break;
-		case 'p':
-			if (p.nplatforms == PREFILL_MAX_PLATFORMS) {
-				fprintf(stderr, "pullgate prefill: too many --platform\n");
-				return 2;
-			}
-			p.platforms[p.nplatforms++] = optarg;
-			break;
-		case 'h': prefill_usage(stdout); return 0;
-		default: prefill_usage(stderr); return 2;
-		}
-	}
-	if ((optind == argc) == (list == NULL)) {
+	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
+		return rc;
+	registry = f.registry;
+	feed = f.feed;
+	dist = f.dist;
+	arch = f.arch;
+	list = f.list;
+	if ((first == argc) == (list == NULL)) {
 		fprintf(stderr, "pullgate prefill: name IMAGEs or -f LISTFILE\n");
-		return 2;
-	}
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate prefill: %s\n", cause);
-		free(cause);
-		return 1;
-	}
-	p.config = &c;
-	p.tty = isatty(STDERR_FILENO);
-	if (listen != NULL && config_parse_listen(listen, c.listen_host,
-	    sizeof c.listen_host, &c.listen_port) != 0) {
-		fprintf(stderr, "pullgate prefill: --listen must be HOST:PORT\n");
 		config_free(&c);
 		return 2;
 	}
-	util_strlcpy(cache.dir, dir != NULL ? dir : c.cache_dir, sizeof cache.dir);
-	p.cache = &cache;
-	snprintf(p.base, sizeof p.base, "http://%s%s%s:%d",
-	    strchr(c.listen_host, ':') ? "[" : "", c.listen_host,
-	    strchr(c.listen_host, ':') ? "]" : "", c.listen_port);
-	if (!prefill_daemon_up(p.base)) {
-		if ((own = prefill_spawn(&p, file, cache.dir)) == -1) {
+	p.config = &c;
+	p.tty = isatty(STDERR_FILENO);
+	util_strlcpy(cache.dir, c.cache_dir, sizeof cache.dir);
+	daemon_client_init(&p.dc, c.listen_host, c.listen_port);
+	if (!daemon_client_up(&p.dc)) {
+		if ((own = prefill_spawn(&p, c.file[0] != '\0' ? c.file : NULL,
+		    cache.dir)) == -1) {
 			fprintf(stderr, "pullgate prefill: no daemon on %s and cannot "
-			    "start one on %s\n", p.base, cache.dir);
+			    "start one on %s\n", p.dc.base, cache.dir);
 			config_free(&c);
 			return 1;
 		}
@@ -414,16 +357,18 @@ cmd_prefill_main(int argc, char **argv)
 			fprintf(stderr, "pullgate prefill: no feed '%s'\n", feed);
 			failed = 1;
 		} else
-			failed = prefill_feed(&p, feed, dist, arch, argv + optind,
-			    argc - optind);
+			failed = cmd_prefill_feed(&p.dc, &cache, feed, dist, arch,
+			    argv + first, argc - first);
 		goto out;
 	}
+	p.dc.progress = prefill_progress_cb;
+	p.dc.arg = &p;
 	if (list != NULL && (lf = fopen(list, "r")) == NULL) {
 		fprintf(stderr, "pullgate prefill: %s: %s\n", list, strerror(errno));
 		failed = 1;
 		goto out;
 	}
-	for (i = optind;; i++) {
+	for (i = first;; i++) {
 		const char *arg;
 
 		if (lf != NULL) {

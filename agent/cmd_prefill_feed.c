@@ -89,34 +89,40 @@ feed_index_find(struct feed_index *idx, size_t nidx, const char *name,
 	return NULL;
 }
 
-/* Fetches a file of the feed into the cache; -1 with *cause. */
+/* Fetches a file of the feed into the cache (and save); -1 with *cause. */
 static int
-feed_fetch(struct prefill *p, const char *feed, const char *rel, char *save,
-    char **cause)
+feed_fetch(const struct daemon_client *p, const char *feed, const char *rel,
+    char *save, char **cause)
 {
-	struct prefill_body	 b;
-	char			 path[1200];
-	FILE			*f;
+	struct daemon_client_reply	 b;
+	char				 path[1200];
+	FILE				*f;
+	int				 ok;
 
-	snprintf(path, sizeof path, "/feeds/%s/%s", feed, rel);
-	if (prefill_get(p, path, save != NULL, &b, NULL, 0, cause) != 0) {
-		free(b.buf);
+	if (snprintf(path, sizeof path, "/feeds/%s/%s", feed, rel) >=
+	    (int)sizeof path) {
+		*cause = util_printf("%s: path too long", rel);
+		return -1;
+	}
+	if (daemon_client_get(p, path, save != NULL ? PREFILL_BODY_MAX : 0, &b,
+	    cause) != 0) {
+		daemon_client_reply_free(&b);
 		return -1;
 	}
 	if (save != NULL) {
-		if ((f = fopen(save, "w")) == NULL || fwrite(b.buf, 1, b.len, f) !=
-		    b.len || fclose(f) != 0) {
+		if ((f = fopen(save, "w")) == NULL)
+			ok = 0;
+		else {
+			ok = fwrite(b.body, 1, b.len, f) == b.len;
+			ok = fclose(f) == 0 && ok;
+		}
+		if (!ok) {
 			*cause = util_printf("cannot write %s", save);
-			free(b.buf);
+			daemon_client_reply_free(&b);
 			return -1;
 		}
 	}
-	free(b.buf);
-	/* What prefill loaded stays: the budget never evicts it. */
-	if (feedpins_add(p->cache, feed, rel) != 0) {
-		*cause = util_printf("cannot pin %s", rel);
-		return -1;
-	}
+	daemon_client_reply_free(&b);
 	return 0;
 }
 
@@ -143,7 +149,8 @@ feed_default_arch(void)
  * suite's InRelease for arch and "all". Each lands in tmpdir too.
  */
 static int
-feed_fetch_indexes(struct prefill *p, const char *feed, const char *dist,
+feed_fetch_indexes(const struct daemon_client *p, const char *feed,
+    const char *dist,
     const char *arch, const char *tmpdir, struct feed_index **out,
     size_t *nout, char **cause)
 {
@@ -248,9 +255,15 @@ feed_queue_depends(const struct feed_pkg *pkg, char queue[][128], size_t *nq,
 	}
 }
 
+/*
+ * The feed's indexes and the named packages with their dependencies,
+ * through the daemon p, pinned in cache; one line a file on stdout. Returns 1 if any
+ * failed, else 0 (an exit status).
+ */
 int
-prefill_feed(struct prefill *p, const char *feed, const char *dist,
-    const char *arch, char **names, int nnames)
+cmd_prefill_feed(const struct daemon_client *p, const struct cache *cache,
+    const char *feed, const char *dist, const char *arch, char **names,
+    int nnames)
 {
 	struct feed_index	*idx = NULL;
 	struct feed_pkg		*pkg;
@@ -287,6 +300,10 @@ prefill_feed(struct prefill *p, const char *feed, const char *dist,
 			free(cause);
 			cause = NULL;
 			failed++;
+		} else if (feedpins_add(cache, feed, rel) != 0) {
+			/* What prefill loaded must stay: the budget never evicts it. */
+			printf("%s: FAILED: cannot pin %s\n", queue[i], rel);
+			failed++;
 		} else
 			printf("%s %s cached%s\n", queue[i], pkg->filename,
 			    i >= (size_t)nnames ? " (dependency)" : "");
@@ -296,8 +313,7 @@ out:
 	for (i = 0; i < nidx; i++)
 		free(idx[i].v);
 	free(idx);
-	snprintf(rel, sizeof rel, "rm -rf '%s'", tmpdir);
-	if (system(rel) != 0)
+	if (util_rmtree(tmpdir) != 0)
 		log_warn("cannot remove %s", tmpdir);
 	return failed ? 1 : 0;
 }

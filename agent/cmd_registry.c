@@ -81,18 +81,17 @@ cmd_registry_json(const struct registry_table *t, const struct registry *r)
 }
 
 static int
-cmd_registry_list(const char *file)
+cmd_registry_list(int argc, char **argv)
 {
-	struct config	 c;
-	json_t		*list;
-	char		*cause = NULL;
-	size_t		 i;
+	const struct command	 cmd = { "pullgate registry", cmd_registry_usage,
+	    COMMAND_CONFIG, NULL, NULL, NULL, NULL, 0, 0 };
+	struct config		 c;
+	json_t			*list;
+	size_t			 i;
+	int			 rc;
 
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate registry: %s\n", cause);
-		free(cause);
-		return 1;
-	}
+	if (command_begin(&cmd, argc, argv, &c, &rc) == -1)
+		return rc;
 	list = json_array();
 	for (i = 0; i < c.registries.count; i++)
 		json_array_append_new(list,
@@ -104,20 +103,17 @@ cmd_registry_list(const char *file)
 	return 0;
 }
 
-/* Loads the whole configuration as the daemon would, with path as its
- * registries file. */
+/*
+ * Loads the whole configuration as the daemon would (file, or the default
+ * file), with path as its registries file, and the secrets.
+ */
 static int
 cmd_registry_validate(const char *file, const char *path, char **cause)
 {
 	struct config	c;
 	int		rc;
 
-	config_defaults(&c);
-	if (file == NULL && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
-		file = CONFIG_DEFAULT_FILE;
-	rc = (file != NULL) ? config_load(&c, file, cause) : 0;
-	if (rc == 0)
-		rc = config_load_registries_file(&c, path, cause);
+	rc = config_read_all(&c, file, path, cause);
 	if (rc == 0)
 		rc = config_load_secrets(&c, cause);
 	config_free(&c);
@@ -195,11 +191,53 @@ cmd_registry_set(config_setting_t *g, const char *key, const char *value)
 		    CONFIG_TYPE_STRING), value);
 }
 
+/* The options of add. */
+struct cmd_registry_flags {
+	const char	*name, *url, *auth, *user, *pw, *bearer, *cert, *key, *ca;
+	const char	*hosts[REGISTRY_TOKEN_HOSTS];
+	size_t		 nhosts;
+	long		 id;
+};
+
+static int
+cmd_registry_option(int ch, const char *arg, void *p, char **cause)
+{
+	struct cmd_registry_flags	*f = p;
+
+	switch (ch) {
+	case 'i':
+		if (util_parse_long(arg, 3, 9999, &f->id) != 0) {
+			*cause = util_printf("--id must be 3..9999");
+			return -1;
+		}
+		break;
+	case 'n': f->name = arg; break;
+	case 'u': f->url = arg; break;
+	case 'a': f->auth = arg; break;
+	case 'U': f->user = arg; break;
+	case 'P': f->pw = arg; break;
+	case 'B': f->bearer = arg; break;
+	case 'C': f->cert = arg; break;
+	case 'K': f->key = arg; break;
+	case 'A': f->ca = arg; break;
+	case 'T':
+		if (f->nhosts == REGISTRY_TOKEN_HOSTS) {
+			*cause = util_printf("at most %d --token-host",
+			    REGISTRY_TOKEN_HOSTS);
+			return -1;
+		}
+		f->hosts[f->nhosts++] = arg;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_registry_add(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "url", required_argument, NULL, 'u' },
@@ -211,63 +249,35 @@ cmd_registry_add(int argc, char **argv)
 		{ "key", required_argument, NULL, 'K' },
 		{ "ca", required_argument, NULL, 'A' },
 		{ "token-host", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char		*file = NULL, *name = NULL, *url = NULL, *auth = NULL;
-	const char		*user = NULL, *pw = NULL, *bearer = NULL;
-	const char		*cert = NULL, *key = NULL, *ca = NULL;
-	const char		*hosts[REGISTRY_TOKEN_HOSTS];
+	struct cmd_registry_flags f;
+	const struct command	 cmd = { "pullgate registry add",
+	    cmd_registry_usage, COMMAND_CONFIG, longopts, NULL,
+	    cmd_registry_option, &f, 0, 0 };
+	const char		*file, *name, *url, *auth;
 	struct config		 c;
 	config_setting_t	*list, *g, *a, *h;
 	config_t		 cf;
-	char			*cause = NULL, *copy, *s, *next;
-	long			 id = 0;
-	size_t			 nhosts = 0, i;
-	int			 ch, rc;
+	char			*copy, *s, *next;
+	long			 id;
+	size_t			 i;
+	int			 rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'i':
-			if (util_parse_long(optarg, 3, 9999, &id) != 0) {
-				fprintf(stderr, "pullgate registry add: --id must be "
-				    "3..9999\n");
-				return 2;
-			}
-			break;
-		case 'n': name = optarg; break;
-		case 'u': url = optarg; break;
-		case 'a': auth = optarg; break;
-		case 'U': user = optarg; break;
-		case 'P': pw = optarg; break;
-		case 'B': bearer = optarg; break;
-		case 'C': cert = optarg; break;
-		case 'K': key = optarg; break;
-		case 'A': ca = optarg; break;
-		case 'T':
-			if (nhosts == REGISTRY_TOKEN_HOSTS) {
-				fprintf(stderr, "pullgate registry add: at most %d "
-				    "--token-host\n", REGISTRY_TOKEN_HOSTS);
-				return 2;
-			}
-			hosts[nhosts++] = optarg;
-			break;
-		case 'h': cmd_registry_usage(stdout); return 0;
-		default: cmd_registry_usage(stderr); return 2;
-		}
-	}
-	if (name == NULL || url == NULL || optind != argc) {
+	memset(&f, 0, sizeof f);
+	if (command_begin(&cmd, argc, argv, &c, &rc) == -1)
+		return rc;
+	if (f.name == NULL || f.url == NULL) {
 		fprintf(stderr, "pullgate registry add: --name and --url are "
 		    "required\n");
+		config_free(&c);
 		return 2;
 	}
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate registry: %s\n", cause);
-		free(cause);
-		return 1;
-	}
+	file = c.file[0] != '\0' ? c.file : NULL;
+	name = f.name;
+	url = f.url;
+	auth = f.auth;
+	id = f.id;
 	if (id == 0)
 		for (id = 3; registry_find_id(&c.registries, (int)id) != NULL; id++)
 			;
@@ -289,16 +299,16 @@ cmd_registry_add(int argc, char **argv)
 		}
 		free(copy);
 	}
-	cmd_registry_set(g, "username", user);
-	cmd_registry_set(g, "password_file", pw);
-	cmd_registry_set(g, "bearer_file", bearer);
-	cmd_registry_set(g, "cert", cert);
-	cmd_registry_set(g, "key", key);
-	cmd_registry_set(g, "ca", ca);
-	if (nhosts > 0) {
+	cmd_registry_set(g, "username", f.user);
+	cmd_registry_set(g, "password_file", f.pw);
+	cmd_registry_set(g, "bearer_file", f.bearer);
+	cmd_registry_set(g, "cert", f.cert);
+	cmd_registry_set(g, "key", f.key);
+	cmd_registry_set(g, "ca", f.ca);
+	if (f.nhosts > 0) {
 		h = config_setting_add(g, "token_hosts", CONFIG_TYPE_ARRAY);
-		for (i = 0; i < nhosts; i++)
-			config_setting_set_string_elem(h, -1, hosts[i]);
+		for (i = 0; i < f.nhosts; i++)
+			config_setting_set_string_elem(h, -1, f.hosts[i]);
 	}
 	rc = cmd_registry_commit(&cf, file, c.registries_file);
 	if (rc == 0)
@@ -312,38 +322,21 @@ cmd_registry_add(int argc, char **argv)
 static int
 cmd_registry_rm(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	const struct command	 cmd = { "pullgate registry rm", cmd_registry_usage,
+	    COMMAND_CONFIG, NULL, NULL, NULL, NULL, 1, 1 };
 	struct config		 c;
 	struct registry		*r;
 	config_setting_t	*list, *e;
 	config_t		 cf;
-	const char		*file = NULL, *which, *n;
-	char			*cause = NULL;
-	int			 ch, rc = 1, v;
+	const char		*file, *which, *n;
+	int			 rc, v, first;
 	unsigned		 i;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'h': cmd_registry_usage(stdout); return 0;
-		default: cmd_registry_usage(stderr); return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "pullgate registry rm: name or id of one entry\n");
-		return 2;
-	}
-	which = argv[optind];
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate registry: %s\n", cause);
-		free(cause);
-		return 1;
-	}
+	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
+		return rc;
+	rc = 1;
+	file = c.file[0] != '\0' ? c.file : NULL;
+	which = argv[first];
 	r = registry_lookup(&c.registries, which);
 	if (r == NULL) {
 		fprintf(stderr, "pullgate registry rm: no entry '%s'\n", which);
@@ -385,21 +378,12 @@ out:
 int
 cmd_registry_main(int argc, char **argv)
 {
-	const char	*file = NULL;
-
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		cmd_registry_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (strcmp(argv[1], "list") == 0) {
-		if (argc == 4 && strcmp(argv[2], "-c") == 0)
-			file = argv[3];
-		else if (argc != 2) {
-			cmd_registry_usage(stderr);
-			return 2;
-		}
-		return cmd_registry_list(file);
-	}
+	if (strcmp(argv[1], "list") == 0)
+		return cmd_registry_list(argc - 1, argv + 1);
 	if (strcmp(argv[1], "add") == 0)
 		return cmd_registry_add(argc - 1, argv + 1);
 	if (strcmp(argv[1], "rm") == 0)

@@ -4,13 +4,11 @@
  * would get, online or offline); when no daemon answers, it reads the
  * cache directory itself.
  */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent.h"
 
@@ -34,104 +32,40 @@ struct cmd_resolve_answer {
 	char	error[1600];
 };
 
-struct cmd_resolve_body {
-	char	buf[4096];
-	size_t	len;
-};
-
-static size_t
-cmd_resolve_header_cb(char *line, size_t size, size_t n, void *arg)
-{
-	struct cmd_resolve_answer	*a = arg;
-	size_t				 len = size * n, vlen;
-	const char			*v;
-	char				*dst;
-	size_t				 dstlen;
-
-	if (len > 22 && strncasecmp(line, "Docker-Content-Digest:", 22) == 0) {
-		v = line + 22; dst = a->digest; dstlen = sizeof a->digest;
-	} else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0) {
-		v = line + 13; dst = a->type; dstlen = sizeof a->type;
-	} else if (len > 18 && strncasecmp(line, "X-Pullgate-Source:", 18) == 0) {
-		v = line + 18; dst = a->source; dstlen = sizeof a->source;
-	} else
-		return len;
-	while (*v == ' ')
-		v++;
-	vlen = strcspn(v, "\r\n");
-	if (vlen < dstlen) {
-		memcpy(dst, v, vlen);
-		dst[vlen] = '\0';
-	}
-	return len;
-}
-
-static size_t
-cmd_resolve_body_cb(char *data, size_t size, size_t n, void *arg)
-{
-	struct cmd_resolve_body	*b = arg;
-	size_t	len = size * n, take = len;
-
-	if (take > sizeof b->buf - 1 - b->len)
-		take = sizeof b->buf - 1 - b->len;
-	memcpy(b->buf + b->len, data, take);
-	b->len += take;
-	b->buf[b->len] = '\0';
-	return len;
-}
-
 /* Asks the daemon; -1 when none answers, else 0 (a->error set on failure). */
 static int
 cmd_resolve_daemon(const struct config *c, const char *entry,
     const struct reference *ref, struct cmd_resolve_answer *a)
 {
-	struct cmd_resolve_body	 body = { "", 0 };
-	struct curl_slist	*h = NULL;
-	CURL			*curl;
-	json_t			*root;
-	char			 url[1024], dstr[DIGEST_STRING_LEN + 1];
-	long			 code = 0;
-	CURLcode		 rc;
+	struct daemon_client		 dc;
+	struct daemon_client_reply	 r;
+	char				 path[1024], dstr[DIGEST_STRING_LEN + 1];
+	char				*cause = NULL;
+	int				 rc = 0;
 
 	if (ref->has_digest)
 		digest_format(&ref->digest, dstr, sizeof dstr);
-	snprintf(url, sizeof url, "http://%s%s%s:%d/v2/%s/%s/manifests/%s",
-	    strchr(c->listen_host, ':') ? "[" : "", c->listen_host,
-	    strchr(c->listen_host, ':') ? "]" : "", c->listen_port, entry,
-	    ref->name, ref->has_digest ? dstr : ref->tag);
-	if ((curl = curl_easy_init()) == NULL)
+	snprintf(path, sizeof path, "/v2/%s/%s/manifests/%s", entry, ref->name,
+	    ref->has_digest ? dstr : ref->tag);
+	if (daemon_client_init(&dc, c->listen_host, c->listen_port) != 0)
 		return -1;
-	h = curl_slist_append(h, mediatype_accept_header);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 3L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)c->connect_timeout + 60);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, cmd_resolve_header_cb);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, a);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cmd_resolve_body_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(h);
-	if (rc == CURLE_COULDNT_CONNECT)
-		return -1;
-	if (rc != CURLE_OK) {
-		snprintf(a->error, sizeof a->error, "the daemon at %s:%d: %s",
-		    c->listen_host, c->listen_port, curl_easy_strerror(rc));
-		return 0;
+	dc.timeout = (long)c->connect_timeout + 60;
+	if (daemon_client_get(&dc, path, 0, &r, &cause) != 0) {
+		if (r.no_daemon)
+			rc = -1;
+		else if (r.status == 0)
+			snprintf(a->error, sizeof a->error, "the daemon at %s: %s",
+			    dc.base, cause);
+		else
+			snprintf(a->error, sizeof a->error, "%s", r.message[0] !=
+			    '\0' ? r.message : "the daemon refused");
 	}
-	if (code != 200) {
-		root = json_loads(body.buf, 0, NULL);
-		snprintf(a->error, sizeof a->error, "%s", json_string_value(
-		    json_object_get(json_array_get(json_object_get(root, "errors"),
-		    0), "message")) != NULL ? json_string_value(json_object_get(
-		    json_array_get(json_object_get(root, "errors"), 0), "message")) :
-		    "the daemon refused");
-		json_decref(root);
-	}
-	return 0;
+	util_strlcpy(a->digest, r.digest, sizeof a->digest);
+	util_strlcpy(a->type, r.type, sizeof a->type);
+	util_strlcpy(a->source, r.source, sizeof a->source);
+	daemon_client_reply_free(&r);
+	free(cause);
+	return rc;
 }
 
 /* No daemon: the cache directory alone. */
@@ -141,9 +75,6 @@ cmd_resolve_cache(const struct config *c, const struct registry *r,
 {
 	struct cache		 cache;
 	struct tagindex_entry	 e;
-	const struct registry	*o;
-	size_t			 i;
-	int			 found = 0;
 
 	util_strlcpy(cache.dir, c->cache_dir, sizeof cache.dir);
 	util_strlcpy(a->source, "cache", sizeof a->source);
@@ -154,72 +85,65 @@ cmd_resolve_cache(const struct config *c, const struct registry *r,
 			digest_format(&ref->digest, a->digest, sizeof a->digest);
 			return;
 		}
-	} else {
-		found = tagindex_get(&cache, r->name, ref->name, ref->tag, &e) == 0;
-		for (i = 0; !found && r->is_local && i < c->registries.count; i++) {
-			o = &c->registries.entries[i];
-			found = tagindex_get(&cache, o->name, ref->name, ref->tag,
-			    &e) == 0;
-		}
-		if (found && cache_blob_exists(&cache, &e.digest)) {
-			digest_format(&e.digest, a->digest, sizeof a->digest);
-			util_strlcpy(a->type, e.media_type, sizeof a->type);
-			return;
-		}
+	} else if (registry_resolve_tag(&c->registries, &cache, r, ref->name,
+	    ref->tag, &e) == 0) {
+		digest_format(&e.digest, a->digest, sizeof a->digest);
+		util_strlcpy(a->type, e.media_type, sizeof a->type);
+		return;
 	}
 	snprintf(a->error, sizeof a->error, "not in the cache of %s (and no "
 	    "daemon answers on %s:%d)", c->cache_dir, c->listen_host,
 	    c->listen_port);
 }
 
+struct cmd_resolve_flags {
+	const char	*which;
+	int		 json;
+};
+
+static int
+cmd_resolve_option(int ch, const char *arg, void *p, char **cause)
+{
+	struct cmd_resolve_flags	*f = p;
+
+	if (ch == 'r')
+		f->which = arg;
+	else if (ch == 'j')
+		f->json = 1;
+	else
+		return -1;
+	return 0;
+}
+
 int
 cmd_resolve_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
 		{ "registry", required_argument, NULL, 'r' },
-		{ "listen", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct cmd_resolve_flags	 f = { NULL, 0 };
+	const struct command		 cmd = { "pullgate resolve",
+	    cmd_resolve_usage, COMMAND_CONFIG | COMMAND_LISTEN, longopts, NULL,
+	    cmd_resolve_option, &f, 1, 1 };
 	struct cmd_resolve_answer	 a;
 	struct reference		 ref;
 	struct registry			*r;
 	struct config			 c;
-	const char			*file = NULL, *which = NULL, *listen = NULL;
+	const char			*which;
 	char				*cause = NULL;
 	json_t				*o;
-	int				 ch, json = 0, rc = 1;
+	int				 rc, first;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'r': which = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': cmd_resolve_usage(stdout); return 0;
-		default: cmd_resolve_usage(stderr); return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		cmd_resolve_usage(stderr);
-		return 2;
-	}
-	if (reference_parse(argv[optind], &ref, &cause) != 0) {
+	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
+		return rc;
+	rc = 1;
+	which = f.which;
+	if (reference_parse(argv[first], &ref, &cause) != 0) {
 		fprintf(stderr, "pullgate resolve: %s\n", cause);
 		free(cause);
-		return 2;
-	}
-	if (config_read_all(&c, file, &cause) != 0) {
-		fprintf(stderr, "pullgate resolve: %s\n", cause);
-		free(cause);
-		return 1;
-	}
-	if (listen != NULL && config_parse_listen(listen, c.listen_host,
-	    sizeof c.listen_host, &c.listen_port) != 0) {
-		fprintf(stderr, "pullgate resolve: --listen must be HOST:PORT\n");
+		rc = 2;
 		goto out;
 	}
 	r = registry_default(&c.registries);
@@ -230,25 +154,20 @@ cmd_resolve_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (r->is_docker_hub && strchr(ref.name, '/') == NULL) {
-		char name[sizeof ref.name + 8];
-
-		snprintf(name, sizeof name, "library/%s", ref.name);
-		if (util_strlcpy(ref.name, name, sizeof ref.name) != 0) {
-			fprintf(stderr, "pullgate resolve: name too long\n");
-			goto out;
-		}
+	if (registry_upstream_name(r, ref.name, ref.name, sizeof ref.name) != 0) {
+		fprintf(stderr, "pullgate resolve: name too long\n");
+		goto out;
 	}
 	memset(&a, 0, sizeof a);
 	if (cmd_resolve_daemon(&c, r->name, &ref, &a) != 0)
 		cmd_resolve_cache(&c, r, &ref, &a);
 	if (a.error[0] != '\0' || a.digest[0] == '\0') {
-		fprintf(stderr, "pullgate resolve: %s: %s\n", argv[optind],
+		fprintf(stderr, "pullgate resolve: %s: %s\n", argv[first],
 		    a.error[0] != '\0' ? a.error : "no digest in the answer");
 		goto out;
 	}
-	if (json) {
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "image", argv[optind],
+	if (f.json) {
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "image", argv[first],
 		    "registry", r->name, "digest", a.digest, "mediaType", a.type,
 		    "source", a.source[0] != '\0' ? a.source : "upstream");
 		json_dumpf(o, stdout, JSON_INDENT(2));

@@ -1,8 +1,8 @@
 /*
  * IMAGE as the commands take it — [ENTRY/]REPOSITORY[:TAG][@DIGEST] —
  * resolved the way a client's route would be: a first component naming a
- * registry entry (name or id) selects it, else the default entry; Docker
- * Hub's one-component names get library/.
+ * registry entry (name or id) selects it, else the default entry; the
+ * name is the entry's (registry_upstream_name: Docker Hub's library/).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@ imageref_parse(struct config *c, const char *arg, struct registry **rp,
 {
 	struct registry	*r = NULL;
 	const char	*slash = strchr(arg, '/');
-	char		 first[REGISTRY_NAME_MAX], name[REFERENCE_NAME_MAX + 16];
+	char		 first[REGISTRY_NAME_MAX];
 
 	if (slash != NULL && (size_t)(slash - arg) < sizeof first) {
 		memcpy(first, arg, (size_t)(slash - arg));
@@ -28,12 +28,10 @@ imageref_parse(struct config *c, const char *arg, struct registry **rp,
 		r = registry_default(&c->registries);
 	if (reference_parse(arg, ref, cause) != 0)
 		return -1;
-	if (r->is_docker_hub && strchr(ref->name, '/') == NULL) {
-		snprintf(name, sizeof name, "library/%s", ref->name);
-		if (util_strlcpy(ref->name, name, sizeof ref->name) != 0) {
-			*cause = util_printf("name too long");
-			return -1;
-		}
+	if (registry_upstream_name(r, ref->name, ref->name,
+	    sizeof ref->name) != 0) {
+		*cause = util_printf("name too long");
+		return -1;
 	}
 	*rp = r;
 	return 0;

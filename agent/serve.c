@@ -1,18 +1,14 @@
 /*
- * pullgate serve: read the configuration (built-in defaults, then the
- * file, then the flags) and run the daemon in the foreground.
+ * pullgate serve: read the configuration (built-in defaults, the file and
+ * the registries file, then the flags), the secrets, and run the daemon in
+ * the foreground.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "agent.h"
 #include "proxy.h"
-
-#define SERVE_DEFAULT_CONFIG	CONFIG_DEFAULT_FILE
 
 static void
 serve_usage(FILE *f)
@@ -25,7 +21,7 @@ serve_usage(FILE *f)
 "listen address, fetch what the cache lacks from the upstream registry,\n"
 "and keep every blob and manifest in the verified cache.\n"
 "\n"
-"  -c, --config FILE     configuration file (default " SERVE_DEFAULT_CONFIG
+"  -c, --config FILE     configuration file (default " CONFIG_DEFAULT_FILE
 " if it\n"
 "                        exists, else the built-in defaults)\n"
 "      --listen HOST:PORT  address to listen on (default 127.0.0.1:8080)\n"
@@ -38,67 +34,54 @@ serve_usage(FILE *f)
 "Flags override the file. SIGINT or SIGTERM stop the daemon.\n");
 }
 
+struct serve_flags {
+	const char	*upstream, *level;
+};
+
+static int
+serve_option(int ch, const char *arg, void *p, char **cause)
+{
+	struct serve_flags	*f = p;
+
+	if (ch == 'u')
+		f->upstream = arg;
+	else if (ch == 'v')
+		f->level = arg;
+	else
+		return -1;
+	return 0;
+}
+
 int
 serve_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
 		{ "upstream", required_argument, NULL, 'u' },
-		{ "cache", required_argument, NULL, 'd' },
 		{ "log-level", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct config	 c;
-	const char	*file = NULL, *listen = NULL, *upstream = NULL;
-	const char	*cache = NULL, *level = NULL;
-	char		*cause = NULL;
-	int		 ch, rc;
+	struct serve_flags	 f = { NULL, NULL };
+	const struct command	 cmd = { "pullgate serve", serve_usage,
+	    COMMAND_CONFIG | COMMAND_CACHE | COMMAND_LISTEN, longopts, NULL,
+	    serve_option, &f, 0, 0 };
+	struct config		 c;
+	char			*cause = NULL;
+	int			 rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'u': upstream = optarg; break;
-		case 'd': cache = optarg; break;
-		case 'v': level = optarg; break;
-		case 'h': serve_usage(stdout); return 0;
-		default: serve_usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "pullgate serve: unexpected argument '%s'\n",
-		    argv[optind]);
-		return 2;
-	}
-	config_defaults(&c);
-	if (file == NULL && access(SERVE_DEFAULT_CONFIG, F_OK) == 0)
-		file = SERVE_DEFAULT_CONFIG;
-	if (file != NULL && config_load(&c, file, &cause) != 0)
+	if (command_begin(&cmd, argc, argv, &c, &rc) == -1)
+		return rc;
+	if (f.upstream != NULL && config_set_upstream(&c, f.upstream,
+	    &cause) != 0)
 		goto fail;
-	if (listen != NULL && config_parse_listen(listen, c.listen_host,
-	    sizeof c.listen_host, &c.listen_port) != 0) {
-		cause = util_printf("--listen must be HOST:PORT, not '%s'", listen);
-		goto fail;
-	}
-	if (upstream != NULL && config_set_upstream(&c, upstream, &cause) != 0)
-		goto fail;
-	if (cache != NULL && util_strlcpy(c.cache_dir, cache, sizeof c.cache_dir) != 0) {
-		cause = util_printf("--cache: path too long");
-		goto fail;
-	}
-	if (level != NULL && log_parse_level(level, &c.log_level) != 0) {
+	if (f.level != NULL && log_parse_level(f.level, &c.log_level) != 0) {
 		cause = util_printf("--log-level must be error, warn, info or debug");
 		goto fail;
 	}
-	if (config_load_registries_file(&c, c.registries_file, &cause) != 0 ||
-	    config_load_secrets(&c, &cause) != 0)
+	if (config_load_secrets(&c, &cause) != 0)
 		goto fail;
 	log_set_level(c.log_level);
-	if (file != NULL)
-		log_info("configuration from %s", file);
+	if (c.file[0] != '\0')
+		log_info("configuration from %s", c.file);
 	rc = proxy_run(&c);
 	config_free(&c);
 	return rc;

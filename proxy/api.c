@@ -82,11 +82,10 @@ api_route(struct api_request *ar, const char *query)
 		stats_add(STATS_ROUTED_DEFAULT, 1);
 	}
 	ar->registry = r;
-	/* One name per image in the cache: Docker Hub's official images. */
-	if (r->is_docker_hub && strchr(ar->repo, '/') == NULL &&
-	    strlen(ar->repo) + 8 < sizeof ar->repo) {
-		memmove(ar->repo + 8, ar->repo, strlen(ar->repo) + 1);
-		memcpy(ar->repo, "library/", 8);
+	/* One name per image, in the cache and upstream. */
+	if (registry_upstream_name(r, ar->repo, ar->repo, sizeof ar->repo) != 0) {
+		reply_error(ar->req, 400, "NAME_INVALID", "repository name too long");
+		return -1;
 	}
 	return 0;
 }

@@ -381,6 +381,23 @@ fetch_write_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * The TLS side of a request to entry r: its client certificate and key
+ * (mtls, when its identity is loaded) and its CA bundle, if it has one.
+ */
+void
+fetch_request_tls(struct fetch_request *fr, const struct registry *r)
+{
+	if ((r->auth & AUTH_MTLS) && r->identity != NULL) {
+		fr->tls_cert = r->cert;
+		fr->tls_cert_der = r->identity->info.is_der;
+		fr->tls_key = r->key;
+		fr->tls_key_der = r->identity->is_key_der;
+	}
+	if (r->ca[0] != '\0')
+		fr->tls_ca = r->ca;
+}
+
 struct fetch *
 fetch_start(struct fetcher *fr, const struct fetch_request *r,
     const struct fetch_callbacks *cb, void *arg)

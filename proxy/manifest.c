@@ -10,7 +10,7 @@
  * connection, timeout, 5xx, or the circuit breaker is open) the cached
  * digest is served at once with "Warning: 110". The local entry never
  * asks anyone: it resolves a tag from its own index, then from the other
- * entries' indexes.
+ * entries' indexes (registry_resolve_tag).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -312,30 +312,6 @@ manifest_acceptable(struct evhttp_request *req, const char *type)
 	return !specific;
 }
 
-/*
- * The local entry's view of a tag: its own index first, then every other
- * entry's, in id order.
- */
-static int
-manifest_local_tag(struct proxy *p, const char *repo, const char *tag,
-    struct tagindex_entry *e)
-{
-	struct registry_table	*t = &p->config->registries;
-	size_t			 i;
-
-	if (tagindex_get(&p->cache, "local", repo, tag, e) == 0 &&
-	    cache_blob_exists(&p->cache, &e->digest))
-		return 0;
-	for (i = 0; i < t->count; i++) {
-		if (t->entries[i].is_local)
-			continue;
-		if (tagindex_get(&p->cache, t->entries[i].name, repo, tag, e) == 0 &&
-		    cache_blob_exists(&p->cache, &e->digest))
-			return 0;
-	}
-	return -1;
-}
-
 void
 manifest_handle(struct api_request *ar)
 {
@@ -359,11 +335,8 @@ manifest_handle(struct api_request *ar)
 			reply_error(ar->req, 400, "TAG_INVALID", "invalid tag");
 			return;
 		}
-		if (r->is_local)
-			have = (manifest_local_tag(p, ar->repo, ar->ref, &e) == 0);
-		else
-			have = (tagindex_get(&p->cache, r->name, ar->repo, ar->ref,
-			    &e) == 0 && cache_blob_exists(&p->cache, &e.digest));
+		have = (registry_resolve_tag(&p->config->registries, &p->cache,
+		    r, ar->repo, ar->ref, &e) == 0);
 		ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
 		if (have && !manifest_acceptable(ar->req, e.media_type) &&
 		    !r->is_local && !p->config->offline)

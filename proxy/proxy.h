@@ -72,6 +72,7 @@ struct fetch_request {
 
 struct fetcher	*fetcher_new(struct event_base *, const struct config *);
 void		 fetcher_free(struct fetcher *);
+void		 fetch_request_tls(struct fetch_request *, const struct registry *);
 struct fetch	*fetch_start(struct fetcher *, const struct fetch_request *,
 		     const struct fetch_callbacks *, void *);
 void		 fetch_cancel(struct fetch *);
@@ -147,7 +148,7 @@ void		 token_forget(struct tokens *, struct token_waiter *);
 struct upstream_req;
 
 struct upstream_request {
-	const char		*repo;		/* as the client named it */
+	const char		*repo;		/* registry_upstream_name's */
 	const char		*what;		/* "manifests", "blobs", "tags/list" */
 	const char		*ref;		/* or NULL */
 	const char		*query;		/* or NULL */
@@ -166,10 +167,6 @@ struct upstream_req *upstream_start(struct proxy *, struct registry *,
 	     void *, long *, char **);
 void	 upstream_cancel(struct upstream_req *);
 void	 upstream_shutdown(struct proxy *);
-char	*upstream_url(const struct registry *, const char *, const char *,
-	     const char *, const char *);
-const char *upstream_name(const struct registry *, const char *, char *, size_t);
-void	 upstream_tls_options(const struct registry *, struct fetch_request *);
 
 /* api.c: the /v2/ pull API, routed to the handlers below. */
 

@@ -281,7 +281,7 @@ token_request(struct tokens *t, struct registry *r, const char *scope,
 		fr.username = r->username;
 		fr.password = r->password;
 	}
-	upstream_tls_options(r, &fr);
+	fetch_request_tls(&fr, r);
 	if (url == NULL || (tp->fetch = fetch_start(t->proxy->fetcher, &fr, &fcb,
 	    tp)) == NULL) {
 		free(url);

@@ -50,28 +50,11 @@ struct upstream_req {
 	TAILQ_ENTRY(upstream_req) entry;	/* proxy->upstreams */
 };
 
-/*
- * The repository name the upstream knows: Docker Hub keeps one-component
- * official images under library/.
- */
-const char *
-upstream_name(const struct registry *r, const char *repo, char *buf, size_t len)
-{
-	if (r->is_docker_hub && strchr(repo, '/') == NULL) {
-		snprintf(buf, len, "library/%s", repo);
-		return buf;
-	}
-	return repo;
-}
-
 /* <url>/v2/<repo>/<what>[/<ref>][?<query>], or NULL. */
-char *
+static char *
 upstream_url(const struct registry *r, const char *repo, const char *what,
     const char *ref, const char *query)
 {
-	char	name[REFERENCE_NAME_MAX + 16];
-
-	repo = upstream_name(r, repo, name, sizeof name);
 	return util_printf("%s/v2/%s/%s%s%s%s%s", r->url, repo, what,
 	    ref != NULL ? "/" : "", ref != NULL ? ref : "",
 	    query != NULL ? "?" : "", query != NULL ? query : "");
@@ -118,20 +101,6 @@ upstream_accept(struct evkeyvalq *client)
 		accept = joined;
 	}
 	return accept;
-}
-
-/* The client certificate and CA bundle of an entry, for a fetch. */
-void
-upstream_tls_options(const struct registry *r, struct fetch_request *fr)
-{
-	if ((r->auth & AUTH_MTLS) && r->identity != NULL) {
-		fr->tls_cert = r->cert;
-		fr->tls_cert_der = r->identity->info.is_der;
-		fr->tls_key = r->key;
-		fr->tls_key_der = r->identity->is_key_der;
-	}
-	if (r->ca[0] != '\0')
-		fr->tls_ca = r->ca;
 }
 
 static void
@@ -293,7 +262,7 @@ upstream_attempt(struct upstream_req *u)
 		h = n;
 	}
 	fr.headers = h;
-	upstream_tls_options(r, &fr);
+	fetch_request_tls(&fr, r);
 	if ((u->fetch = fetch_start(u->proxy->fetcher, &fr, &cb, u)) == NULL) {
 		curl_slist_free_all(h);
 		return -1;
@@ -313,7 +282,7 @@ upstream_start(struct proxy *p, struct registry *r,
 {
 	struct upstream_req	*u;
 	struct curl_slist	*x;
-	char			 why[600], name[REFERENCE_NAME_MAX + 16];
+	char			 why[600];
 
 	*status = 0;
 	if (r->is_local || r->url[0] == '\0') {
@@ -351,7 +320,7 @@ upstream_start(struct proxy *p, struct registry *r,
 	u->cb = *cb;
 	u->arg = arg;
 	snprintf(u->scope, sizeof u->scope, "repository:%s:pull",
-	    ur->repo != NULL ? upstream_name(r, ur->repo, name, sizeof name) : "");
+	    ur->repo != NULL ? ur->repo : "");
 	if (ur->url != NULL)
 		u->url = util_printf("%s", ur->url);
 	else

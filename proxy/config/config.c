@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,8 @@
 
 #define CONFIG_DEFAULT_UPSTREAM	"https://registry-1.docker.io"
 
-void
+/* The built-in defaults: the daemon runs on these with no file at all. */
+static void
 config_defaults(struct config *c)
 {
 	char	*cause = NULL;
@@ -84,93 +87,416 @@ config_set_upstream(struct config *c, const char *url, char **cause)
 	return registry_set_url(registry_default(&c->registries), url, cause);
 }
 
-static const char *config_top_keys[] = {
-	"listen", "cache_dir", "log_level", "upstream", "default_registry",
-	"tag_ttl", "client", "upstream_transfer", "registries", "device",
-	"registries_file", "offline", "breaker_seconds", "server_names",
-	"cache_max_bytes", "feeds", "feed_ttl", NULL
+/*
+ * The keys of the file, as tables: a key's name, its type, its bounds and
+ * the field it sets. Reading a group checks that every key in it is in its
+ * table (a typo never goes unnoticed), then applies the rows in table
+ * order — so "registries" comes before "default_registry", which comes
+ * before "upstream". A key that is absent leaves its field as it was.
+ */
+enum config_key_type {
+	CONFIG_KEY_INT,		/* an integer field (int, long, size_t, int64_t) */
+	CONFIG_KEY_BOOL,	/* an int: true or false */
+	CONFIG_KEY_STRING,	/* a char[size] */
+	CONFIG_KEY_PATH,	/* a char[size]: an absolute path */
+	CONFIG_KEY_HOSTS,	/* char[max][size] host[:port]s; a size_t count */
+	CONFIG_KEY_GROUP,	/* a group { ... } of the keys of sub */
+	CONFIG_KEY_CUSTOM,	/* read by apply */
+	CONFIG_KEY_ENTRY	/* read where a registry entry is made */
 };
 
+/* Where a row of the entry table is allowed; 0: everywhere. */
+#define CONFIG_IN_REGISTRY	0x01
+#define CONFIG_IN_FEED		0x02
+
+struct config_key {
+	const char		*name;
+	enum config_key_type	 type;
+	size_t			 offset;	/* of the field in its struct */
+	size_t			 size;		/* of the field (HOSTS: of one) */
+	long long		 min, max;	/* INT: bounds; HOSTS: max count */
+	const char		*unit;		/* INT: named with the bounds */
+	size_t			 count;		/* HOSTS: offset of the count */
+	const struct config_key	*sub;		/* GROUP: its keys */
+	int			(*apply)(void *, config_setting_t *, char **);
+	unsigned		 only;		/* CONFIG_IN_*, or 0 */
+};
+
+#define CONFIG_FIELD(type, f)	\
+	.offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
+#define CONFIG_HOSTS_FIELD(type, f, n)					\
+	.offset = offsetof(type, f), .size = sizeof(((type *)0)->f[0]),	\
+	.max = sizeof(((type *)0)->f) / sizeof(((type *)0)->f[0]),	\
+	.count = offsetof(type, n)
+
+static int	config_listen(void *, config_setting_t *, char **);
+static int	config_log_level(void *, config_setting_t *, char **);
+static int	config_registries(void *, config_setting_t *, char **);
+static int	config_registries_from_file(void *, config_setting_t *, char **);
+static int	config_feeds(void *, config_setting_t *, char **);
+static int	config_default_registry(void *, config_setting_t *, char **);
+static int	config_upstream(void *, config_setting_t *, char **);
+static int	config_auth(void *, config_setting_t *, char **);
+static int	config_immutable_tags(void *, config_setting_t *, char **);
+
+static const struct config_key config_client_keys[] = {
+	{ "max_header_bytes", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, max_header_bytes),
+	    .min = 1024, .max = 1048576, .unit = "bytes" },
+	{ "max_body_bytes", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, max_body_bytes),
+	    .min = 0, .max = 1048576, .unit = "bytes" },
+	{ "timeout", CONFIG_KEY_INT, CONFIG_FIELD(struct config, client_timeout),
+	    .min = 1, .max = 86400, .unit = "seconds" },
+	{ NULL }
+};
+
+static const struct config_key config_transfer_keys[] = {
+	{ "connect_timeout", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, connect_timeout),
+	    .min = 1, .max = 600, .unit = "seconds" },
+	{ "low_speed_time", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, low_speed_time),
+	    .min = 1, .max = 3600, .unit = "seconds" },
+	{ "low_speed_limit", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, low_speed_limit),
+	    .min = 1, .max = 1L << 30, .unit = "bytes per second" },
+	{ "manifest_max_bytes", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, manifest_max_bytes),
+	    .min = 4096, .max = 64L << 20, .unit = "bytes" },
+	{ NULL }
+};
+
+static const struct config_key config_device_keys[] = {
+	{ "cert", CONFIG_KEY_PATH, CONFIG_FIELD(struct config, device_cert) },
+	{ "key", CONFIG_KEY_PATH, CONFIG_FIELD(struct config, device_key) },
+	{ "expiry_warning_days", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, cert_warn_days),
+	    .min = 0, .max = 3650, .unit = "days" },
+	{ NULL }
+};
+
+/* The top level of the file, in the order it is applied. */
+static const struct config_key config_keys[] = {
+	{ "listen", CONFIG_KEY_CUSTOM, .apply = config_listen },
+	{ "cache_dir", CONFIG_KEY_PATH, CONFIG_FIELD(struct config, cache_dir) },
+	{ "log_level", CONFIG_KEY_CUSTOM, .apply = config_log_level },
+	{ "tag_ttl", CONFIG_KEY_INT, CONFIG_FIELD(struct config, tag_ttl),
+	    .min = 0, .max = 365L * 86400, .unit = "seconds" },
+	{ "breaker_seconds", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, breaker_seconds),
+	    .min = 0, .max = 3600, .unit = "seconds; 0: no circuit breaker" },
+	{ "offline", CONFIG_KEY_BOOL, CONFIG_FIELD(struct config, offline) },
+	{ "server_names", CONFIG_KEY_HOSTS,
+	    CONFIG_HOSTS_FIELD(struct config, server_names, nserver_names) },
+	{ "cache_max_bytes", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, cache_max_bytes),
+	    .min = 0, .max = INT64_MAX, .unit = "bytes; 0: no budget" },
+	{ "client", CONFIG_KEY_GROUP, .sub = config_client_keys },
+	{ "upstream_transfer", CONFIG_KEY_GROUP, .sub = config_transfer_keys },
+	{ "device", CONFIG_KEY_GROUP, .sub = config_device_keys },
+	{ "registries_file", CONFIG_KEY_PATH,
+	    CONFIG_FIELD(struct config, registries_file) },
+	{ "registries", CONFIG_KEY_CUSTOM, .apply = config_registries },
+	{ "feeds", CONFIG_KEY_CUSTOM, .apply = config_feeds },
+	{ "feed_ttl", CONFIG_KEY_INT, CONFIG_FIELD(struct config, feed_ttl),
+	    .min = 0, .max = 365L * 86400, .unit = "seconds" },
+	{ "default_registry", CONFIG_KEY_CUSTOM,
+	    .apply = config_default_registry },
+	{ "upstream", CONFIG_KEY_CUSTOM, .apply = config_upstream },
+	{ NULL }
+};
+
+/* The registries file holds the list and nothing else. */
+static const struct config_key config_registries_file_keys[] = {
+	{ "registries", CONFIG_KEY_CUSTOM, .apply = config_registries_from_file },
+	{ NULL }
+};
+
+/* A registry entry, or a package feed (the rows without "only"). */
+static const struct config_key config_entry_keys[] = {
+	{ "id", CONFIG_KEY_ENTRY, .only = CONFIG_IN_REGISTRY },
+	{ "name", CONFIG_KEY_ENTRY, .only = 0 },
+	{ "url", CONFIG_KEY_ENTRY, .only = 0 },
+	{ "auth", CONFIG_KEY_CUSTOM, .apply = config_auth },
+	{ "username", CONFIG_KEY_STRING, CONFIG_FIELD(struct registry, username) },
+	{ "password_file", CONFIG_KEY_PATH,
+	    CONFIG_FIELD(struct registry, password_file) },
+	{ "bearer_file", CONFIG_KEY_PATH,
+	    CONFIG_FIELD(struct registry, bearer_file) },
+	{ "cert", CONFIG_KEY_PATH, CONFIG_FIELD(struct registry, cert) },
+	{ "key", CONFIG_KEY_PATH, CONFIG_FIELD(struct registry, key) },
+	{ "ca", CONFIG_KEY_PATH, CONFIG_FIELD(struct registry, ca) },
+	{ "token_hosts", CONFIG_KEY_HOSTS,
+	    CONFIG_HOSTS_FIELD(struct registry, token_hosts, ntoken_hosts),
+	    .only = CONFIG_IN_REGISTRY },
+	{ "mirror_of", CONFIG_KEY_HOSTS,
+	    CONFIG_HOSTS_FIELD(struct registry, mirror_of, nmirror_of),
+	    .only = CONFIG_IN_REGISTRY },
+	{ "tag_ttl", CONFIG_KEY_INT, CONFIG_FIELD(struct registry, tag_ttl),
+	    .min = 0, .max = 365L * 86400, .unit = "seconds",
+	    .only = CONFIG_IN_REGISTRY },
+	{ "immutable_tags", CONFIG_KEY_CUSTOM, .apply = config_immutable_tags,
+	    .only = CONFIG_IN_REGISTRY },
+	{ NULL }
+};
+
+static const struct config_key *
+config_key_find(const struct config_key *keys, unsigned where, const char *name)
+{
+	for (; keys->name != NULL; keys++)
+		if (strcmp(keys->name, name) == 0 &&
+		    (keys->only == 0 || (keys->only & where)))
+			return keys;
+	return NULL;
+}
+
+/* Every key of group g is a row of keys allowed where g is. */
 static int
-config_check_keys(config_setting_t *group, const char **known,
-    const char *where, char **cause)
+config_keys_check(const struct config_key *keys, unsigned where,
+    config_setting_t *g, const char *context, char **cause)
 {
 	config_setting_t	*s;
-	int			 i, k;
+	unsigned		 i;
 
-	for (i = 0; (s = config_setting_get_elem(group, (unsigned)i)) != NULL; i++) {
-		for (k = 0; known[k] != NULL; k++)
-			if (strcmp(config_setting_name(s), known[k]) == 0)
-				break;
-		if (known[k] == NULL) {
+	for (i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
+		if (config_key_find(keys, where, config_setting_name(s)) == NULL) {
 			*cause = util_printf("line %d: unknown key '%s'%s",
-			    config_setting_source_line(s), config_setting_name(s), where);
+			    config_setting_source_line(s), config_setting_name(s),
+			    context);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-static int
-config_int(config_setting_t *group, const char *name, long min, long max,
-    long *out, char **cause)
+/* Stores v in an integer field of size bytes (its bounds made it fit). */
+static void
+config_store_int(void *field, size_t size, long long v)
 {
-	config_setting_t	*s;
-	long long		 v;
+	int32_t	v32 = (int32_t)v;
+	int64_t	v64 = (int64_t)v;
 
-	s = config_setting_get_member(group, name);
-	if (s == NULL)
-		return 0;
+	if (size == sizeof v32)
+		memcpy(field, &v32, size);
+	else if (size == sizeof v64)
+		memcpy(field, &v64, size);
+	else
+		fatal("%s: an integer key of %zu bytes", __func__, size);
+}
+
+static int
+config_key_int(const struct config_key *k, config_setting_t *s, void *field,
+    char **cause)
+{
+	long long	v;
+
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		v = config_setting_get_int(s);
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
 		v = config_setting_get_int64(s);
 	else {
 		*cause = util_printf("line %d: '%s' must be an integer",
-		    config_setting_source_line(s), name);
+		    config_setting_source_line(s), k->name);
 		return -1;
 	}
-	if (v < min || v > max) {
-		*cause = util_printf("line %d: '%s' must be between %ld and %ld",
-		    config_setting_source_line(s), name, min, max);
+	if (v < k->min || v > k->max) {
+		*cause = util_printf("line %d: '%s' must be between %lld and %lld "
+		    "(%s)", config_setting_source_line(s), k->name, k->min, k->max,
+		    k->unit);
 		return -1;
 	}
-	*out = (long)v;
+	if (k->size < sizeof(int64_t) && k->max > INT32_MAX)
+		fatal("%s: '%s' is bounded beyond its field", __func__, k->name);
+	config_store_int(field, k->size, v);
 	return 0;
 }
 
 static int
-config_string(config_setting_t *group, const char *name, const char **out,
+config_key_string(const struct config_key *k, config_setting_t *s, char *field,
+    char **cause)
+{
+	const char	*v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+	    (k->type == CONFIG_KEY_PATH && config_setting_get_string(s)[0] != '/')) {
+		*cause = util_printf("line %d: '%s' must be %s",
+		    config_setting_source_line(s), k->name,
+		    k->type == CONFIG_KEY_PATH ? "an absolute path" : "a string");
+		return -1;
+	}
+	v = config_setting_get_string(s);
+	if (util_strlcpy(field, v, k->size) != 0) {
+		*cause = util_printf("line %d: '%s' is too long (at most %zu "
+		    "bytes)", config_setting_source_line(s), k->name, k->size - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* A list of at most k->max host[:port] strings. */
+static int
+config_key_hosts(const struct config_key *k, config_setting_t *s, char *field,
+    size_t *count, char **cause)
+{
+	config_setting_t	*h;
+	unsigned		 i;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		goto fail;
+	*count = 0;
+	for (i = 0; (h = config_setting_get_elem(s, i)) != NULL; i++) {
+		if (config_setting_type(h) != CONFIG_TYPE_STRING ||
+		    i >= (unsigned long long)k->max ||
+		    util_strlcpy(field + i * k->size, config_setting_get_string(h),
+		    k->size) != 0)
+			goto fail;
+		*count = i + 1;
+	}
+	return 0;
+fail:
+	*cause = util_printf("line %d: '%s' must be a list of at most %lld "
+	    "host[:port] strings", config_setting_source_line(s), k->name, k->max);
+	return -1;
+}
+
+static int	config_keys_apply(const struct config_key *, unsigned,
+		    config_setting_t *, void *, char **);
+
+/* Applies one key k, present as s, to the struct at base. */
+static int
+config_key_apply(const struct config_key *k, unsigned where,
+    config_setting_t *s, void *base, char **cause)
+{
+	char	*field = (char *)base + k->offset;
+	char	 context[64];
+	int	 v;
+
+	switch (k->type) {
+	case CONFIG_KEY_INT:
+		return config_key_int(k, s, field, cause);
+	case CONFIG_KEY_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			*cause = util_printf("line %d: '%s' must be true or false",
+			    config_setting_source_line(s), k->name);
+			return -1;
+		}
+		v = config_setting_get_bool(s);
+		memcpy(field, &v, sizeof v);
+		return 0;
+	case CONFIG_KEY_STRING:
+	case CONFIG_KEY_PATH:
+		return config_key_string(k, s, field, cause);
+	case CONFIG_KEY_HOSTS:
+		return config_key_hosts(k, s, field,
+		    (size_t *)(void *)((char *)base + k->count), cause);
+	case CONFIG_KEY_GROUP:
+		if (!config_setting_is_group(s)) {
+			*cause = util_printf("line %d: '%s' must be a group: "
+			    "%s: { ... };", config_setting_source_line(s), k->name,
+			    k->name);
+			return -1;
+		}
+		snprintf(context, sizeof context, " in '%s'", k->name);
+		if (config_keys_check(k->sub, where, s, context, cause) != 0)
+			return -1;
+		return config_keys_apply(k->sub, where, s, base, cause);
+	case CONFIG_KEY_CUSTOM:
+		return k->apply(base, s, cause);
+	case CONFIG_KEY_ENTRY:
+		return 0;
+	}
+	return 0;
+}
+
+/* Applies every row of keys present in group g (checked) to base. */
+static int
+config_keys_apply(const struct config_key *keys, unsigned where,
+    config_setting_t *g, void *base, char **cause)
+{
+	config_setting_t	*s;
+
+	for (; keys->name != NULL; keys++) {
+		if (keys->only != 0 && !(keys->only & where))
+			continue;
+		if ((s = config_setting_get_member(g, keys->name)) != NULL &&
+		    config_key_apply(keys, where, s, base, cause) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The string value of a custom key, or NULL with *cause. */
+static const char *
+config_custom_string(config_setting_t *s, char **cause)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		*cause = util_printf("line %d: '%s' must be a string",
+		    config_setting_source_line(s), config_setting_name(s));
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+/* An integer or string a registry entry is made from; absent is 0/NULL. */
+static int
+config_entry_int(config_setting_t *e, const char *name, long min, long max,
+    long *out, char **cause)
+{
+	config_setting_t	*s;
+
+	if ((s = config_setting_get_member(e, name)) == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT ||
+	    config_setting_get_int(s) < min || config_setting_get_int(s) > max) {
+		*cause = util_printf("line %d: '%s' must be an integer between "
+		    "%ld and %ld", config_setting_source_line(s), name, min, max);
+		return -1;
+	}
+	*out = config_setting_get_int(s);
+	return 0;
+}
+
+static int
+config_entry_string(config_setting_t *e, const char *name, const char **out,
     char **cause)
 {
 	config_setting_t	*s;
 
-	s = config_setting_get_member(group, name);
-	if (s == NULL)
+	if ((s = config_setting_get_member(e, name)) == NULL)
 		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		*cause = util_printf("line %d: '%s' must be a string",
-		    config_setting_source_line(s), name);
+	return (*out = config_custom_string(s, cause)) == NULL ? -1 : 0;
+}
+
+/* listen = "HOST:PORT"; */
+static int
+config_listen(void *base, config_setting_t *s, char **cause)
+{
+	struct config	*c = base;
+	const char	*v;
+
+	if ((v = config_custom_string(s, cause)) == NULL)
+		return -1;
+	if (config_parse_listen(v, c->listen_host, sizeof c->listen_host,
+	    &c->listen_port) != 0) {
+		*cause = util_printf("line %d: 'listen' must be HOST:PORT, not '%s'",
+		    config_setting_source_line(s), v);
 		return -1;
 	}
-	*out = config_setting_get_string(s);
 	return 0;
 }
 
 static int
-config_path(config_setting_t *g, const char *name, char *out, size_t len,
-    char **cause)
+config_log_level(void *base, config_setting_t *s, char **cause)
 {
-	const char	*v = NULL;
+	struct config	*c = base;
+	const char	*v;
 
-	if (config_string(g, name, &v, cause) != 0)
+	if ((v = config_custom_string(s, cause)) == NULL)
 		return -1;
-	if (v == NULL)
-		return 0;
-	if (v[0] != '/' || util_strlcpy(out, v, len) != 0) {
-		*cause = util_printf("line %d: '%s' must be an absolute path",
-		    config_setting_source_line(config_setting_get_member(g, name)),
-		    name);
+	if (log_parse_level(v, &c->log_level) != 0) {
+		*cause = util_printf("line %d: 'log_level' must be error, warn, "
+		    "info or debug", config_setting_source_line(s));
 		return -1;
 	}
 	return 0;
@@ -178,104 +504,57 @@ config_path(config_setting_t *g, const char *name, char *out, size_t len,
 
 /* auth = "basic"; or auth = ["mtls", "token"]; */
 static int
-config_auth(config_setting_t *e, unsigned *auth, char **cause)
+config_auth(void *base, config_setting_t *s, char **cause)
 {
-	config_setting_t	*s, *v;
+	struct registry		*r = base;
+	config_setting_t	*v;
 	char			*why = NULL;
 	unsigned		 i;
 
-	if ((s = config_setting_get_member(e, "auth")) == NULL)
-		return 0;
-	*auth = 0;
+	r->auth = 0;
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
 		v = s;
 	else if (config_setting_is_array(s) || config_setting_is_list(s))
 		v = config_setting_get_elem(s, 0);
 	else
 		v = NULL;
+	if (v == NULL && config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		goto fail;
 	for (i = 0; v != NULL; v = config_setting_get_elem(s, ++i)) {
 		if (config_setting_type(v) != CONFIG_TYPE_STRING ||
-		    registry_parse_auth(config_setting_get_string(v), auth, &why) != 0) {
-			*cause = util_printf("line %d: %s",
-			    config_setting_source_line(s),
-			    why != NULL ? why : "'auth' must be a string or a "
-			    "list of strings");
-			free(why);
-			return -1;
-		}
+		    registry_parse_auth(config_setting_get_string(v), &r->auth,
+		    &why) != 0)
+			goto fail;
 		if (v == s)
 			break;
 	}
 	return 0;
-}
-
-/* A list of at most max host[:port] strings. */
-static int
-config_hosts(config_setting_t *e, const char *name, char out[][256],
-    size_t max, size_t *n, char **cause)
-{
-	config_setting_t	*hosts, *h;
-	unsigned		 i;
-
-	if ((hosts = config_setting_get_member(e, name)) == NULL)
-		return 0;
-	*n = 0;
-	for (i = 0; (h = config_setting_get_elem(hosts, i)) != NULL; i++) {
-		if (config_setting_type(h) != CONFIG_TYPE_STRING || i >= max ||
-		    util_strlcpy(out[i], config_setting_get_string(h), 256) != 0) {
-			*cause = util_printf("line %d: '%s' must be a list of at "
-			    "most %zu host[:port] strings",
-			    config_setting_source_line(hosts), name, max);
-			return -1;
-		}
-		*n = i + 1;
-	}
-	return 0;
+fail:
+	*cause = util_printf("line %d: %s", config_setting_source_line(s),
+	    why != NULL ? why : "'auth' must be a string or a list of strings");
+	free(why);
+	return -1;
 }
 
 static int
-config_registry_auth(struct config *c, struct registry *r, config_setting_t *e,
-    char **cause)
+config_immutable_tags(void *base, config_setting_t *s, char **cause)
 {
-	const char		*user = NULL, *pattern = NULL;
-	long			 ttl = -1;
-	int			 rc;
+	struct registry	*r = base;
+	const char	*pattern;
 
-	(void)c;
-	if (config_auth(e, &r->auth, cause) != 0 ||
-	    config_string(e, "username", &user, cause) != 0 ||
-	    config_path(e, "password_file", r->password_file,
-	    sizeof r->password_file, cause) != 0 ||
-	    config_path(e, "bearer_file", r->bearer_file, sizeof r->bearer_file,
-	    cause) != 0 ||
-	    config_path(e, "cert", r->cert, sizeof r->cert, cause) != 0 ||
-	    config_path(e, "key", r->key, sizeof r->key, cause) != 0 ||
-	    config_path(e, "ca", r->ca, sizeof r->ca, cause) != 0)
+	if ((pattern = config_custom_string(s, cause)) == NULL)
 		return -1;
-	if (user != NULL && util_strlcpy(r->username, user, sizeof r->username) != 0) {
-		*cause = util_printf("registry '%s': username too long", r->name);
+	if (r->has_immutable)
+		regfree(&r->immutable);
+	r->has_immutable = 0;
+	if (regcomp(&r->immutable, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+		*cause = util_printf("registry '%s': immutable_tags is not a "
+		    "valid extended regular expression", r->name);
 		return -1;
 	}
-	if (config_hosts(e, "token_hosts", r->token_hosts, REGISTRY_TOKEN_HOSTS,
-	    &r->ntoken_hosts, cause) != 0 ||
-	    config_hosts(e, "mirror_of", r->mirror_of, REGISTRY_TOKEN_HOSTS,
-	    &r->nmirror_of, cause) != 0 ||
-	    config_int(e, "tag_ttl", 0, 365L * 86400, &ttl, cause) != 0 ||
-	    config_string(e, "immutable_tags", &pattern, cause) != 0)
-		return -1;
-	r->tag_ttl = (int)ttl;
-	if (pattern != NULL) {
-		if (r->has_immutable)
-			regfree(&r->immutable);
-		r->has_immutable = 0;
-		if ((rc = regcomp(&r->immutable, pattern, REG_EXTENDED | REG_NOSUB)) != 0) {
-			*cause = util_printf("registry '%s': immutable_tags is not a "
-			    "valid extended regular expression", r->name);
-			return -1;
-		}
-		r->has_immutable = 1;
-		util_strlcpy(r->immutable_src, pattern, sizeof r->immutable_src);
-	}
+	r->has_immutable = 1;
+	util_strlcpy(r->immutable_src, pattern, sizeof r->immutable_src);
 	return 0;
 }
 
@@ -283,9 +562,6 @@ static int
 config_load_registries(struct config *c, config_setting_t *list, int from_file,
     char **cause)
 {
-	static const char	*keys[] = { "id", "name", "url", "auth", "username",
-	    "password_file", "bearer_file", "cert", "key", "ca", "token_hosts",
-	    "mirror_of", "tag_ttl", "immutable_tags", NULL };
 	config_setting_t	*e;
 	struct registry		*r;
 	const char		*name, *url;
@@ -301,17 +577,18 @@ config_load_registries(struct config *c, config_setting_t *list, int from_file,
 	for (i = 0; (e = config_setting_get_elem(list, i)) != NULL; i++) {
 		name = url = NULL;
 		id = 0;
-		if (!config_setting_is_group(e) ||
-		    config_check_keys(e, keys, " in a registry entry", cause) != 0 ||
-		    config_int(e, "id", 1, 9999, &id, cause) != 0 ||
-		    config_string(e, "name", &name, cause) != 0 ||
-		    config_string(e, "url", &url, cause) != 0) {
-			if (*cause == NULL)
-				*cause = util_printf("line %d: a registry entry must "
-				    "be a group { id = ...; name = ...; url = ...; }",
-				    config_setting_source_line(e));
+		if (!config_setting_is_group(e)) {
+			*cause = util_printf("line %d: a registry entry must be a "
+			    "group { id = ...; name = ...; url = ...; }",
+			    config_setting_source_line(e));
 			return -1;
 		}
+		if (config_keys_check(config_entry_keys, CONFIG_IN_REGISTRY, e,
+		    " in a registry entry", cause) != 0 ||
+		    config_entry_int(e, "id", 1, 9999, &id, cause) != 0 ||
+		    config_entry_string(e, "name", &name, cause) != 0 ||
+		    config_entry_string(e, "url", &url, cause) != 0)
+			return -1;
 		if (id == REGISTRY_ID_REMOTE) {
 			/* Entry 1 is configured in place; it keeps its name. */
 			r = registry_find_id(&c->registries, REGISTRY_ID_REMOTE);
@@ -342,18 +619,30 @@ config_load_registries(struct config *c, config_setting_t *list, int from_file,
 			}
 		}
 		r->from_file = from_file;
-		if (config_registry_auth(c, r, e, cause) != 0)
+		if (config_keys_apply(config_entry_keys, CONFIG_IN_REGISTRY, e, r,
+		    cause) != 0)
 			return -1;
 	}
 	return 0;
 }
 
+static int
+config_registries(void *base, config_setting_t *s, char **cause)
+{
+	return config_load_registries(base, s, 0, cause);
+}
+
+static int
+config_registries_from_file(void *base, config_setting_t *s, char **cause)
+{
+	return config_load_registries(base, s, 1, cause);
+}
+
 /* feeds = ( { name = "debian"; url = "http://deb.debian.org/debian"; ... } ); */
 static int
-config_load_feeds(struct config *c, config_setting_t *list, char **cause)
+config_feeds(void *base, config_setting_t *list, char **cause)
 {
-	static const char	*keys[] = { "name", "url", "auth", "username",
-	    "password_file", "bearer_file", "cert", "key", "ca", NULL };
+	struct config		*c = base;
 	config_setting_t	*e;
 	struct registry		*r;
 	const char		*name, *url;
@@ -367,10 +656,15 @@ config_load_feeds(struct config *c, config_setting_t *list, char **cause)
 	}
 	for (i = 0; (e = config_setting_get_elem(list, i)) != NULL; i++) {
 		name = url = NULL;
-		if (!config_setting_is_group(e) ||
-		    config_check_keys(e, keys, " in a feed", cause) != 0 ||
-		    config_string(e, "name", &name, cause) != 0 ||
-		    config_string(e, "url", &url, cause) != 0)
+		if (!config_setting_is_group(e)) {
+			*cause = util_printf("line %d: a feed must be a group "
+			    "{ name = ...; url = ...; }", config_setting_source_line(e));
+			return -1;
+		}
+		if (config_keys_check(config_entry_keys, CONFIG_IN_FEED, e,
+		    " in a feed", cause) != 0 ||
+		    config_entry_string(e, "name", &name, cause) != 0 ||
+		    config_entry_string(e, "url", &url, cause) != 0)
 			return -1;
 		if (name == NULL || url == NULL) {
 			*cause = util_printf("line %d: a feed needs name and url",
@@ -383,8 +677,44 @@ config_load_feeds(struct config *c, config_setting_t *list, char **cause)
 			free(why);
 			return -1;
 		}
-		if (config_registry_auth(c, r, e, cause) != 0)
+		if (config_keys_apply(config_entry_keys, CONFIG_IN_FEED, e, r,
+		    cause) != 0)
 			return -1;
+	}
+	return 0;
+}
+
+static int
+config_default_registry(void *base, config_setting_t *s, char **cause)
+{
+	struct config	*c = base;
+	struct registry	*r;
+	const char	*v;
+
+	if ((v = config_custom_string(s, cause)) == NULL)
+		return -1;
+	if ((r = registry_lookup(&c->registries, v)) == NULL) {
+		*cause = util_printf("line %d: 'default_registry' names no "
+		    "registry: %s", config_setting_source_line(s), v);
+		return -1;
+	}
+	c->registries.default_id = r->id;
+	return 0;
+}
+
+static int
+config_upstream(void *base, config_setting_t *s, char **cause)
+{
+	const char	*v;
+	char		*why = NULL;
+
+	if ((v = config_custom_string(s, cause)) == NULL)
+		return -1;
+	if (config_set_upstream(base, v, &why) != 0) {
+		*cause = util_printf("line %d: 'upstream': %s",
+		    config_setting_source_line(s), why);
+		free(why);
+		return -1;
 	}
 	return 0;
 }
@@ -392,164 +722,21 @@ config_load_feeds(struct config *c, config_setting_t *list, char **cause)
 static int
 config_apply(struct config *c, config_t *cf, char **cause)
 {
-	static const char	*client_keys[] = { "max_header_bytes",
-	    "max_body_bytes", "timeout", NULL };
-	static const char	*transfer_keys[] = { "connect_timeout",
-	    "low_speed_time", "low_speed_limit", "manifest_max_bytes", NULL };
-	config_setting_t	*root, *g;
-	struct registry		*r;
-	const char		*s;
-	long			 v;
+	config_setting_t	*root = config_root_setting(cf);
 
-	root = config_root_setting(cf);
-	if (config_check_keys(root, config_top_keys, "", cause) != 0)
+	if (config_keys_check(config_keys, 0, root, "", cause) != 0)
 		return -1;
-
-	s = NULL;
-	if (config_string(root, "listen", &s, cause) != 0)
-		return -1;
-	if (s != NULL && config_parse_listen(s, c->listen_host,
-	    sizeof c->listen_host, &c->listen_port) != 0) {
-		*cause = util_printf("'listen' must be HOST:PORT, not '%s'", s);
-		return -1;
-	}
-	s = NULL;
-	if (config_string(root, "cache_dir", &s, cause) != 0)
-		return -1;
-	if (s != NULL && (s[0] != '/' ||
-	    util_strlcpy(c->cache_dir, s, sizeof c->cache_dir) != 0)) {
-		*cause = util_printf("'cache_dir' must be an absolute path");
-		return -1;
-	}
-	s = NULL;
-	if (config_string(root, "log_level", &s, cause) != 0)
-		return -1;
-	if (s != NULL && log_parse_level(s, &c->log_level) != 0) {
-		*cause = util_printf("'log_level' must be error, warn, info or debug");
-		return -1;
-	}
-	v = c->tag_ttl;
-	if (config_int(root, "tag_ttl", 0, 365L * 86400, &v, cause) != 0)
-		return -1;
-	c->tag_ttl = (int)v;
-	v = c->breaker_seconds;
-	if (config_int(root, "breaker_seconds", 0, 3600, &v, cause) != 0)
-		return -1;
-	c->breaker_seconds = (int)v;
-	if ((g = config_setting_get_member(root, "offline")) != NULL) {
-		if (config_setting_type(g) != CONFIG_TYPE_BOOL) {
-			*cause = util_printf("line %d: 'offline' must be true or false",
-			    config_setting_source_line(g));
-			return -1;
-		}
-		c->offline = config_setting_get_bool(g);
-	}
-	if (config_hosts(root, "server_names", c->server_names, 8,
-	    &c->nserver_names, cause) != 0)
-		return -1;
-	if ((g = config_setting_get_member(root, "cache_max_bytes")) != NULL) {
-		if ((config_setting_type(g) != CONFIG_TYPE_INT &&
-		    config_setting_type(g) != CONFIG_TYPE_INT64) ||
-		    config_setting_get_int64(g) < 0) {
-			*cause = util_printf("line %d: 'cache_max_bytes' must be a "
-			    "number of bytes (0: no budget)",
-			    config_setting_source_line(g));
-			return -1;
-		}
-		c->cache_max_bytes = config_setting_get_int64(g);
-	}
-
-	if ((g = config_setting_get_member(root, "client")) != NULL) {
-		if (config_check_keys(g, client_keys, " in 'client'", cause) != 0)
-			return -1;
-		v = (long)c->max_header_bytes;
-		if (config_int(g, "max_header_bytes", 1024, 1048576, &v, cause) != 0)
-			return -1;
-		c->max_header_bytes = (size_t)v;
-		v = (long)c->max_body_bytes;
-		if (config_int(g, "max_body_bytes", 0, 1048576, &v, cause) != 0)
-			return -1;
-		c->max_body_bytes = (size_t)v;
-		v = c->client_timeout;
-		if (config_int(g, "timeout", 1, 86400, &v, cause) != 0)
-			return -1;
-		c->client_timeout = (int)v;
-	}
-	if ((g = config_setting_get_member(root, "upstream_transfer")) != NULL) {
-		if (config_check_keys(g, transfer_keys, " in 'upstream_transfer'",
-		    cause) != 0)
-			return -1;
-		v = c->connect_timeout;
-		if (config_int(g, "connect_timeout", 1, 600, &v, cause) != 0)
-			return -1;
-		c->connect_timeout = (int)v;
-		v = c->low_speed_time;
-		if (config_int(g, "low_speed_time", 1, 3600, &v, cause) != 0)
-			return -1;
-		c->low_speed_time = (int)v;
-		if (config_int(g, "low_speed_limit", 1, 1L << 30,
-		    &c->low_speed_limit, cause) != 0)
-			return -1;
-		v = (long)c->manifest_max_bytes;
-		if (config_int(g, "manifest_max_bytes", 4096, 64L << 20, &v, cause) != 0)
-			return -1;
-		c->manifest_max_bytes = (size_t)v;
-	}
-	if ((g = config_setting_get_member(root, "device")) != NULL) {
-		static const char *device_keys[] = { "cert", "key",
-		    "expiry_warning_days", NULL };
-
-		if (config_check_keys(g, device_keys, " in 'device'", cause) != 0 ||
-		    config_path(g, "cert", c->device_cert, sizeof c->device_cert,
-		    cause) != 0 ||
-		    config_path(g, "key", c->device_key, sizeof c->device_key,
-		    cause) != 0)
-			return -1;
-		v = c->cert_warn_days;
-		if (config_int(g, "expiry_warning_days", 0, 3650, &v, cause) != 0)
-			return -1;
-		c->cert_warn_days = (int)v;
-	}
-	if (config_path(root, "registries_file", c->registries_file,
-	    sizeof c->registries_file, cause) != 0)
-		return -1;
-	if ((g = config_setting_get_member(root, "registries")) != NULL &&
-	    config_load_registries(c, g, 0, cause) != 0)
-		return -1;
-	if ((g = config_setting_get_member(root, "feeds")) != NULL &&
-	    config_load_feeds(c, g, cause) != 0)
-		return -1;
-	v = c->feed_ttl;
-	if (config_int(root, "feed_ttl", 0, 365L * 86400, &v, cause) != 0)
-		return -1;
-	c->feed_ttl = (int)v;
-
-	s = NULL;
-	if (config_string(root, "default_registry", &s, cause) != 0)
-		return -1;
-	if (s != NULL) {
-		r = registry_lookup(&c->registries, s);
-		if (r == NULL) {
-			*cause = util_printf("'default_registry' names no registry: %s", s);
-			return -1;
-		}
-		c->registries.default_id = r->id;
-	}
-	s = NULL;
-	if (config_string(root, "upstream", &s, cause) != 0)
-		return -1;
-	if (s != NULL && config_set_upstream(c, s, cause) != 0)
-		return -1;
-	return 0;
+	return config_keys_apply(config_keys, 0, root, c, cause);
 }
 
 /* Reads path over the defaults already in c. Returns -1 with *cause. */
-int
+static int
 config_load(struct config *c, const char *path, char **cause)
 {
 	config_t	cf;
 	int		rc;
 
+	util_strlcpy(c->file, path, sizeof c->file);
 	config_init(&cf);
 	if (config_read_file(&cf, path) != CONFIG_TRUE) {
 		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
@@ -576,11 +763,10 @@ config_load(struct config *c, const char *path, char **cause)
  * (a list "registries = ( ... );" and nothing else). A missing file is
  * no error: there is nothing added yet.
  */
-int
+static int
 config_load_registries_file(struct config *c, const char *path, char **cause)
 {
-	static const char	*keys[] = { "registries", NULL };
-	config_setting_t	*g;
+	config_setting_t	*root;
 	config_t		 cf;
 	char			*inner = NULL;
 	int			 rc = -1;
@@ -594,10 +780,11 @@ config_load_registries_file(struct config *c, const char *path, char **cause)
 		    strerror(errno));
 		goto out;
 	}
-	if (config_check_keys(config_root_setting(&cf), keys, "", &inner) != 0)
-		goto fail;
-	g = config_setting_get_member(config_root_setting(&cf), "registries");
-	if (g != NULL && config_load_registries(c, g, 1, &inner) != 0)
+	root = config_root_setting(&cf);
+	if (config_keys_check(config_registries_file_keys, 0, root, "",
+	    &inner) != 0 ||
+	    config_keys_apply(config_registries_file_keys, 0, root, c,
+	    &inner) != 0)
 		goto fail;
 	rc = 0;
 	goto out;
@@ -639,16 +826,20 @@ config_load_secrets(struct config *c, char **cause)
 }
 
 /*
- * What the command-line tools read: defaults, the file (or the default
- * file if it exists), and the registries file. Secrets are not read.
+ * The configuration as the daemon and the commands read it: defaults,
+ * the file (or the default file if it exists), and the registries file
+ * (registries, or NULL: the one the file names). Secrets are not read.
+ * Returns -1 with *cause; c needs config_free either way.
  */
 int
-config_read_all(struct config *c, const char *file, char **cause)
+config_read_all(struct config *c, const char *file, const char *registries,
+    char **cause)
 {
 	config_defaults(c);
 	if (file == NULL && access(CONFIG_DEFAULT_FILE, F_OK) == 0)
 		file = CONFIG_DEFAULT_FILE;
 	if (file != NULL && config_load(c, file, cause) != 0)
 		return -1;
-	return config_load_registries_file(c, c->registries_file, cause);
+	return config_load_registries_file(c, registries != NULL ? registries :
+	    c->registries_file, cause);
 }

@@ -33,7 +33,7 @@ struct registry {
 	char	 url[REGISTRY_URL_MAX];	/* base URL, no trailing '/'; empty for local */
 	char	 host[256];		/* host part of url, for ns= matching */
 	int	 is_local;		/* never touches the network */
-	int	 is_docker_hub;		/* one-component names get library/ */
+	int	 is_docker_hub;		/* library/ names, its hosts, its realm */
 	int	 is_feed;		/* a package feed, not a registry */
 	int	 from_file;		/* 0 main config, 1 registries_file */
 
@@ -88,9 +88,15 @@ int	 registry_load_secrets(struct registry *, char **);
 int	 registry_trusts_host(const struct registry *, const char *);
 int	 registry_serves_host(const struct registry *, const char *);
 int	 registry_tag_immutable(const struct registry *, const char *);
+int	 registry_upstream_name(const struct registry *, const char *, char *,
+	     size_t);
+int	 registry_resolve_tag(const struct registry_table *, const struct cache *,
+	     const struct registry *, const char *, const char *,
+	     struct tagindex_entry *);
 
 /* config.c: everything the daemon reads from its file and flags. */
 struct config {
+	char	 file[REGISTRY_PATH_MAX];	/* the file read; empty: none */
 	char	 listen_host[256];
 	int	 listen_port;
 	char	 cache_dir[1024];
@@ -128,10 +134,7 @@ struct config {
 
 #define CONFIG_DEFAULT_FILE	"/etc/pullgate/pullgate.conf"
 
-void	 config_defaults(struct config *);
-int	 config_read_all(struct config *, const char *, char **);
-int	 config_load(struct config *, const char *, char **);
-int	 config_load_registries_file(struct config *, const char *, char **);
+int	 config_read_all(struct config *, const char *, const char *, char **);
 int	 config_load_secrets(struct config *, char **);
 int	 config_set_upstream(struct config *, const char *, char **);
 void	 config_free(struct config *);

@@ -4,6 +4,7 @@
  * alone; entries 3 and up come from the configuration.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -130,6 +131,84 @@ registry_serves_host(const struct registry *r, const char *host)
 		if (strcasecmp(r->mirror_of[i], host) == 0)
 			return 1;
 	return r->is_docker_hub && registry_is_docker_hub_host(host);
+}
+
+/*
+ * The name entry r knows repository repo by, into buf (which may be repo
+ * itself): Docker Hub keeps its one-component official images under
+ * library/ ("alpine" is "library/alpine"); any other name is itself. The
+ * one home of that rule: the daemon's cache and upstream requests and
+ * every command use this name. -1 if it would pass REFERENCE_NAME_MAX or
+ * not fit len.
+ */
+int
+registry_upstream_name(const struct registry *r, const char *repo, char *buf,
+    size_t len)
+{
+	char	name[REFERENCE_NAME_MAX + 1];
+	int	n;
+
+	if (r->is_docker_hub && strchr(repo, '/') == NULL)
+		n = snprintf(name, sizeof name, "library/%s", repo);
+	else
+		n = snprintf(name, sizeof name, "%s", repo);
+	if (n < 0 || (size_t)n >= sizeof name || (size_t)n >= len)
+		return -1;
+	memcpy(buf, name, (size_t)n + 1);
+	return 0;
+}
+
+/*
+ * The entries whose tag indexes answer for r, into names (room for
+ * t->count): r's own; for the local entry, its own and then every other
+ * entry's, by id. Returns how many.
+ */
+static size_t
+registry_tag_sources(const struct registry_table *t, const struct registry *r,
+    const char **names)
+{
+	const struct registry	*x, *next;
+	size_t			 i, n = 0;
+	int			 last = 0;
+
+	names[n++] = r->name;
+	if (!r->is_local)
+		return n;
+	for (;;) {
+		next = NULL;
+		for (i = 0; i < t->count; i++) {
+			x = &t->entries[i];
+			if (!x->is_local && x->id > last &&
+			    (next == NULL || x->id < next->id))
+				next = x;
+		}
+		if (next == NULL)
+			return n;
+		names[n++] = next->name;
+		last = next->id;
+	}
+}
+
+/*
+ * A tag of entry r from the cache alone, as the daemon and 'pullgate
+ * resolve' answer it: the first of registry_tag_sources' indexes that has
+ * it with its manifest cached. -1 if none (or out of memory).
+ */
+int
+registry_resolve_tag(const struct registry_table *t, const struct cache *c,
+    const struct registry *r, const char *repo, const char *tag,
+    struct tagindex_entry *e)
+{
+	const char	**names;
+	size_t		  n;
+	int		  rc;
+
+	if ((names = calloc(t->count + 1, sizeof *names)) == NULL)
+		return -1;
+	n = registry_tag_sources(t, r, names);
+	rc = tagindex_resolve(c, names, n, repo, tag, e);
+	free(names);
+	return rc;
 }
 
 /* Whether tag matches the entry's immutable_tags pattern. */

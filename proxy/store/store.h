@@ -59,6 +59,8 @@ int	 tagindex_put(const struct cache *, const char *, const char *,
 int	 tagindex_list(const struct cache *, const char *, const char *,
 	     char ***, size_t *);
 void	 tagindex_list_free(char **, size_t);
+int	 tagindex_resolve(const struct cache *, const char *const *, size_t,
+	     const char *, const char *, struct tagindex_entry *);
 typedef int (*tagindex_walk_cb)(const char *, const char *, const char *,
 	     const struct tagindex_entry *, void *);
 int	 tagindex_walk(const struct cache *, tagindex_walk_cb, void *);
@@ -68,8 +70,6 @@ int	 tagindex_put_in(const struct cache *, const char *, const char *,
 	     const char *, const char *, const struct tagindex_entry *);
 int	 tagindex_remove_in(const struct cache *, const char *, const char *,
 	     const char *, const char *);
-int	 tagindex_list_in(const struct cache *, const char *, const char *,
-	     const char *, char ***, size_t *);
 int	 tagindex_walk_in(const struct cache *, const char *, tagindex_walk_cb,
 	     void *);
 
@@ -79,17 +79,18 @@ typedef int (*image_walk_cb)(const struct digest *, int64_t, int, int, void *);
 int	 image_walk(const struct cache *, const struct digest *, image_walk_cb,
 	     void *);
 
-/* refs.c: digest sets, and what an index's images reference. */
+/* digest_set.c: sets of digests; all zero is an empty set. */
 struct digest_set {
 	struct digest		*v;
 	size_t			 n, cap;
 	int			 sorted;
-	const struct cache	*cache;
 };
 
 int	 digest_set_add(struct digest_set *, const struct digest *);
 int	 digest_set_contains(struct digest_set *, const struct digest *);
 void	 digest_set_free(struct digest_set *);
+
+/* refs.c: what an index's images reference. */
 int	 refs_collect(const struct cache *, const char *, struct digest_set *);
 
 /* storeindex.c: what the store holds, in memory, for the budget. */

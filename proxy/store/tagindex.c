@@ -115,7 +115,7 @@ tagindex_remove_in(const struct cache *c, const char *root, const char *entry,
 }
 
 /* The tags of a repository, unsorted; an unknown repository has none. */
-int
+static int
 tagindex_list_in(const struct cache *c, const char *root, const char *entry,
     const char *repo, char ***tags, size_t *count)
 {
@@ -228,6 +228,24 @@ tagindex_walk_in(const struct cache *c, const char *root, tagindex_walk_cb cb,
 	}
 	closedir(d);
 	return rc;
+}
+
+/*
+ * A tag as the cache alone answers it: the first of entries[0..n), in that
+ * order, whose index has repo:tag and whose manifest is in the cache (an
+ * index entry whose manifest is gone is no answer). -1 if none has it.
+ */
+int
+tagindex_resolve(const struct cache *c, const char *const *entries, size_t n,
+    const char *repo, const char *tag, struct tagindex_entry *e)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (tagindex_get(c, entries[i], repo, tag, e) == 0 &&
+		    cache_blob_exists(c, &e->digest))
+			return 0;
+	return -1;
 }
 
 /* The tag index proper ("repos"). */

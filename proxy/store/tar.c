@@ -15,6 +15,7 @@
 #define TAR_BLOCK	512
 #define TAR_MAX_SIZE	(64LL * 1024 * 1024 * 1024)
 
+
 static int
 tar_read_full(int fd, void *buf, size_t len)
 {
@@ -195,6 +196,7 @@ tar_copy(struct tar_reader *t, int fd, char **cause)
 	return 0;
 }
 
+/* Passes over the rest of the current entry's data. */
 int
 tar_skip(struct tar_reader *t, char **cause)
 {

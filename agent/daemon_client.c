@@ -1,0 +1,235 @@
+/*
+ * The commands' HTTP client for the running daemon (resolve, prefill): one
+ * blocking GET at a time on libcurl's easy interface — a command has no
+ * event loop — with the manifest Accept header, never through a proxy.
+ * The daemon is local, so a refused connection means that none runs.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent.h"
+
+#define DAEMON_CLIENT_CONNECT_TIMEOUT	3L	/* seconds; it is local */
+#define DAEMON_CLIENT_ERROR_MAX		4096	/* of an error body, kept */
+
+struct daemon_client_xfer {
+	const struct daemon_client	*dc;
+	struct daemon_client_reply	*reply;
+	CURL				*curl;
+	size_t				 max;		/* 0: count, keep nothing */
+	int				 too_large;
+	char				 error[DAEMON_CLIENT_ERROR_MAX + 1];
+	size_t				 errlen;
+};
+
+/* "http://HOST:PORT" ([HOST] for IPv6) of the daemon; -1 if too long. */
+int
+daemon_client_init(struct daemon_client *dc, const char *host, int port)
+{
+	int	n;
+
+	memset(dc, 0, sizeof *dc);
+	n = snprintf(dc->base, sizeof dc->base, "http://%s%s%s:%d",
+	    strchr(host, ':') != NULL ? "[" : "", host,
+	    strchr(host, ':') != NULL ? "]" : "", port);
+	return (n < 0 || (size_t)n >= sizeof dc->base) ? -1 : 0;
+}
+
+/* Whether a daemon answers /healthz at the base address (2 s at most). */
+int
+daemon_client_up(const struct daemon_client *dc)
+{
+	char	 url[sizeof dc->base + 16];
+	CURL	*curl;
+	long	 code = 0;
+
+	if ((curl = curl_easy_init()) == NULL)
+		return 0;
+	snprintf(url, sizeof url, "%s/healthz", dc->base);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 2L);
+	if (curl_easy_perform(curl) == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(curl);
+	return code == 200;
+}
+
+/* Copies the value of header line (name included) into dst, if it fits. */
+static void
+daemon_client_value(const char *line, size_t len, size_t namelen, char *dst,
+    size_t dstlen)
+{
+	size_t	vlen;
+
+	line += namelen;
+	len -= namelen;
+	while (len > 0 && *line == ' ') {
+		line++;
+		len--;
+	}
+	for (vlen = 0; vlen < len && line[vlen] != '\r' && line[vlen] != '\n';
+	    vlen++)
+		;
+	if (vlen < dstlen) {
+		memcpy(dst, line, vlen);
+		dst[vlen] = '\0';
+	}
+}
+
+static size_t
+daemon_client_header_cb(char *line, size_t size, size_t n, void *arg)
+{
+	static const struct {
+		const char	*name;
+		size_t		 offset, size;
+	} wanted[] = {
+		{ "Docker-Content-Digest:",
+		    offsetof(struct daemon_client_reply, digest),
+		    sizeof ((struct daemon_client_reply *)0)->digest },
+		{ "Content-Type:", offsetof(struct daemon_client_reply, type),
+		    sizeof ((struct daemon_client_reply *)0)->type },
+		{ "X-Pullgate-Source:", offsetof(struct daemon_client_reply, source),
+		    sizeof ((struct daemon_client_reply *)0)->source },
+	};
+	struct daemon_client_xfer	*x = arg;
+	size_t				 len = size * n, i, nl;
+
+	for (i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
+		nl = strlen(wanted[i].name);
+		if (len > nl && strncasecmp(line, wanted[i].name, nl) == 0)
+			daemon_client_value(line, len, nl,
+			    (char *)x->reply + wanted[i].offset, wanted[i].size);
+	}
+	return len;
+}
+
+static size_t
+daemon_client_write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct daemon_client_xfer	*x = arg;
+	struct daemon_client_reply	*r = x->reply;
+	size_t				 len = size * n, take;
+	long				 code = 0;
+	char				*nb;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (code != 200) {
+		/* An error: its start is kept for the message. */
+		take = DAEMON_CLIENT_ERROR_MAX - x->errlen;
+		if (take > len)
+			take = len;
+		memcpy(x->error + x->errlen, data, take);
+		x->errlen += take;
+		x->error[x->errlen] = '\0';
+		return len;
+	}
+	if (x->max == 0) {
+		if (x->dc->progress != NULL)
+			x->dc->progress(len, x->dc->arg);
+		return len;
+	}
+	if (len > x->max - r->len) {
+		x->too_large = 1;
+		return 0;
+	}
+	if ((nb = realloc(r->body, r->len + len + 1)) == NULL)
+		return 0;
+	r->body = nb;
+	memcpy(r->body + r->len, data, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return len;
+}
+
+/* The message of an OCI error body ({"errors":[{"message":...}]}), if any. */
+static void
+daemon_client_message(const char *body, char *dst, size_t len)
+{
+	json_t		*root;
+	const char	*m;
+
+	if ((root = json_loads(body, 0, NULL)) == NULL)
+		return;
+	m = json_string_value(json_object_get(json_array_get(json_object_get(root,
+	    "errors"), 0), "message"));
+	if (m != NULL)
+		util_strlcpy(dst, m, len);
+	json_decref(root);
+}
+
+/*
+ * GETs path from the daemon into *r: the body up to max bytes (more is an
+ * error), or with max 0 none, its bytes passed to dc->progress. Returns 0
+ * on a 200; else -1 with *cause ("PATH: what went wrong"), r->status (0:
+ * no answer), r->no_daemon when nothing listens, and r->message when the
+ * daemon sent an OCI error. Free r with daemon_client_reply_free either way.
+ */
+int
+daemon_client_get(const struct daemon_client *dc, const char *path, size_t max,
+    struct daemon_client_reply *r, char **cause)
+{
+	struct daemon_client_xfer	 x;
+	struct curl_slist		*h;
+	CURL				*curl;
+	CURLcode			 rc;
+	char				 url[2048];
+
+	memset(r, 0, sizeof *r);
+	memset(&x, 0, sizeof x);
+	x.dc = dc;
+	x.reply = r;
+	x.max = max;
+	if (snprintf(url, sizeof url, "%s%s", dc->base, path) >= (int)sizeof url) {
+		*cause = util_printf("%s: path too long", path);
+		return -1;
+	}
+	if ((curl = curl_easy_init()) == NULL ||
+	    (h = curl_slist_append(NULL, mediatype_accept_header)) == NULL) {
+		curl_easy_cleanup(curl);
+		*cause = util_printf("%s: out of memory", path);
+		return -1;
+	}
+	x.curl = curl;
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, DAEMON_CLIENT_CONNECT_TIMEOUT);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, dc->timeout);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, daemon_client_header_cb);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, daemon_client_write_cb);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_cleanup(curl);
+	curl_slist_free_all(h);
+	if (x.too_large) {
+		*cause = util_printf("%s: larger than %zu bytes", path, max);
+		return -1;
+	}
+	if (rc != CURLE_OK) {
+		r->no_daemon = (rc == CURLE_COULDNT_CONNECT);
+		*cause = util_printf("%s: %s", path, curl_easy_strerror(rc));
+		return -1;
+	}
+	if (r->status != 200) {
+		daemon_client_message(x.error, r->message, sizeof r->message);
+		*cause = util_printf("%s: %ld %s", path, r->status, r->message);
+		return -1;
+	}
+	return 0;
+}
+
+void
+daemon_client_reply_free(struct daemon_client_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}
