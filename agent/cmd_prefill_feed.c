@@ -8,70 +8,75 @@
  * dists/<dist>/InRelease, whose listed Packages and Translation-en files
  * for the architecture (and "all") are fetched.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "agent.h"
 
 struct feed_pkg {
-	char	name[128];
-	char	filename[512];
-	char	depends[1024];
+	char	 name[128];
+	char	 filename[512];
+	char	*depends;		/* Pre-Depends, then Depends */
 };
 
 struct feed_index {
 	struct feed_pkg	*v;
-	size_t		 n;
+	size_t		 n, cap;
 	char		 dir[256];	/* where Filename is relative to */
+	char		 stem[1024];	/* the index without its compression */
 };
 
-/* Parses a Packages file (plain or gzip) into idx. */
+/* One stanza into the index: packages with a name and file that fit. */
+static int
+feed_index_add(const struct pkgindex_stanza *st, void *arg, char **cause)
+{
+	struct feed_index	*idx = arg;
+	struct feed_pkg		 pkg, *n;
+	size_t			 cap;
+
+	memset(&pkg, 0, sizeof pkg);
+	if (st->package[0] == '\0' || st->filename[0] == '\0' ||
+	    util_strlcpy(pkg.name, st->package, sizeof pkg.name) != 0 ||
+	    util_strlcpy(pkg.filename, st->filename, sizeof pkg.filename) != 0)
+		return 0;
+	if (idx->n == idx->cap) {
+		cap = idx->cap == 0 ? 256 : idx->cap * 2;
+		if ((n = reallocarray(idx->v, cap, sizeof *n)) == NULL) {
+			*cause = util_printf("out of memory");
+			return -1;
+		}
+		idx->v = n;
+		idx->cap = cap;
+	}
+	if ((pkg.depends = util_printf("%s%s%s", st->pre_depends,
+	    st->pre_depends[0] != '\0' && st->depends[0] != '\0' ? ", " : "",
+	    st->depends)) == NULL) {
+		*cause = util_printf("out of memory");
+		return -1;
+	}
+	idx->v[idx->n++] = pkg;
+	return 0;
+}
+
+/* Parses a Packages file (plain, gzip or xz) into idx; a broken one warns. */
 static void
 feed_index_parse(const char *path, struct feed_index *idx)
 {
-	gzFile		 gz;
-	char		 line[4096];
-	struct feed_pkg	 cur, *n;
-	size_t		 len;
+	char	*cause = NULL;
+	int	 fd;
 
-	if ((gz = gzopen(path, "rb")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return;
-	memset(&cur, 0, sizeof cur);
-	for (;;) {
-		int end = gzgets(gz, line, sizeof line) == NULL;
-
-		if (end)
-			line[0] = '\0';
-		len = strcspn(line, "\r\n");
-		line[len] = '\0';
-		if (len == 0) {
-			if (cur.name[0] != '\0' && cur.filename[0] != '\0' &&
-			    (n = reallocarray(idx->v, idx->n + 1, sizeof *n)) != NULL) {
-				idx->v = n;
-				idx->v[idx->n++] = cur;
-			}
-			memset(&cur, 0, sizeof cur);
-			if (end)
-				break;
-			continue;
-		}
-		if (strncmp(line, "Package: ", 9) == 0)
-			util_strlcpy(cur.name, line + 9, sizeof cur.name);
-		else if (strncmp(line, "Filename: ", 10) == 0)
-			util_strlcpy(cur.filename, line + 10, sizeof cur.filename);
-		else if (strncmp(line, "Depends: ", 9) == 0 ||
-		    strncmp(line, "Pre-Depends: ", 13) == 0) {
-			size_t l = strlen(cur.depends);
-
-			snprintf(cur.depends + l, sizeof cur.depends - l, "%s%s",
-			    l > 0 ? ", " : "", strchr(line, ' ') + 1);
-		}
+	if (pkgindex_parse(fd, PKGINDEX_MAX_DEFAULT, feed_index_add, idx, NULL,
+	    &cause) != 0) {
+		log_warn("%s: %s", path, cause);
+		free(cause);
 	}
-	gzclose(gz);
+	close(fd);
 }
 
 static struct feed_pkg *
@@ -160,6 +165,7 @@ feed_fetch_indexes(const struct daemon_client *p, const char *feed,
 	struct packages_release	 r;
 	struct digest		 d;
 	int64_t			 size;
+	size_t			 i, stemlen;
 	int			 parse;
 
 	*nout = 0;
@@ -198,12 +204,21 @@ feed_fetch_indexes(const struct daemon_client *p, const char *feed,
 		 * Every listed form is fetched (apt asks for the one it
 		 * prefers, often .xz); a form the mirror does not serve (many
 		 * list an uncompressed Packages they do not have) is skipped.
-		 * The plain and .gz forms are read for the dependencies.
+		 * The first plain, .gz or .xz form served is read for the
+		 * dependencies.
 		 */
 		snprintf(rel, sizeof rel, "dists/%s/%s", dist, file);
 		snprintf(save, sizeof save, "%s/index.%zu", tmpdir, *nout);
-		parse = strcmp(file + strlen(file) - 3, ".gz") == 0 ||
-		    strcmp(file + strlen(file) - 8, "Packages") == 0;
+		stemlen = strlen(file);
+		if (stemlen > 3 && (strcmp(file + stemlen - 3, ".gz") == 0 ||
+		    strcmp(file + stemlen - 3, ".xz") == 0))
+			stemlen -= 3;
+		parse = stemlen > 8 && strncmp(file + stemlen - 8, "Packages",
+		    8) == 0;
+		for (i = 0; parse && i < *nout; i++)
+			if (strncmp(idx[i].stem, file, stemlen) == 0 &&
+			    idx[i].stem[stemlen] == '\0')
+				parse = 0;		/* read in another form */
 		if (feed_fetch(p, feed, rel, parse ? save : NULL, cause) != 0) {
 			free(*cause);
 			*cause = NULL;
@@ -215,6 +230,8 @@ feed_fetch_indexes(const struct daemon_client *p, const char *feed,
 			break;
 		idx = n;
 		memset(&idx[*nout], 0, sizeof *idx);
+		snprintf(idx[*nout].stem, sizeof idx[*nout].stem, "%.*s",
+		    (int)stemlen, file);
 		feed_index_parse(save, &idx[*nout]);
 		(*nout)++;
 		*out = idx;
@@ -234,10 +251,11 @@ static void
 feed_queue_depends(const struct feed_pkg *pkg, char queue[][128], size_t *nq,
     size_t max)
 {
-	char	 deps[1024], *d, *next, name[128];
+	char	*deps, *d, *next, name[128];
 	size_t	 i, len;
 
-	util_strlcpy(deps, pkg->depends, sizeof deps);
+	if ((deps = strdup(pkg->depends)) == NULL)
+		return;
 	for (d = deps; d != NULL && *d != '\0'; d = next) {
 		if ((next = strchr(d, ',')) != NULL)
 			*next++ = '\0';
@@ -253,6 +271,7 @@ feed_queue_depends(const struct feed_pkg *pkg, char queue[][128], size_t *nq,
 		if (i == *nq && *nq < max)
 			util_strlcpy(queue[(*nq)++], name, 128);
 	}
+	free(deps);
 }
 
 /*
@@ -310,8 +329,11 @@ cmd_prefill_feed(const struct daemon_client *p, const struct cache *cache,
 	}
 	printf("prefill --feed %s: %zu package(s), %d failed\n", feed, nq, failed);
 out:
-	for (i = 0; i < nidx; i++)
+	for (i = 0; i < nidx; i++) {
+		for (which = 0; which < idx[i].n; which++)
+			free(idx[i].v[which].depends);
 		free(idx[i].v);
+	}
 	free(idx);
 	if (util_rmtree(tmpdir) != 0)
 		log_warn("cannot remove %s", tmpdir);

@@ -139,32 +139,35 @@ packages_lookup(const char *root, const char *rel, struct digest *d,
 
 /*
  * The next entry of a Release or InRelease file's SHA256 section: 1 with
- * its digest, size and path (from the suite directory), 0 at the end.
- * Malformed lines are passed over.
+ * its digest, size and path (from the suite directory), 0 at the end, -1
+ * (logged) if the file is broken (see pkgindex_release_next). Malformed
+ * entries, and paths longer than flen, are passed over. r->f must not
+ * have been read through stdio.
  */
 int
 packages_release_next(struct packages_release *r, struct digest *d,
     int64_t *size, char *file, size_t flen)
 {
-	char		 line[PACKAGES_LINE_MAX], hex[72], name[1024];
-	char		 dstr[DIGEST_STRING_LEN + 8];
-	long long	 sz;
+	struct pkgindex_release_entry	 e;
+	char				*cause = NULL;
+	int				 rc;
 
-	while (fgets(line, sizeof line, r->f) != NULL) {
-		if (line[0] != ' ') {
-			r->in_sha = strncmp(line, "SHA256:", 7) == 0;
+	if (!r->started) {
+		pkgindex_release_init(&r->it, fileno(r->f));
+		r->started = 1;
+	}
+	while ((rc = pkgindex_release_next(&r->it, &e, &cause)) == 1) {
+		if (util_strlcpy(file, e.path, flen) != 0)
 			continue;
-		}
-		if (!r->in_sha || sscanf(line, " %70s %lld %1000s", hex, &sz,
-		    name) != 3)
-			continue;
-		snprintf(dstr, sizeof dstr, "sha256:%s", hex);
-		if (digest_parse(dstr, d) != 0 || util_strlcpy(file, name, flen) != 0)
-			continue;
-		*size = sz;
+		digest_from_raw(e.sha256, d);
+		*size = e.size;
 		return 1;
 	}
-	return 0;
+	if (rc == -1) {
+		log_warn("%s: %s", __func__, cause);
+		free(cause);
+	}
+	return rc;
 }
 
 /*

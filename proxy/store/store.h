@@ -180,13 +180,145 @@ int	 feedstore_meta_write(const struct cache *, const char *,
 	     const struct feed_meta *);
 int	 feedstore_remove(const struct cache *, const char *);
 
+/*
+ * pkgindex.c: Debian and opkg package indexes. One streaming parser for
+ * "Packages" (plain, gzip or xz, told apart by their magic bytes) and for
+ * the SHA256 section of Release/InRelease, and a compact on-disk lookup
+ * index built from a Packages file once, when it is published.
+ */
+#define PKGINDEX_SHA256_LEN	32
+#define PKGINDEX_MAX_DEFAULT	(1ULL << 30)	/* decompressed bytes */
+#define PKGINDEX_LINE_MAX	(256 * 1024)	/* bookworm's longest: 75 KB */
+#define PKGINDEX_STANZA_MAX	(512 * 1024)	/* the kept fields of a stanza */
+#define PKGINDEX_RECORDS_MAX	(1024 * 1024)	/* packages in one index */
+#define PKGINDEX_XZ_MEMLIMIT	(80 * 1024 * 1024)	/* xz -9 needs 65 MiB */
+
+/*
+ * One stanza of a Packages file. The strings are "" when the field is
+ * absent and valid only during the callback; a field's continuation lines
+ * are joined to it with one space. Field names match case-insensitively;
+ * opkg's "SHA256sum" is the same field as "SHA256".
+ */
+struct pkgindex_stanza {
+	const char	*package;
+	const char	*version;
+	const char	*architecture;
+	const char	*filename;
+	const char	*depends;
+	const char	*pre_depends;
+	const char	*provides;
+	int64_t		 size;			/* -1 when absent */
+	int		 has_sha256;
+	unsigned char	 sha256[PKGINDEX_SHA256_LEN];
+	uint64_t	 line;			/* its first line, from 1 */
+};
+
+struct pkgindex_stats {
+	uint64_t	stanzas;	/* handed to the callback */
+	uint64_t	skipped;	/* malformed: never handed over */
+	uint64_t	bytes;		/* of text, after decompression */
+};
+
+/*
+ * Called once per well-formed stanza: 0 goes on, 1 stops the parse (it
+ * then returns 1), -1 fails it (with *cause set by the callback, or not).
+ */
+typedef int (*pkgindex_stanza_cb)(const struct pkgindex_stanza *, void *,
+	     char **);
+
+/*
+ * Reads a Packages file from fd to its end and hands each well-formed
+ * stanza to cb. 0 at the end of the input, 1 if cb stopped it, -1 with
+ * *cause on a read error, a broken, truncated or unsupported compressed
+ * stream, more than max bytes of text, or cb's failure. A stanza is
+ * skipped (and counted in stats, which may be NULL) for: a line longer
+ * than PKGINDEX_LINE_MAX, a NUL byte, a line that is neither "Name: value"
+ * nor a continuation of one, a kept field given twice, kept fields over
+ * PKGINDEX_STANZA_MAX, an SHA256 that is not 64 hex digits, a Size that is
+ * not a decimal in [0, INT64_MAX].
+ */
+int	 pkgindex_parse(int, uint64_t, pkgindex_stanza_cb, void *,
+	     struct pkgindex_stats *, char **);
+
+/*
+ * Builds the lookup index of the Packages file on in_fd (any compression,
+ * at most max_decompressed bytes of text) into out_fd, a new regular file
+ * written from offset 0 (the caller syncs and renames it). Stanzas without
+ * a Filename or an SHA256 are left out; of stanzas naming the same path,
+ * the first one in the file is kept. 0 with the number of packages in
+ * *count, or -1 with *cause (out_fd then holds nothing usable).
+ */
+int	 pkgindex_build(int, int, uint64_t, size_t *, char **);
+
+/*
+ * What the index on idx_fd lists for path (a Filename as the Packages file
+ * names it; leading "./" is ignored, as in the build): 1 with its SHA-256
+ * and size (-1 if the stanza gave none), 0 if it is not listed, -1 (and a
+ * warning logged) if the index is truncated or corrupt. Reads only the
+ * header and the records of a binary search, with pread.
+ */
+int	 pkgindex_lookup(int, const char *, struct digest *, int64_t *);
+
+/*
+ * Checks a whole index (header, every record's checksum, order, and the
+ * records' SHA-256 in the header): 0 with its number of packages, or -1
+ * with *cause. For housekeeping, not the request path.
+ */
+int	 pkgindex_verify(int, size_t *, char **);
+
+/*
+ * Release and InRelease: the entries of the SHA256 section, in file order.
+ * An InRelease's clear-signed wrapper is understood (armor headers,
+ * dash-escaped lines, the signature block); its signature is not checked.
+ */
+#define PKGINDEX_RELEASE_LINE_MAX	8192
+#define PKGINDEX_RELEASE_MAX		(64 * 1024 * 1024)	/* bytes read */
+#define PKGINDEX_PATH_MAX		1024
+
+struct pkgindex_release_entry {
+	unsigned char	sha256[PKGINDEX_SHA256_LEN];
+	int64_t		size;
+	char		path[PKGINDEX_PATH_MAX];	/* from the suite directory */
+};
+
+/* Private to pkgindex.c; embeddable, nothing to free. */
+struct pkgindex_lines {
+	size_t		start, end;	/* unread bytes in the buffer */
+	uint64_t	line;		/* lines returned so far */
+	int		eof;
+};
+
+struct pkgindex_release {
+	int			fd;
+	int			state;
+	int			in_sha256;
+	uint64_t		bytes;
+	struct pkgindex_lines	lines;
+	char			buf[PKGINDEX_RELEASE_LINE_MAX + 1];
+};
+
+/* Starts reading a Release or InRelease from fd (the caller's, left open). */
+void	 pkgindex_release_init(struct pkgindex_release *, int);
+
+/*
+ * The next entry: 1 with it, 0 at the end, -1 with *cause on a read error,
+ * more than PKGINDEX_RELEASE_MAX bytes, or a broken wrapper (text outside
+ * the signed message, armor in an unsigned file, a truncated signed
+ * message) — which can come after entries were returned, so a caller that
+ * must trust the whole file reads to the end first. Malformed entries and
+ * over-long lines are passed over.
+ */
+int	 pkgindex_release_next(struct pkgindex_release *,
+	     struct pkgindex_release_entry *, char **);
+
 /* packages.c: package indexes (Packages, Packages.gz). */
 int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);
 int	 packages_release_lookup(const char *, const char *, struct digest *,
 	     int64_t *);
 struct packages_release {
-	FILE	*f;
-	int	 in_sha;	/* inside the SHA256 section */
+	FILE			*f;	/* the caller's, read by its descriptor */
+	int			 started;
+	struct pkgindex_release	 it;
 };
 int	 packages_release_next(struct packages_release *, struct digest *,
 	     int64_t *, char *, size_t);
