@@ -32,34 +32,10 @@ int
 blob_send_file(struct evhttp_request *req, int fd, off_t size,
     const struct digest *d, int head)
 {
-	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	struct evbuffer		*b;
-	off_t			 first, last;
-	char			 buf[96];
-	int			 status;
-
 	blob_add_headers(req, d);
 	budget_touch(fd);
-	if ((status = reply_range(req, size, &first, &last)) == 416) {
-		close(fd);
-		evhttp_remove_header(h, "Content-Type");
-		reply_error(req, 416, "SIZE_INVALID", "requested range not satisfiable");
-		return 0;
-	}
-	if (head) {
-		close(fd);
-		snprintf(buf, sizeof buf, "%lld", (long long)(last - first + 1));
-		evhttp_add_header(h, "Content-Length", buf);
-		evhttp_send_reply(req, status, NULL, NULL);
-		return 0;
-	}
-	if ((b = reply_file_body(fd, first, last - first + 1)) == NULL) {
-		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
-		return -1;
-	}
-	evhttp_send_reply(req, status, NULL, b);
-	evbuffer_free(b);
-	return 0;
+	return reply_file(req, fd, size, REPLY_FILE_RANGE | REPLY_FILE_OCI |
+	    (head ? REPLY_FILE_HEAD : 0));
 }
 
 struct blob_head {

@@ -76,11 +76,8 @@ feed_send_file(struct evhttp_request *req, int fd, off_t size,
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	struct feed_meta	 m;
-	struct evbuffer		*b;
-	off_t			 first, last;
-	char			 etag[DIGEST_HEX_LEN + 3], buf[96];
+	char			 etag[DIGEST_HEX_LEN + 3];
 	const char		*ims;
-	int			 status;
 	time_t			 since, modified;
 
 	feedstore_meta_read(metapath, &m);
@@ -107,25 +104,9 @@ feed_send_file(struct evhttp_request *req, int fd, off_t size,
 		evhttp_send_reply(req, 304, NULL, NULL);
 		return;
 	}
-	if ((status = reply_range(req, size, &first, &last)) == 416) {
-		close(fd);
-		evhttp_add_header(h, "Content-Length", "0");
-		evhttp_send_reply(req, 416, NULL, NULL);
-		return;
-	}
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		close(fd);
-		snprintf(buf, sizeof buf, "%lld", (long long)(last - first + 1));
-		evhttp_add_header(h, "Content-Length", buf);
-		evhttp_send_reply(req, status, NULL, NULL);
-		return;
-	}
-	if ((b = reply_file_body(fd, first, last - first + 1)) == NULL) {
-		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
-		return;
-	}
-	evhttp_send_reply(req, status, NULL, b);
-	evbuffer_free(b);
+	reply_file(req, fd, size, REPLY_FILE_RANGE |
+	    (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ?
+	    REPLY_FILE_HEAD : 0));
 }
 
 /* The upstream did not deliver: the cached copy, or 503 with Retry-After. */

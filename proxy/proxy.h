@@ -118,9 +118,12 @@ void	 reply_json(struct evhttp_request *, int, struct evbuffer *);
 void	 reply_send(struct evhttp_request *, int, struct evbuffer *);
 void	 reply_upstream_failure(struct evhttp_request *, const struct registry *,
 	     long, const char *, const char *);
-struct evbuffer *reply_file_body(int, off_t, off_t);
+void	 reply_text(struct evhttp_request *, int, const char *);
+#define REPLY_FILE_HEAD		0x1	/* the headers only */
+#define REPLY_FILE_RANGE	0x2	/* honour the request's Range */
+#define REPLY_FILE_OCI		0x4	/* errors as OCI bodies */
+int	 reply_file(struct evhttp_request *, int, off_t, int);
 void	 reply_tune_connection(struct evhttp_request *);
-int	 reply_range(struct evhttp_request *, off_t, off_t *, off_t *);
 
 /* token.c: Docker token flow tokens, per entry and scope. */
 #define TOKEN_SCOPE_MAX		(REFERENCE_NAME_MAX + 32)
