@@ -143,7 +143,8 @@ cache_tmp_create(const struct cache *c, const struct digest *d, char *buf,
 	return fd;
 }
 
-static void
+/* Makes a rename (or link) into path's directory durable. */
+void
 cache_fsync_dir(const char *path)
 {
 	char	 dir[PATH_MAX];
@@ -245,7 +246,10 @@ out:
 	return rc;
 }
 
-/* Writes a small file atomically: temporary file, then rename. */
+/*
+ * Writes a small file atomically and durably: temporary file, flushed,
+ * renamed, and the rename flushed with its directory.
+ */
 int
 cache_write_file(const struct cache *c, const char *path, const char *data)
 {
@@ -259,9 +263,10 @@ cache_write_file(const struct cache *c, const char *path, const char *data)
 		return -1;
 	}
 	if (cache_write_all(fd, data, strlen(data)) == 0 && fdatasync(fd) == 0 &&
-	    rename(tmp, path) == 0)
+	    rename(tmp, path) == 0) {
+		cache_fsync_dir(path);
 		rc = 0;
-	else
+	} else
 		log_warn("%s: %s: %s", __func__, path, strerror(errno));
 	close(fd);
 	if (rc != 0)

@@ -29,6 +29,7 @@ int	 cache_publish(const struct cache *, int, const char *, const struct digest 
 void	 cache_discard(const char *);
 int	 cache_put(const struct cache *, const struct digest *, const void *, size_t);
 int	 cache_write_file(const struct cache *, const char *, const char *);
+void	 cache_fsync_dir(const char *);
 int	 cache_manifest_type_set(const struct cache *, const struct digest *, const char *);
 int	 cache_manifest_type_get(const struct cache *, const struct digest *, char *, size_t);
 int	 cache_quarantine(const struct cache *, const struct digest *);
