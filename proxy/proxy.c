@@ -45,6 +45,7 @@ proxy_run(struct config *c)
 		log_error("cache: %s", cause);
 		goto out;
 	}
+	feedstore_clean(&p.cache);
 	if ((p.tokens = tokens_new(&p)) == NULL ||
 	    (p.fetcher = fetcher_new(p.base, c)) == NULL) {
 		log_error("cannot create the upstream transfer engine");

@@ -105,7 +105,11 @@ extern const char mediatype_accept_header[];
 int	 mediatype_is_manifest(const char *);
 const char *mediatype_guess(int, int);
 
-/* feedstore.c: feed files under feeds/<name>/{data,meta}/<path>#. */
+/*
+ * feedstore.c: feed files under feeds/<name>/{data,meta}/<path>#, and
+ * suites' index sets as versions under feeds/<name>/sets/<head>#/ that
+ * one pointer switches.
+ */
 struct feed_meta {
 	char	etag[256];		/* the upstream's */
 	char	last_modified[64];	/* the upstream's */
@@ -114,11 +118,22 @@ struct feed_meta {
 };
 
 int	 feedstore_valid_path(const char *);
-int	 feedstore_path(const struct cache *, const char *, const char *,
-	     const char *, char *, size_t);
+int	 feedstore_root(const struct cache *, const char *, char *, size_t);
+int	 feedstore_path(const char *, const char *, const char *, char *,
+	     size_t);
 int	 feedstore_meta_read(const char *, struct feed_meta *);
 int	 feedstore_meta_write(const struct cache *, const char *,
 	     const struct feed_meta *);
+int	 feedstore_set_dir(const struct cache *, const char *, const char *,
+	     char *, size_t);
+int	 feedstore_set_current(const char *, char *, size_t);
+int	 feedstore_set_begin(const char *, char *, size_t);
+int	 feedstore_set_link(const char *, const char *, const char *);
+int	 feedstore_set_commit(const char *, const char *);
+void	 feedstore_set_discard(const char *);
+int	 feedstore_packages_lookup(const struct cache *, const char *,
+	     const char *, struct digest *, int64_t *);
+void	 feedstore_clean(const struct cache *);
 
 /* packages.c: package indexes (Packages, Packages.gz). */
 int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);
