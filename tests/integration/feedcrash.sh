@@ -13,6 +13,8 @@
 #   through pullgate against the SHA256 section of the InRelease it
 #   serves), every index in use must still be served, the set must be the
 #   old one or the new one, and a restart must leave nothing of the crash;
+# - a clean stop (SIGTERM) in the middle of a switch lets everything go
+#   and leaves the old set;
 # - both suites change upstream and are revalidated at the same moment,
 #   three times: each must end with its own InRelease and its own indexes.
 #
@@ -179,6 +181,22 @@ check "kill -9 during a switch, $ITERATIONS times: every suite's InRelease and i
 check "...the kills landed both before and after the switch ($old old, $new new)" \
     test "$old" -gt 0 -a "$new" -gt 0
 check "...and a restart leaves nothing of the crash behind" test "$left" = 0
+
+# A clean stop in the middle of a switch: everything is let go (the
+# sanitizer build checks for leaks), and the old set stays whole.
+cp "$WORK/check-stable/InRelease" "$WORK/InRelease.before"
+GEN=$((GEN + 1))
+$PY "$TOOLS/mksuite.py" "$ROOT" stable $GEN
+online
+curl -s --max-time 30 -o /dev/null "http://$PG/feeds/deb/dists/stable/InRelease" &
+curl_pid=$!
+sleep "$(printf '%d.%03d' $((SWITCH_MS / 2000)) $((SWITCH_MS / 2 % 1000)))"
+stop_pid "$PG_PID"
+wait "$curl_pid" 2>/dev/null
+offline
+check "stopped during a switch: stable's InRelease and indexes agree" suite_agrees stable
+check "...the old set" cmp -s "$WORK/check-stable/InRelease" "$WORK/InRelease.before"
+stop_pid "$PG_PID"
 
 # Online again, the feed moves on from whatever the crashes left.
 online
