@@ -251,18 +251,6 @@ feedfile_response(void *ks, struct fetch *f, int64_t length, char **cause)
 	return 0;
 }
 
-static int
-feedfile_mkparent(const char *path)
-{
-	char	dir[PATH_MAX], *slash;
-
-	util_strlcpy(dir, path, sizeof dir);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return 0;
-	*slash = '\0';
-	return util_mkdirs(dir, 0755);
-}
-
 /*
  * Puts the file in place, then its meta (a file without meta is not
  * cached: a crash in between costs a download, never a wrong answer);
@@ -291,8 +279,7 @@ feedfile_publish(void *ks, struct transfer *t, const struct digest *actual)
 			    (long long)ff->size);
 			return -1;
 		}
-		if (feedfile_mkparent(ff->dest) != 0 ||
-		    feedfile_mkparent(ff->meta) != 0 ||
+		if (feedstore_mkparent(ff->dest) != 0 ||
 		    transfer_publish_to(t, ff->dest) != 0)
 			return -1;
 		util_strlcpy(m.etag, ff->etag, sizeof m.etag);

@@ -316,12 +316,13 @@ transfer_start(struct proxy *p, struct registry *r,
 		goto fail;
 	}
 	t->refs++;		/* the in-flight reference */
+	t->kstate = tr->state;
 	if ((t->upstream = upstream_start(p, r, tr->upstream, &cb, t, status,
 	    cause)) == NULL) {
+		t->kstate = NULL;	/* the caller keeps it */
 		t->refs--;
 		goto fail;
 	}
-	t->kstate = tr->state;
 	TAILQ_INSERT_TAIL(&p->transfers, t, entry);
 	t->listed = 1;
 	log_debug("%s: %s: %s download started", __func__, t->what,
@@ -329,7 +330,7 @@ transfer_start(struct proxy *p, struct registry *r,
 	return t;
 fail:
 	log_warn("%s: %s: %s", __func__, t->what, *cause);
-	transfer_unref(t);	/* kstate not set: the caller keeps it */
+	transfer_unref(t);
 	return NULL;
 }
 

@@ -100,6 +100,20 @@ feedstore_path(const char *root, const char *tree, const char *rel,
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
+/* Creates the directories above path. */
+int
+feedstore_mkparent(const char *path)
+{
+	char	dir[PATH_MAX], *slash;
+
+	if (util_strlcpy(dir, path, sizeof dir) != 0)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	return util_mkdirs(dir, 0755);
+}
+
 int
 feedstore_meta_read(const char *path, struct feed_meta *m)
 {
@@ -124,16 +138,12 @@ feedstore_meta_read(const char *path, struct feed_meta *m)
 int
 feedstore_meta_write(const struct cache *c, const char *path, const struct feed_meta *m)
 {
-	char	 dir[PATH_MAX], *slash, *text;
+	char	*text;
 	json_t	*o;
 	int	 rc;
 
-	util_strlcpy(dir, path, sizeof dir);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if (util_mkdirs(dir, 0755) != 0)
-			return -1;
-	}
+	if (feedstore_mkparent(path) != 0)
+		return -1;
 	o = json_pack("{s:s, s:s, s:s, s:I}", "etag", m->etag, "last_modified",
 	    m->last_modified, "sha256", m->sha256, "checked",
 	    (json_int_t)m->checked);
@@ -220,19 +230,6 @@ feedstore_set_begin(const char *setdir, char *buf, size_t len)
 		return -1;
 	}
 	return 0;
-}
-
-static int
-feedstore_mkparent(const char *path)
-{
-	char	dir[PATH_MAX], *slash;
-
-	if (util_strlcpy(dir, path, sizeof dir) != 0)
-		return -1;
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return 0;
-	*slash = '\0';
-	return util_mkdirs(dir, 0755);
 }
 
 /*

@@ -121,6 +121,7 @@ int	 feedstore_valid_path(const char *);
 int	 feedstore_root(const struct cache *, const char *, char *, size_t);
 int	 feedstore_path(const char *, const char *, const char *, char *,
 	     size_t);
+int	 feedstore_mkparent(const char *);
 int	 feedstore_meta_read(const char *, struct feed_meta *);
 int	 feedstore_meta_write(const struct cache *, const char *,
 	     const struct feed_meta *);
