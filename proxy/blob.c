@@ -1,7 +1,9 @@
 /*
  * Blobs: a cache hit is sent from the file with sendfile (an evbuffer file
  * segment), with Range; a miss joins or starts the one upstream transfer
- * of that digest and streams from it (stream.c).
+ * of that digest and streams from it (stream.c). The blob kind of
+ * transfer lives here: verified by digest, published into blobs/, errors
+ * answered as OCI error bodies.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,38 +30,134 @@ blob_add_headers(struct evhttp_request *req, const struct digest *d)
  * Answers with a complete, verified blob file (fd is consumed), honouring
  * the request's Range header.
  */
-int
-blob_send_file(struct proxy *p, struct evhttp_request *req, int fd, off_t size,
-    const struct digest *d, int head)
+static void
+blob_send_file(struct budget *b, struct evhttp_request *req, int fd,
+    off_t size, const struct digest *d, int head)
 {
-	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	struct evbuffer		*b;
-	off_t			 first, last;
-	char			 buf[96];
-	int			 status;
-
 	blob_add_headers(req, d);
-	budget_use_blob(p->budget, d, fd);
-	if ((status = reply_range(req, size, &first, &last)) == 416) {
-		close(fd);
-		evhttp_remove_header(h, "Content-Type");
-		reply_error(req, 416, "SIZE_INVALID", "requested range not satisfiable");
-		return 0;
-	}
-	if (head) {
-		close(fd);
-		snprintf(buf, sizeof buf, "%lld", (long long)(last - first + 1));
-		evhttp_add_header(h, "Content-Length", buf);
-		evhttp_send_reply(req, status, NULL, NULL);
-		return 0;
-	}
-	if ((b = reply_file_body(fd, first, last - first + 1)) == NULL) {
-		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
+	budget_use_blob(b, d, fd);
+	reply_file(req, fd, size, REPLY_FILE_RANGE | REPLY_FILE_OCI |
+	    (head ? REPLY_FILE_HEAD : 0));
+}
+
+/* The blob kind of transfer: its state. */
+#define BLOB_TRANSFER_MAGIC	0x424c4f42	/* "BLOB" */
+
+struct blob_transfer {
+	unsigned	 magic;
+	struct proxy	*proxy;
+	struct registry	*registry;
+	struct digest	 digest;
+};
+
+static struct blob_transfer *
+blob_transfer_state(void *ks)
+{
+	struct blob_transfer	*bt = ks;
+
+	if (bt->magic != BLOB_TRANSFER_MAGIC)
+		fatal("%s: bad magic", __func__);
+	return bt;
+}
+
+static int
+blob_kind_publish(void *ks, struct transfer *t, const struct digest *actual)
+{
+	struct blob_transfer	*bt = blob_transfer_state(ks);
+
+	(void)actual;		/* the transfer checked it is bt->digest */
+	if (cache_publish(&bt->proxy->cache, transfer_fd(t), transfer_tmp(t),
+	    &bt->digest) != 0)
 		return -1;
-	}
-	evhttp_send_reply(req, status, NULL, b);
-	evbuffer_free(b);
+	budget_add_blob(bt->proxy->budget, &bt->digest, transfer_written(t));
 	return 0;
+}
+
+static void
+blob_kind_headers(void *ks, struct evhttp_request *req)
+{
+	reply_digest_headers(req, &blob_transfer_state(ks)->digest,
+	    "application/octet-stream");
+}
+
+static void
+blob_kind_send_file(void *ks, struct evhttp_request *req)
+{
+	struct blob_transfer	*bt = blob_transfer_state(ks);
+	off_t			 size;
+	int			 fd;
+
+	if ((fd = cache_blob_open(&bt->proxy->cache, &bt->digest, &size)) == -1) {
+		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
+		return;
+	}
+	blob_send_file(bt->proxy->budget, req, fd, size, &bt->digest,
+	    evhttp_request_get_command(req) == EVHTTP_REQ_HEAD);
+}
+
+static void
+blob_kind_fail(void *ks, struct evhttp_request *req, int status,
+    const char *error)
+{
+	struct blob_transfer	*bt = blob_transfer_state(ks);
+
+	reply_upstream_failure(req, bt->registry, status,
+	    status == 404 ? NULL : error, "BLOB_UNKNOWN");
+}
+
+static void
+blob_kind_free(void *ks)
+{
+	struct blob_transfer	*bt = blob_transfer_state(ks);
+
+	bt->magic = 0;
+	free(bt);
+}
+
+static const struct transfer_kind blob_kind = {
+	.name = "blob",
+	.conditional = 0,
+	.whole = 0,
+	.publish = blob_kind_publish,
+	.headers = blob_kind_headers,
+	.send_file = blob_kind_send_file,
+	.fail = blob_kind_fail,
+	.free = blob_kind_free,
+};
+
+/* Streams blob d of repository repo in ar's registry from the one download. */
+static void
+blob_fetch(struct api_request *ar, const struct digest *d)
+{
+	struct transfer_request	 tr;
+	struct upstream_request	 ur;
+	struct blob_transfer	*bt;
+	char			 dstr[DIGEST_STRING_LEN + 1];
+	char			 what[REGISTRY_NAME_MAX + REFERENCE_NAME_MAX + 80];
+
+	if ((bt = calloc(1, sizeof *bt)) == NULL) {
+		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	bt->magic = BLOB_TRANSFER_MAGIC;
+	bt->proxy = ar->proxy;
+	bt->registry = ar->registry;
+	bt->digest = *d;
+	digest_format(d, dstr, sizeof dstr);
+	snprintf(what, sizeof what, "%s/%s %s", ar->registry->name, ar->repo,
+	    dstr);
+	memset(&ur, 0, sizeof ur);
+	ur.repo = ar->repo;
+	ur.what = "blobs";
+	ur.ref = dstr;
+	memset(&tr, 0, sizeof tr);
+	tr.kind = &blob_kind;
+	tr.state = bt;
+	tr.key = d->hex;
+	tr.what = what;
+	tr.digest = d;
+	tr.upstream = &ur;
+	stream_transfer(ar->proxy, ar->req, ar->registry, &tr);
 }
 
 struct blob_head {
@@ -125,12 +223,9 @@ void
 blob_handle(struct api_request *ar)
 {
 	struct proxy	*p = ar->proxy;
-	struct transfer	*t;
 	struct digest	 d;
 	off_t		 size;
 	int		 fd;
-	char		*cause = NULL;
-	long		 status;
 
 	if (digest_parse(ar->ref, &d) != 0) {
 		reply_error(ar->req, 400, "DIGEST_INVALID",
@@ -138,7 +233,7 @@ blob_handle(struct api_request *ar)
 		return;
 	}
 	if ((fd = cache_blob_open(&p->cache, &d, &size)) != -1) {
-		blob_send_file(p, ar->req, fd, size, &d, ar->head);
+		blob_send_file(ar->proxy->budget, ar->req, fd, size, &d, ar->head);
 		return;
 	}
 	if (errno != ENOENT) {
@@ -154,14 +249,5 @@ blob_handle(struct api_request *ar)
 		blob_head_upstream(ar, &d);
 		return;
 	}
-	if ((t = transfer_get(p, ar->registry, ar->repo, &d, &status,
-	    &cause)) == NULL) {
-		reply_upstream_failure(ar->req, ar->registry, status, cause,
-		    "BLOB_UNKNOWN");
-		free(cause);
-		return;
-	}
-	if (stream_start(p, ar->req, t, &d) != 0)
-		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
-	transfer_unref(t);
+	blob_fetch(ar, &d);
 }

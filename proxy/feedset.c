@@ -1,60 +1,105 @@
 /*
- * A Debian suite's signed set — dists/<suite>/InRelease (or Release) and
- * the indexes it lists — changes as one unit. When a revalidation brings
- * a new InRelease, it is not put in place at once: it waits in
- * feeds/<name>/pending/, the indexes it lists that the cache holds (the
- * ones clients use) are fetched in their new versions, verified against
- * it, into pending/ too, and only when every one has arrived are they all
- * renamed into place, the InRelease last, in one event-loop callback. If
- * one cannot be had (uplink gone, wrong bytes), the pending set is
- * dropped and the old set stays, served as it was. Clients asking for the
- * InRelease meanwhile wait for the outcome (the head is a "whole" kind).
+ * A suite's signed index set changes as one unit, even across a crash.
  *
- * An opkg feed's set is its Packages.gz with Packages and Packages.sig:
- * no hashes tie them, so the members in use are fetched as they are now
- * and switched in with the new Packages.gz.
+ * A set has a head — a Debian suite's dists/<suite>/InRelease (or
+ * Release), or an opkg feed's [<dir>/]Packages.gz — and members: the
+ * indexes the head lists in its SHA256 section (each must hash to what
+ * it says), and siblings no hash ties to it (opkg's Packages and
+ * Packages.sig, a Release's Release.gpg). On disk (feedstore.c):
+ *
+ *   feeds/<name>/sets/<head>#/current            symlink to v.XXXXXX
+ *   feeds/<name>/sets/<head>#/v.XXXXXX/{data,meta}/<path>#
+ *
+ * Every request for a set's file goes through the version "current"
+ * names: the head, and a member only as the version its head lists. A
+ * member not in the current version yet is fetched into it on demand,
+ * verified against that head (keyed by its path there, so it can never
+ * land in another version). When a revalidation brings a new head, a
+ * switch begins: a new version is made (mkdtemp, unique per switch), the
+ * head goes in, the members in use that did not change are hard-linked
+ * from the current version, the ones that changed are fetched into it
+ * (each download keyed by its path in the new version), and only when
+ * every one has arrived and verified is the version flushed and
+ * "current" switched to it by one rename; the old version is then
+ * removed. If a member cannot be had (uplink gone, wrong bytes), the new
+ * version is dropped and the old set stays, served as it was. A kill at
+ * any moment leaves the old set or the new one; what it leaves behind is
+ * removed at the next start (feedstore_clean). Clients asking for the
+ * head meanwhile wait for the outcome (the head is a "whole" kind).
+ *
+ * Two kinds of transfer live here: the head (a feed file whose publish
+ * is the switch) and the member of a switch (a feed file published into
+ * the new version, read by no client).
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "proxy.h"
 
+#define FEEDSET_MAGIC		0x46534554	/* "FSET" */
 #define FEEDSET_MAX_MEMBERS	256
-#define FEEDSET_DIR_MAX		2048	/* so dir + a listed file fit PATH_MAX */
+#define FEEDSET_REL_MAX		1100
+
+struct feedset_switch;
 
 struct feedset_member {
-	char			 rel[1024];	/* from the suite directory */
-	struct digest		 digest;
+	char			 rel[FEEDSET_REL_MAX];	/* from the feed root */
 	struct transfer		*transfer;
 	struct transfer_watch	 watch;
-	struct feedset		*set;
-	int			 settled;
+	struct feedset_switch	*sw;
 };
 
-struct feedset {
-	struct proxy		*proxy;
-	struct registry		*feed;
-	struct transfer		*head;
-	char			 pending[FEEDSET_DIR_MAX];	/* pending/... */
-	char			 head_name[16];
-	char			 reldir[1024];	/* the set's directory, from the root */
+/* A new version being completed; it lives in its head's state. */
+struct feedset_switch {
+	struct feedset_head	*head;
+	struct transfer		*transfer;	/* the head's; in flight */
+	char			 version[PATH_MAX];
 	struct feedset_member	 members[FEEDSET_MAX_MEMBERS];
 	int			 nmembers;
 	struct event		*settle;
 };
 
+/* The head kind's state. */
+struct feedset_head {
+	unsigned		 magic;
+	struct feedfile		 ff;		/* the head in the current version */
+	struct proxy		*proxy;
+	struct registry		*feed;
+	char			 head[FEEDSET_REL_MAX];	/* from the feed root */
+	char			 setdir[PATH_MAX];
+	char			 current[PATH_MAX];	/* "" none */
+	struct feedset_switch	*sw;		/* a switch in progress */
+};
+
+/* Where a file of a set lives: the current version, and what it must be. */
+struct feedset_place {
+	char		 version[PATH_MAX];
+	int		 listed;	/* the head lists it: digest, size */
+	struct digest	 digest;
+	int64_t		 size;
+};
+
+static struct feedset_head *
+feedset_head_state(void *ks)
+{
+	struct feedset_head	*hs = ks;
+
+	if (hs->magic != FEEDSET_MAGIC)
+		fatal("%s: bad magic", __func__);
+	return hs;
+}
+
 /*
  * The head of a set: dists/<suite>/InRelease or Release (Debian), or an
- * opkg feed's Packages.gz (its set: Packages.gz, Packages, Packages.sig).
+ * opkg feed's Packages.gz.
  */
-int
+static int
 feedset_is_head(const char *rel)
 {
 	const char	*d = strstr(rel, "dists/"), *slash, *base;
@@ -70,298 +115,491 @@ feedset_is_head(const char *rel)
 	    strcmp(slash + 1, "Release") == 0;
 }
 
+/* The siblings of a head named name: files of its set no hash ties. */
+static const char *const *
+feedset_siblings(const char *name)
+{
+	static const char *const opkg[] = { "Packages", "Packages.sig", NULL };
+	static const char *const release[] = { "Release.gpg", NULL };
+	static const char *const none[] = { NULL };
+
+	if (strcmp(name, "Packages.gz") == 0)
+		return opkg;
+	if (strcmp(name, "Release") == 0)
+		return release;
+	return none;
+}
+
+/* A path beside the head's: <head's directory>/<name>. */
 static int
-feedset_mkparent(const char *path)
+feedset_beside(const char *head, const char *name, char *buf, size_t len)
 {
-	char	dir[PATH_MAX], *slash;
+	const char	*slash = strrchr(head, '/');
+	int		 n;
 
-	util_strlcpy(dir, path, sizeof dir);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return 0;
-	*slash = '\0';
-	return util_mkdirs(dir, 0755);
+	if (slash == NULL)
+		n = snprintf(buf, len, "%s", name);
+	else
+		n = snprintf(buf, len, "%.*s/%s", (int)(slash - head), head, name);
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
-static void
-feedset_remove_pending(struct feedset *fs)
-{
-	if (fs->pending[0] != '\0' && util_rmtree(fs->pending) != 0)
-		log_warn("%s: cannot remove %s", __func__, fs->pending);
-}
-
-static void
-feedset_free(struct feedset *fs)
-{
-	int	i;
-
-	for (i = 0; i < fs->nmembers; i++) {
-		if (fs->members[i].transfer == NULL)
-			continue;
-		transfer_unwatch(fs->members[i].transfer, &fs->members[i].watch);
-		transfer_unref(fs->members[i].transfer);
-	}
-	if (fs->settle != NULL)
-		event_free(fs->settle);
-	free(fs);
-}
-
-/* The set's file name from the feed root: <reldir>/<name>. */
-static void
-feedset_rel(struct feedset *fs, const char *name, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s%s%s", fs->reldir, fs->reldir[0] != '\0' ? "/" : "",
-	    name);
-}
-
-/* Moves pending/<name> into the feed's data, with its meta. */
+/* The current version of the set headed by head; -1 if none. */
 static int
-feedset_install(struct feedset *fs, const char *name, const struct digest *d,
-    const char *etag, const char *lm)
+feedset_current(struct proxy *p, struct registry *f, const char *head,
+    char *version, size_t len)
 {
-	struct feed_meta	m;
-	struct stat		st;
-	char			rel[2100], from[PATH_MAX + 1100];
-	char			to[PATH_MAX], meta[PATH_MAX];
+	char	setdir[PATH_MAX];
 
-	feedset_rel(fs, name, rel, sizeof rel);
-	snprintf(from, sizeof from, "%s/%s", fs->pending, name);
-	if (feedstore_path(&fs->proxy->cache, fs->feed->name, "data", rel, to, sizeof to) != 0 ||
-	    feedstore_path(&fs->proxy->cache, fs->feed->name, "meta", rel, meta, sizeof meta) != 0 ||
-	    feedset_mkparent(to) != 0 || stat(from, &st) != 0 ||
-	    rename(from, to) != 0) {
-		log_warn("%s: %s: %s", __func__, rel, strerror(errno));
+	if (feedstore_set_dir(&p->cache, f->name, head, setdir,
+	    sizeof setdir) != 0)
 		return -1;
-	}
-	budget_add_file(fs->proxy->budget, to, st.st_size);
-	memset(&m, 0, sizeof m);
-	util_strlcpy(m.etag, etag, sizeof m.etag);
-	util_strlcpy(m.last_modified, lm, sizeof m.last_modified);
-	util_strlcpy(m.sha256, d->hex, sizeof m.sha256);
-	m.checked = time(NULL);
-	return feedstore_meta_write(&fs->proxy->cache, meta, &m);
+	return feedstore_set_current(setdir, version, len);
 }
 
-/* All members arrived, or one failed: switch the set, or drop it. */
-static void
-feedset_settle_cb(evutil_socket_t fd, short what, void *arg)
+/* 1 if rel belongs to a set that has a current version, with its place. */
+static int
+feedset_find(struct proxy *p, struct registry *f, const char *rel,
+    struct feedset_place *pl)
 {
-	struct feedset	*fs = arg;
-	struct transfer	*t;
-	int		 i, failed = 0;
+	static const char	*heads[] = { "InRelease", "Release", NULL };
+	const char		*d = strstr(rel, "dists/"), *suite, *base;
+	const char *const	*sib;
+	char			 head[FEEDSET_REL_MAX], root[PATH_MAX + 8];
+	int			 i;
 
-	(void)fd;
-	(void)what;
-	for (i = 0; i < fs->nmembers; i++) {
-		t = fs->members[i].transfer;
-		if (transfer_state(t) == TRANSFER_FAILED)
-			failed = 1;
-		else if (transfer_state(t) != TRANSFER_DONE)
-			return;		/* not yet */
+	memset(pl, 0, sizeof *pl);
+	base = (base = strrchr(rel, '/')) != NULL ? base + 1 : rel;
+	if (d != NULL && (d == rel || d[-1] == '/')) {
+		if ((suite = strchr(d + 6, '/')) == NULL)
+			return 0;
+		for (i = 0; heads[i] != NULL; i++) {
+			if ((size_t)snprintf(head, sizeof head, "%.*s/%s",
+			    (int)(suite - rel), rel, heads[i]) >= sizeof head ||
+			    feedset_current(p, f, head, pl->version,
+			    sizeof pl->version) != 0)
+				continue;
+			snprintf(root, sizeof root, "%s/data", pl->version);
+			if (packages_release_lookup(root, rel, &pl->digest,
+			    &pl->size) == 0) {
+				pl->listed = 1;
+				return 1;
+			}
+			for (sib = feedset_siblings(heads[i]); *sib != NULL; sib++)
+				if (strcmp(suite + 1, *sib) == 0)
+					return 1;
+		}
+		return 0;
 	}
-	if (failed) {
-		stats_add(STATS_FEED_SET_KEPT, 1);
-		log_warn("feed %s %s: the new index set is incomplete; the old one "
-		    "stays", fs->feed->name, fs->reldir);
-		feedset_remove_pending(fs);
-		transfer_finish(fs->head, 0, "the new index set could not be "
-		    "completed; the old one stays");
-		feedset_free(fs);
+	for (sib = feedset_siblings("Packages.gz"); *sib != NULL; sib++)
+		if (strcmp(base, *sib) == 0)
+			break;
+	if (*sib == NULL || feedset_beside(rel, "Packages.gz", head,
+	    sizeof head) != 0)
+		return 0;
+	return feedset_current(p, f, head, pl->version, sizeof pl->version) == 0;
+}
+
+/*
+ * A member of a set: from the current version when it holds the version
+ * its head lists (fresh as long as the head), else fetched into it.
+ */
+static void
+feedset_member_request(struct proxy *p, struct evhttp_request *req,
+    struct registry *f, const char *rel, const struct feedset_place *pl)
+{
+	struct feed_meta	 m;
+	struct feedfile		*ff;
+	char			 data[PATH_MAX], meta[PATH_MAX];
+	off_t			 size;
+
+	if (feedstore_path(pl->version, "data", rel, data, sizeof data) != 0 ||
+	    feedstore_path(pl->version, "meta", rel, meta, sizeof meta) != 0) {
+		reply_text(req, 400, "path too long");
 		return;
 	}
-	for (i = 0; i < fs->nmembers; i++)
-		if (feedset_install(fs, fs->members[i].rel, &fs->members[i].digest,
-		    transfer_etag(fs->members[i].transfer),
-		    transfer_last_modified(fs->members[i].transfer)) != 0)
-			failed = 1;
-	if (failed || feedset_install(fs, fs->head_name, transfer_digest(fs->head),
-	    transfer_etag(fs->head), transfer_last_modified(fs->head)) != 0) {
-		feedset_remove_pending(fs);
-		transfer_finish(fs->head, 0, "cannot install the new index set");
-		feedset_free(fs);
+	if (feedfile_cached(data, meta, &m, &size) &&
+	    (!pl->listed || strcmp(m.sha256, pl->digest.hex) == 0)) {
+		feedfile_answer(p, req, data, meta);
 		return;
 	}
-	stats_add(STATS_FEED_SET_SWITCHES, 1);
-	log_info("feed %s %s: new index set in place (%d index(es) with it)",
-	    fs->feed->name, fs->reldir, fs->nmembers);
-	feedset_remove_pending(fs);
-	transfer_finish(fs->head, 1, NULL);
-	feedset_free(fs);
+	if ((ff = feedfile_new(p, data, meta, pl->version,
+	    pl->listed ? &pl->digest : NULL, pl->size)) == NULL) {
+		reply_text(req, 500, "out of memory");
+		return;
+	}
+	feedfile_fetch(p, req, f, rel, &feedfile_kind, ff,
+	    pl->listed ? &pl->digest : NULL, data, NULL);
 }
 
 static void
 feedset_member_cb(void *arg)
 {
-	struct feedset_member	*m = arg;
+	struct feedset_member	*mb = arg;
 
-	event_active(m->set->settle, EV_WRITE, 0);
+	event_active(mb->sw->settle, EV_WRITE, 0);
 }
 
-/* A member of a pending set: verified, then kept in pending/. */
-static int
-feedset_member_publish(struct transfer *t, const struct digest *actual)
-{
-	(void)actual;
-	return feedset_mkparent(transfer_dest(t)) == 0 &&
-	    transfer_publish_to(t, transfer_dest(t)) == 0 ? 0 : -1;
-}
-
+/* A member of a switch: a feed file published into the new version. */
 static const struct transfer_kind feedset_member_kind = {
-	.name = "feed index (pending set)",
+	.name = "feed index (new set)",
 	.conditional = 0,
 	.whole = 1,
-	.publish = feedset_member_publish,
-	.open = feed_kind_open,
-	.headers = feed_kind_headers,
-	.send_file = feed_kind_send_file,
+	.response = feedfile_response,
+	.publish = feedfile_publish,
+	.headers = feedfile_headers,
+	.send_file = feedfile_send_file,
+	.fail = feedfile_fail,
+	.free = feedfile_free,
 };
 
-/* Starts fetching one member of a pending set into pending/. */
+/* Starts fetching rel, a member of the new set, into its version. */
 static int
-feedset_member(struct feedset *fs, struct registry *f, const char *file,
+feedset_member_start(struct feedset_switch *sw, const char *rel,
     const struct digest *d, int64_t size)
 {
-	struct feedset_member	*mb = &fs->members[fs->nmembers];
+	struct feedset_head	*hs = sw->head;
+	struct feedset_member	*mb = &sw->members[sw->nmembers];
+	struct transfer_request	 tr;
 	struct upstream_request	 ur;
-	char			 path[PATH_MAX], url[8192];
-	char			 key[TRANSFER_KEY_MAX + 4096], what[TRANSFER_KEY_MAX + 64];
-	char			*cause = NULL;
+	struct feedfile		*ff;
+	char			 data[PATH_MAX], meta[PATH_MAX], url[2048 + 1100];
+	char			 what[FEEDSET_REL_MAX + 128], *cause = NULL;
 	long			 status;
 
-	if (fs->nmembers == FEEDSET_MAX_MEMBERS || strstr(file, "..") != NULL)
-		return 0;
-	util_strlcpy(mb->rel, file, sizeof mb->rel);
-	if (d != NULL)
-		mb->digest = *d;
-	mb->set = fs;
-	snprintf(path, sizeof path, "%s/%s", fs->pending, file);
-	snprintf(url, sizeof url, "%s/%s%s%s", f->url, fs->reldir,
-	    fs->reldir[0] != '\0' ? "/" : "", file);	/* validated names */
-	snprintf(key, sizeof key, "feedset:%s:%s", fs->pending, file);
-	snprintf(what, sizeof what, "feed %s %s (new set)", f->name, file);
+	if (sw->nmembers == FEEDSET_MAX_MEMBERS) {
+		log_warn("feed %s %s: more than %d indexes in use", hs->feed->name,
+		    hs->head, FEEDSET_MAX_MEMBERS);
+		return -1;
+	}
+	if (feedstore_path(sw->version, "data", rel, data, sizeof data) != 0 ||
+	    feedstore_path(sw->version, "meta", rel, meta, sizeof meta) != 0 ||
+	    (ff = feedfile_new(hs->proxy, data, meta, sw->version, d,
+	    size)) == NULL)
+		return -1;
+	util_strlcpy(mb->rel, rel, sizeof mb->rel);
+	mb->sw = sw;
+	snprintf(url, sizeof url, "%s/%s", hs->feed->url, rel);	/* valid rel */
+	snprintf(what, sizeof what, "feed %s/%s (new set)", hs->feed->name, rel);
 	memset(&ur, 0, sizeof ur);
 	ur.url = url;
-	mb->transfer = transfer_start(fs->proxy, f, key, &feedset_member_kind,
-	    &ur, d, size, path, what, &status, &cause);
-	if (mb->transfer == NULL) {
-		log_warn("feed %s %s: %s; the old index set stays", fs->feed->name,
-		    fs->reldir, cause);
+	ur.no_redirect = 1;
+	memset(&tr, 0, sizeof tr);
+	tr.kind = &feedset_member_kind;
+	tr.state = ff;
+	tr.key = data;		/* a path in this switch's own version */
+	tr.what = what;
+	tr.digest = d;
+	tr.upstream = &ur;
+	if ((mb->transfer = transfer_start(hs->proxy, hs->feed, &tr, &status,
+	    &cause)) == NULL) {
+		log_warn("feed %s %s: %s; the old index set stays",
+		    hs->feed->name, hs->head, cause);
 		free(cause);
+		feedfile_free(ff);
 		return -1;
 	}
 	mb->watch.cb = feedset_member_cb;
 	mb->watch.arg = mb;
 	transfer_watch(mb->transfer, &mb->watch);
-	fs->nmembers++;
+	sw->nmembers++;
 	return 0;
 }
 
+/* Frees a switch: its member downloads are let go. */
+static void
+feedset_switch_free(struct feedset_switch *sw)
+{
+	int	i;
+
+	for (i = 0; i < sw->nmembers; i++) {
+		transfer_unwatch(sw->members[i].transfer, &sw->members[i].watch);
+		transfer_unref(sw->members[i].transfer);
+	}
+	if (sw->settle != NULL)
+		event_free(sw->settle);
+	sw->head->sw = NULL;
+	free(sw);
+}
+
+/* Ends a switch: the new version is current (ok), or dropped. */
+static void
+feedset_switch_end(struct feedset_switch *sw, int ok, const char *why)
+{
+	struct transfer	*t = sw->transfer;
+
+	if (!ok)
+		feedstore_set_discard(sw->version);
+	/* Versions came and went as wholes: the budget reads the set again. */
+	budget_rescan(sw->head->proxy->budget, sw->head->setdir);
+	feedset_switch_free(sw);
+	transfer_finish(t, ok, why);	/* may free the head's state */
+}
+
+/* All members arrived, or one failed: switch the set, or drop the new one. */
+static void
+feedset_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct feedset_switch	*sw = arg;
+	struct feedset_head	*hs = sw->head;
+	char			 data[PATH_MAX], meta[PATH_MAX];
+	int			 i, failed = 0;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < sw->nmembers; i++) {
+		switch (transfer_state(sw->members[i].transfer)) {
+		case TRANSFER_DONE:
+			break;
+		case TRANSFER_FAILED:
+		case TRANSFER_UNCHANGED:
+			failed = 1;
+			break;
+		default:
+			return;		/* not yet */
+		}
+	}
+	if (failed) {
+		stats_add(STATS_FEED_SET_KEPT, 1);
+		log_warn("feed %s %s: the new index set is incomplete; the old "
+		    "one stays", hs->feed->name, hs->head);
+		feedset_switch_end(sw, 0, "the new index set could not be "
+		    "completed; the old one stays");
+		return;
+	}
+	if (feedstore_path(sw->version, "data", hs->head, data, sizeof data) != 0 ||
+	    feedstore_path(sw->version, "meta", hs->head, meta, sizeof meta) != 0 ||
+	    feedstore_set_commit(hs->setdir, sw->version) != 0) {
+		feedset_switch_end(sw, 0, "cannot install the new index set");
+		return;
+	}
+	/* Readers waiting for the head get the new one. */
+	util_strlcpy(hs->ff.dest, data, sizeof hs->ff.dest);
+	util_strlcpy(hs->ff.meta, meta, sizeof hs->ff.meta);
+	stats_add(STATS_FEED_SET_SWITCHES, 1);
+	log_info("feed %s %s: new index set in place (%d index(es) with it)",
+	    hs->feed->name, hs->head, sw->nmembers);
+	feedset_switch_end(sw, 1, NULL);
+}
+
 /*
- * A new InRelease/Release arrived: keep it pending, and fetch the new
- * versions of the indexes in use. 0 if nothing else is needed (it is put
- * in place now), 1 while the set completes, -1 on failure.
+ * The members of the new set, into sw->version: for a Debian head, each
+ * index it lists that the current version holds — linked when unchanged,
+ * fetched when not; then the siblings the current version holds, fetched
+ * as they are now. What the current version does not hold is fetched on
+ * demand later.
  */
 static int
-feedset_head_publish(struct transfer *t, const struct digest *actual)
+feedset_switch_members(struct feedset_switch *sw, const char *newhead)
 {
-	struct registry		*f = transfer_registry(t);
-	struct proxy		*p = transfer_proxy(t);
-	struct feedset		*fs;
+	struct feedset_head	*hs = sw->head;
+	struct packages_release	 r;
 	struct feed_meta	 m;
 	struct digest		 dg;
-	const char		*dest = transfer_dest(t), *slash;
-	char			 prefix[PATH_MAX];
-	size_t			 plen;
-	char			 file[1024], path[PATH_MAX], meta[PATH_MAX];
-	char			 rel[2100];
-	struct packages_release	 r;
+	const char		*name = strrchr(hs->head, '/');
+	const char *const	*sib;
+	char			 file[1024], rel[FEEDSET_REL_MAX];
+	char			 data[PATH_MAX], meta[PATH_MAX];
 	int64_t			 size;
+	off_t			 have;
+	int			 rc = 0;
+
+	name = name != NULL ? name + 1 : hs->head;
+	if (hs->current[0] == '\0')
+		return 0;		/* nothing in use yet */
+	memset(&r, 0, sizeof r);
+	if (strcmp(name, "Packages.gz") != 0 && (r.f = fopen(newhead, "r")) == NULL)
+		return -1;
+	while (rc == 0 && r.f != NULL &&
+	    packages_release_next(&r, &dg, &size, file, sizeof file) == 1) {
+		if (feedset_beside(hs->head, file, rel, sizeof rel) != 0 ||
+		    !feedstore_valid_path(rel) ||
+		    feedstore_path(hs->current, "data", rel, data, sizeof data) != 0 ||
+		    feedstore_path(hs->current, "meta", rel, meta, sizeof meta) != 0 ||
+		    !feedfile_cached(data, meta, &m, &have))
+			continue;	/* not in use */
+		if (strcmp(m.sha256, dg.hex) == 0 &&
+		    feedstore_set_link(hs->current, sw->version, rel) == 0)
+			continue;	/* unchanged */
+		rc = feedset_member_start(sw, rel, &dg, size);
+	}
+	if (r.f != NULL)
+		fclose(r.f);
+	for (sib = feedset_siblings(name); rc == 0 && *sib != NULL; sib++) {
+		if (feedset_beside(hs->head, *sib, rel, sizeof rel) != 0 ||
+		    feedstore_path(hs->current, "data", rel, data, sizeof data) != 0 ||
+		    feedstore_path(hs->current, "meta", rel, meta, sizeof meta) != 0 ||
+		    !feedfile_cached(data, meta, &m, &have))
+			continue;
+		rc = feedset_member_start(sw, rel, NULL, -1);
+	}
+	return rc;
+}
+
+/*
+ * The head kind's publish. A 304, or the same head again: the current
+ * version is fresh again. A new head: a switch begins (1), ending in
+ * transfer_finish.
+ */
+static int
+feedset_head_publish(void *ks, struct transfer *t, const struct digest *actual)
+{
+	struct feedset_head	*hs = feedset_head_state(ks);
+	struct feedset_switch	*sw;
+	struct feedfile		 nf;
+	struct feed_meta	 m;
 
 	if (actual == NULL)
-		return feed_kind_publish(t, NULL);	/* 304: refreshed */
-	if ((fs = calloc(1, sizeof *fs)) == NULL)
+		return feedfile_publish(&hs->ff, t, NULL);
+	if (hs->ff.dest[0] != '\0' && feedstore_meta_read(hs->ff.meta, &m) == 0 &&
+	    strcmp(m.sha256, actual->hex) == 0)
+		return feedfile_publish(&hs->ff, t, actual);	/* same bytes */
+	if ((sw = calloc(1, sizeof *sw)) == NULL)
 		return -1;
-	fs->proxy = p;
-	fs->feed = f;
-	fs->head = t;
-	/* dest is <cache>/feeds/<name>/data/<reldir>/<head>#. */
-	snprintf(prefix, sizeof prefix, "%s/feeds/%s/data/", p->cache.dir, f->name);
-	plen = strlen(prefix);
-	slash = strrchr(dest, '/');
-	if (strncmp(dest, prefix, plen) != 0 || slash == NULL ||
-	    strlen(slash + 1) < 2 || strlen(slash + 1) > sizeof fs->head_name) {
-		free(fs);
+	sw->head = hs;
+	sw->transfer = t;
+	hs->sw = sw;
+	if (feedstore_set_begin(hs->setdir, sw->version, sizeof sw->version) != 0) {
+		feedset_switch_free(sw);
 		return -1;
 	}
-	snprintf(fs->head_name, sizeof fs->head_name, "%.*s",
-	    (int)strlen(slash + 1) - 1, slash + 1);		/* without '#' */
-	if (slash > dest + plen)
-		snprintf(fs->reldir, sizeof fs->reldir, "%.*s",
-		    (int)(slash - dest - plen), dest + plen);
-	snprintf(fs->pending, sizeof fs->pending, "%s/feeds/%s/pending/%ld.%ld",
-	    p->cache.dir, f->name, (long)getpid(), (long)time(NULL));
-	snprintf(path, sizeof path, "%s/%s", fs->pending, fs->head_name);
-	if (feedset_mkparent(path) != 0 || transfer_publish_to(t, path) != 0 ||
-	    (fs->settle = event_new(p->base, -1, 0, feedset_settle_cb, fs)) == NULL) {
-		feedset_remove_pending(fs);
-		feedset_free(fs);
+	nf = hs->ff;		/* with the upstream's ETag and Last-Modified */
+	nf.root[0] = '\0';
+	if (feedstore_path(sw->version, "data", hs->head, nf.dest,
+	    sizeof nf.dest) != 0 ||
+	    feedstore_path(sw->version, "meta", hs->head, nf.meta,
+	    sizeof nf.meta) != 0 ||
+	    feedfile_publish(&nf, t, actual) != 0 ||
+	    (sw->settle = event_new(hs->proxy->base, -1, 0, feedset_settle_cb,
+	    sw)) == NULL ||
+	    feedset_switch_members(sw, nf.dest) != 0) {
+		feedstore_set_discard(sw->version);
+		feedset_switch_free(sw);
 		return -1;
 	}
-	if (strcmp(fs->head_name, "Packages.gz") == 0) {
-		static const char *siblings[] = { "Packages", "Packages.sig", NULL };
-		int i;
-
-		for (i = 0; siblings[i] != NULL; i++) {
-			feedset_rel(fs, siblings[i], rel, sizeof rel);
-			if (feedstore_path(&p->cache, f->name, "data", rel, path, sizeof path) != 0 ||
-			    access(path, F_OK) != 0)
-				continue;	/* not in use */
-			if (feedset_member(fs, f, siblings[i], NULL, -1) != 0) {
-				feedset_remove_pending(fs);
-				feedset_free(fs);
-				return -1;
-			}
-		}
-		goto started;
-	}
-	memset(&r, 0, sizeof r);
-	if ((r.f = fopen(path, "r")) == NULL) {
-		feedset_remove_pending(fs);
-		feedset_free(fs);
-		return -1;
-	}
-	while (fs->nmembers < FEEDSET_MAX_MEMBERS &&
-	    packages_release_next(&r, &dg, &size, file, sizeof file) == 1) {
-		feedset_rel(fs, file, rel, sizeof rel);
-		/* Only the indexes in use; the rest are fetched on demand. */
-		if (!feedstore_valid_path(file) ||
-		    feedstore_path(&p->cache, f->name, "data", rel, path, sizeof path) != 0 ||
-		    feedstore_path(&p->cache, f->name, "meta", rel, meta, sizeof meta) != 0 ||
-		    access(path, F_OK) != 0 || feedstore_meta_read(meta, &m) != 0 ||
-		    strcmp(m.sha256, dg.hex) == 0)
-			continue;
-		if (feedset_member(fs, f, file, &dg, size) != 0) {
-			fclose(r.f);
-			feedset_remove_pending(fs);
-			feedset_free(fs);
-			return -1;
-		}
-	}
-	fclose(r.f);
-started:
-	transfer_ref(t);	/* until transfer_finish */
-	log_info("feed %s %s: a new %s: fetching %d index(es) before the switch",
-	    fs->feed->name, fs->reldir, fs->head_name, fs->nmembers);
-	event_active(fs->settle, EV_WRITE, 0);	/* also when there are none */
+	log_info("feed %s %s: a new head: fetching %d index(es) before the switch",
+	    hs->feed->name, hs->head, sw->nmembers);
+	event_active(sw->settle, EV_WRITE, 0);	/* also when there are none */
 	return 1;
 }
 
-const struct transfer_kind feedset_head_kind = {
-	.name = "feed suite head",
+static int
+feedset_head_response(void *ks, struct fetch *f, int64_t length, char **cause)
+{
+	return feedfile_response(&feedset_head_state(ks)->ff, f, length, cause);
+}
+
+static void
+feedset_head_headers(void *ks, struct evhttp_request *req)
+{
+	feedfile_headers(&feedset_head_state(ks)->ff, req);
+}
+
+static void
+feedset_head_send_file(void *ks, struct evhttp_request *req)
+{
+	feedfile_send_file(&feedset_head_state(ks)->ff, req);
+}
+
+/* A head that could not be had: the current one, stale, or an error. */
+static void
+feedset_head_fail(void *ks, struct evhttp_request *req, int status,
+    const char *error)
+{
+	feedfile_fail(&feedset_head_state(ks)->ff, req, status, error);
+}
+
+/* At the transfer's end; a switch still running (shutdown) is dropped. */
+static void
+feedset_head_free(void *ks)
+{
+	struct feedset_head	*hs = feedset_head_state(ks);
+
+	if (hs->sw != NULL) {
+		feedstore_set_discard(hs->sw->version);
+		feedset_switch_free(hs->sw);
+	}
+	hs->magic = 0;
+	hs->ff.magic = 0;
+	free(hs);
+}
+
+static const struct transfer_kind feedset_head_kind = {
+	.name = "feed set head",
 	.conditional = 1,
 	.whole = 1,
+	.response = feedset_head_response,
 	.publish = feedset_head_publish,
-	.open = feed_kind_open,
-	.headers = feed_kind_headers,
-	.send_file = feed_kind_send_file,
-	.fallback = feed_kind_fallback,
+	.headers = feedset_head_headers,
+	.send_file = feedset_head_send_file,
+	.fail = feedset_head_fail,
+	.free = feedset_head_free,
 };
+
+/*
+ * A head: from the current version while it is fresh (or the gateway is
+ * offline), else revalidated, which may switch the set.
+ */
+static void
+feedset_head_request(struct proxy *p, struct evhttp_request *req,
+    struct registry *f, const char *rel)
+{
+	struct feedset_head	*hs;
+	struct feed_meta	 m;
+	char			 data[PATH_MAX], meta[PATH_MAX];
+	off_t			 size;
+	int			 cached = 0;
+
+	if ((hs = calloc(1, sizeof *hs)) == NULL) {
+		reply_text(req, 500, "out of memory");
+		return;
+	}
+	hs->magic = FEEDSET_MAGIC;
+	hs->proxy = p;
+	hs->feed = f;
+	data[0] = meta[0] = '\0';
+	if (util_strlcpy(hs->head, rel, sizeof hs->head) != 0 ||
+	    feedstore_set_dir(&p->cache, f->name, rel, hs->setdir,
+	    sizeof hs->setdir) != 0) {
+		free(hs);
+		reply_text(req, 400, "path too long");
+		return;
+	}
+	if (feedstore_set_current(hs->setdir, hs->current,
+	    sizeof hs->current) == 0 &&
+	    feedstore_path(hs->current, "data", rel, data, sizeof data) == 0 &&
+	    feedstore_path(hs->current, "meta", rel, meta, sizeof meta) == 0)
+		cached = feedfile_cached(data, meta, &m, &size);
+	else
+		hs->current[0] = '\0';
+	if (cached && (p->config->offline ||
+	    time(NULL) - m.checked < p->config->feed_ttl)) {
+		free(hs);
+		feedfile_answer(p, req, data, meta);
+		return;
+	}
+	feedfile_init(&hs->ff, p, cached ? data : "", cached ? meta : "", "",
+	    NULL, -1);
+	feedfile_fetch(p, req, f, rel, &feedset_head_kind, hs, NULL, hs->setdir,
+	    cached ? &m : NULL);
+}
+
+/*
+ * Answers rel if it belongs to a set (a head, or a member of a set that
+ * has a current version): 1. 0: a loose file, not answered.
+ */
+int
+feedset_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
+    const char *rel)
+{
+	struct feedset_place	pl;
+
+	if (feedset_is_head(rel)) {
+		feedset_head_request(p, req, f, rel);
+		return 1;
+	}
+	if (!feedset_find(p, f, rel, &pl))
+		return 0;
+	feedset_member_request(p, req, f, rel, &pl);
+	return 1;
+}

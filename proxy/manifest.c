@@ -50,8 +50,6 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	char			 mtype[TAGINDEX_MEDIA_TYPE_MAX];
-	char			 len[32];
-	struct evbuffer		*b;
 	off_t			 size;
 	int			 fd;
 
@@ -68,19 +66,7 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 	if (strcmp(source, "stale") == 0)
 		evhttp_add_header(h, "Warning",
 		    "110 pullgate \"Response is Stale\"");
-	if (head) {
-		close(fd);
-		snprintf(len, sizeof len, "%lld", (long long)size);
-		evhttp_add_header(h, "Content-Length", len);
-		evhttp_send_reply(req, 200, NULL, NULL);
-		return 0;
-	}
-	if ((b = reply_file_body(fd, 0, size)) == NULL) {
-		reply_error(req, 500, "UNKNOWN", "cannot read the cache");
-		return 0;
-	}
-	evhttp_send_reply(req, 200, NULL, b);
-	evbuffer_free(b);
+	reply_file(req, fd, size, REPLY_FILE_OCI | (head ? REPLY_FILE_HEAD : 0));
 	return 0;
 }
 

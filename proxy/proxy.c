@@ -87,6 +87,7 @@ proxy_run(struct config *c)
 		log_error("cache: %s", cause);
 		goto out;
 	}
+	feedstore_clean(&p.cache);
 	if (proxy_store_start(&p, &cause) != 0) {
 		log_error("cache: %s", cause);
 		goto out;

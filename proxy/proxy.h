@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -20,26 +21,56 @@
 struct event_base;
 struct evbuffer;
 struct proxy;
+struct fetch;
 struct transfer;
+struct transfer_kind;
 struct evhttp;
 struct evhttp_request;
 struct evkeyvalq;
 
-/* feed.c: apt and opkg feeds through the cache. */
-extern const struct transfer_kind feed_kind;
-int	 feed_kind_publish(struct transfer *, const struct digest *);
-int	 feed_kind_open(struct transfer *, off_t *);
-void	 feed_kind_headers(struct transfer *, struct evhttp_request *);
-void	 feed_kind_send_file(struct transfer *, struct evhttp_request *, int, off_t);
-int	 feed_kind_fallback(struct transfer *, struct evhttp_request *, int);
-
-/* feedset.c: a suite's signed index set changes as one unit. */
-extern const struct transfer_kind feedset_head_kind;
-int	 feedset_is_head(const char *);
+/* feed.c: apt and opkg feeds through the cache, by HTTP proxy or /feeds/. */
 void	 feed_handle(struct proxy *, struct evhttp_request *, struct registry *,
 	     const char *);
 struct registry *feed_for_url(struct proxy *, const char *, const char *,
 	     const char **);
+
+/* feedfile.c: a feed file's kind of transfer, and how one is answered. */
+struct feedfile {
+	unsigned	 magic;
+	struct proxy	*proxy;
+	char		 dest[PATH_MAX];	/* the file's place; "" none */
+	char		 meta[PATH_MAX];	/* what is known of it */
+	char		 root[PATH_MAX];	/* must exist to publish; "" any */
+	int		 verify;		/* digest is what it must be */
+	struct digest	 digest;
+	int64_t		 size;			/* from an index; -1 unknown */
+	char		 etag[256];		/* the upstream's answer */
+	char		 last_modified[64];
+};
+
+extern const struct transfer_kind feedfile_kind;
+void	 feedfile_init(struct feedfile *, struct proxy *, const char *,
+	     const char *, const char *, const struct digest *, int64_t);
+struct feedfile *feedfile_new(struct proxy *, const char *, const char *,
+	     const char *, const struct digest *, int64_t);
+int	 feedfile_cached(const char *, const char *, struct feed_meta *,
+	     off_t *);
+void	 feedfile_answer(struct proxy *, struct evhttp_request *, const char *,
+	     const char *);
+void	 feedfile_fetch(struct proxy *, struct evhttp_request *,
+	     struct registry *, const char *, const struct transfer_kind *,
+	     void *, const struct digest *, const char *,
+	     const struct feed_meta *);
+int	 feedfile_response(void *, struct fetch *, int64_t, char **);
+int	 feedfile_publish(void *, struct transfer *, const struct digest *);
+void	 feedfile_headers(void *, struct evhttp_request *);
+void	 feedfile_send_file(void *, struct evhttp_request *);
+void	 feedfile_fail(void *, struct evhttp_request *, int, const char *);
+void	 feedfile_free(void *);
+
+/* feedset.c: a suite's signed index set, switched as one unit. */
+int	 feedset_handle(struct proxy *, struct evhttp_request *,
+	     struct registry *, const char *);
 
 /* fetch.c: one upstream HTTP transfer on the shared curl multi handle. */
 struct fetcher;
@@ -101,7 +132,7 @@ struct proxy {
 	struct event		*watch_ev;
 	struct fetcher		*fetcher;
 	struct tokens		*tokens;
-	struct transfer_list	 transfers;	/* blob downloads in flight */
+	struct transfer_list	 transfers;	/* downloads in flight */
 	struct stream_list	 streams;	/* clients following them */
 	struct upstream_list	 upstreams;	/* upstream requests in flight */
 	struct event		*sigint, *sigterm;
@@ -125,9 +156,12 @@ void	 reply_json(struct evhttp_request *, int, struct evbuffer *);
 void	 reply_send(struct evhttp_request *, int, struct evbuffer *);
 void	 reply_upstream_failure(struct evhttp_request *, const struct registry *,
 	     long, const char *, const char *);
-struct evbuffer *reply_file_body(int, off_t, off_t);
+void	 reply_text(struct evhttp_request *, int, const char *);
+#define REPLY_FILE_HEAD		0x1	/* the headers only */
+#define REPLY_FILE_RANGE	0x2	/* honour the request's Range */
+#define REPLY_FILE_OCI		0x4	/* errors as OCI bodies */
+int	 reply_file(struct evhttp_request *, int, off_t, int);
 void	 reply_tune_connection(struct evhttp_request *);
-int	 reply_range(struct evhttp_request *, off_t, off_t *, off_t *);
 
 /* token.c: Docker token flow tokens, per entry and scope. */
 #define TOKEN_SCOPE_MAX		(REFERENCE_NAME_MAX + 32)
@@ -188,17 +222,22 @@ void	 manifest_handle(struct api_request *);
 
 /* blob.c */
 void	 blob_handle(struct api_request *);
-int	 blob_send_file(struct proxy *, struct evhttp_request *, int, off_t,
-	     const struct digest *, int);
 
 /* tags.c */
 void	 tags_handle(struct api_request *);
 
-/* transfer.c: one upstream download of a blob, read by many streams. */
+/*
+ * transfer.c: one upstream download, read by many streams. What it is a
+ * download of (a blob, a feed file, a suite's index set) is its kind's
+ * business: the kind's state is opaque here, handed back to the kind's
+ * callbacks and freed through its free.
+ */
 enum transfer_state {
 	TRANSFER_CONNECTING,	/* no response headers yet */
 	TRANSFER_STREAMING,	/* 200 received, bytes arriving */
-	TRANSFER_DONE,		/* verified and published */
+	TRANSFER_PUBLISHING,	/* verified; the kind puts it in place */
+	TRANSFER_DONE,		/* in place */
+	TRANSFER_UNCHANGED,	/* a 304: the file in place stands */
 	TRANSFER_FAILED
 };
 
@@ -208,50 +247,55 @@ struct transfer_watch {
 	TAILQ_ENTRY(transfer_watch) entry;
 };
 
-#define TRANSFER_KEY_MAX	1100
+#define TRANSFER_KEY_MAX	(PATH_MAX + 32)
 
-/* What differs between a blob download and a feed file download. */
 struct transfer_kind {
 	const char	*name;
-	int		 conditional;	/* 304 answers are expected */
-	int		 whole;		/* readers get the file once it is in place */
+	int		 conditional;	/* a 304 is an answer */
+	int		 whole;		/* readers get the file once in place */
 	/*
-	 * Puts the verified file in place; actual NULL: a 304, refresh.
-	 * 0 done, -1 failed, 1 in progress: the kind took a reference and
-	 * calls transfer_finish later.
+	 * Optional: the final 200 response's headers arrived, with the
+	 * announced length (-1 unknown); the kind keeps what it wants of
+	 * them (ETag, Last-Modified). -1 with *cause refuses the body.
 	 */
-	int		 (*publish)(struct transfer *, const struct digest *);
-	/* The file in place, for readers that want it whole. */
-	int		 (*open)(struct transfer *, off_t *);
-	/* The headers of a streamed answer (not Content-Length). */
-	void		 (*headers)(struct transfer *, struct evhttp_request *);
-	/* An answer from the file in place (Range, HEAD, 304...). */
-	void		 (*send_file)(struct transfer *, struct evhttp_request *,
-			     int, off_t);
-	/* Optional: answers a failure (upstream status) itself; 1 if it did. */
-	int		 (*fallback)(struct transfer *, struct evhttp_request *, int);
+	int		 (*response)(void *, struct fetch *, int64_t, char **);
+	/*
+	 * Puts the verified temporary file in place (transfer_publish_to);
+	 * actual NULL: a 304, the file in place is fresh again. 0 done, -1
+	 * failed, 1 in progress: the kind calls transfer_finish later.
+	 */
+	int		 (*publish)(void *, struct transfer *, const struct digest *);
+	/* The headers of a streamed 200 answer (not Content-Length). */
+	void		 (*headers)(void *, struct evhttp_request *);
+	/* Answers from the file in place (Range, HEAD, 304...). */
+	void		 (*send_file)(void *, struct evhttp_request *);
+	/*
+	 * Answers a download that failed or never started: status is the
+	 * upstream's (0: no usable answer), error what went wrong. Each
+	 * kind speaks its clients' language (OCI error bodies, plain HTTP).
+	 */
+	void		 (*fail)(void *, struct evhttp_request *, int, const char *);
+	void		 (*free)(void *);
 };
 
-extern const struct transfer_kind transfer_kind_blob;
+struct transfer_request {
+	const struct transfer_kind	*kind;
+	void				*state;	/* the kind's, see transfer_start */
+	const char			*key;	/* one download per key */
+	const char			*what;	/* for the logs */
+	const struct digest		*digest; /* what it must hash to; NULL: any */
+	const struct upstream_request	*upstream;
+};
 
-struct transfer *transfer_get(struct proxy *, struct registry *, const char *,
-	     const struct digest *, long *, char **);
-struct transfer *transfer_start(struct proxy *, struct registry *, const char *,
-	     const struct transfer_kind *, const struct upstream_request *,
-	     const struct digest *, int64_t, const char *, const char *, long *,
-	     char **);
-const char *transfer_dest(const struct transfer *);
-void	 transfer_set_meta(struct transfer *, const char *);
-const char *transfer_meta(const struct transfer *);
-const char *transfer_etag(const struct transfer *);
-const char *transfer_last_modified(const struct transfer *);
-const struct digest *transfer_digest(const struct transfer *);
-int	 transfer_not_modified(const struct transfer *);
-int	 transfer_verified(const struct transfer *);
-const struct transfer_kind *transfer_kind(const struct transfer *);
+struct transfer *transfer_start(struct proxy *, struct registry *,
+	     const struct transfer_request *, long *, char **);
 int	 transfer_publish_to(struct transfer *, const char *);
+const char *transfer_tmp(const struct transfer *);
+int	 transfer_fd(const struct transfer *);
 void	 transfer_finish(struct transfer *, int, const char *);
-struct proxy *transfer_proxy(const struct transfer *);
+const struct transfer_kind *transfer_kind(const struct transfer *);
+void	*transfer_kind_state(const struct transfer *);
+const char *transfer_what(const struct transfer *);
 void	 transfer_ref(struct transfer *);
 void	 transfer_unref(struct transfer *);
 void	 transfer_watch(struct transfer *, struct transfer_watch *);
@@ -259,15 +303,13 @@ void	 transfer_unwatch(struct transfer *, struct transfer_watch *);
 enum transfer_state transfer_state(const struct transfer *);
 off_t	 transfer_written(const struct transfer *);
 off_t	 transfer_length(const struct transfer *);
-int	 transfer_fd(const struct transfer *);
 int	 transfer_http_status(const struct transfer *);
 const char *transfer_error(const struct transfer *);
-struct registry *transfer_registry(const struct transfer *);
 void	 transfer_abort_all(struct proxy *);
 
-/* stream.c: sends a blob to one client while its transfer downloads it. */
-int	 stream_start(struct proxy *, struct evhttp_request *, struct transfer *,
-	     const struct digest *);
+/* stream.c: sends a download to one client while it arrives. */
+int	 stream_transfer(struct proxy *, struct evhttp_request *,
+	     struct registry *, const struct transfer_request *);
 void	 stream_free_all(struct proxy *);
 
 #endif

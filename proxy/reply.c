@@ -1,6 +1,7 @@
 /*
- * Response helpers: the headers every registry answer carries and OCI
- * error bodies. Error messages never carry secrets: callers pass only
+ * Response helpers: the headers every registry answer carries, OCI error
+ * bodies, plain-text errors for package clients, and the one way a cached
+ * file is sent. Error messages never carry secrets: callers pass only
  * entry names, repository names and reasons.
  */
 #include <netinet/in.h>
@@ -98,11 +99,42 @@ reply_error(struct evhttp_request *req, int status, const char *code,
 }
 
 /*
+ * The request's Range against a body of size bytes: 200 (first and last
+ * span it all), 206 (Content-Range set), or 416 (Content-Range "bytes
+ * *\/size" set; the caller answers).
+ */
+static int
+reply_range(struct evhttp_request *req, off_t size, off_t *first, off_t *last)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 buf[96];
+
+	*first = 0;
+	*last = size - 1;
+	switch (range_parse(evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Range"), size, first, last)) {
+	case RANGE_UNSATISFIABLE:
+		snprintf(buf, sizeof buf, "bytes */%lld", (long long)size);
+		evhttp_add_header(h, "Content-Range", buf);
+		return 416;
+	case RANGE_OK:
+		snprintf(buf, sizeof buf, "bytes %lld-%lld/%lld", (long long)*first,
+		    (long long)*last, (long long)size);
+		evhttp_add_header(h, "Content-Range", buf);
+		return 206;
+	default:
+		*first = 0;
+		*last = size - 1;
+		return 200;
+	}
+}
+
+/*
  * A body that is a range of a file (fd is consumed, also on failure). The
  * buffer is marked as draining to a socket, so libevent hands the range to
  * sendfile(2) instead of mapping the file into memory.
  */
-struct evbuffer *
+static struct evbuffer *
 reply_file_body(int fd, off_t offset, off_t length)
 {
 	struct evbuffer	*b;
@@ -122,6 +154,75 @@ reply_file_body(int fd, off_t offset, off_t length)
 		return NULL;
 	}
 	return b;
+}
+
+/*
+ * The one way a cached file is sent (blobs, manifests, feed files): fd,
+ * of size bytes, is consumed; the caller has set the headers that
+ * describe it. REPLY_FILE_RANGE honours the request's Range (206, or 416
+ * with an OCI error body under REPLY_FILE_OCI and an empty one
+ * otherwise); REPLY_FILE_HEAD sends the headers only, with the
+ * Content-Length the body would have. The body leaves by sendfile(2).
+ * Returns -1 if the file could not be queued (a 500 was sent).
+ */
+int
+reply_file(struct evhttp_request *req, int fd, off_t size, int flags)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct evbuffer		*b;
+	off_t			 first = 0, last = size - 1;
+	char			 len[32];
+	int			 status = 200;
+
+	if ((flags & REPLY_FILE_RANGE) &&
+	    (status = reply_range(req, size, &first, &last)) == 416) {
+		close(fd);
+		if (flags & REPLY_FILE_OCI) {
+			evhttp_remove_header(h, "Content-Type");
+			reply_error(req, 416, "SIZE_INVALID",
+			    "requested range not satisfiable");
+		} else {
+			evhttp_add_header(h, "Content-Length", "0");
+			evhttp_send_reply(req, 416, NULL, NULL);
+		}
+		return 0;
+	}
+	if (flags & REPLY_FILE_HEAD) {
+		close(fd);
+		snprintf(len, sizeof len, "%lld", (long long)(last - first + 1));
+		evhttp_add_header(h, "Content-Length", len);
+		evhttp_send_reply(req, status, NULL, NULL);
+		return 0;
+	}
+	if ((b = reply_file_body(fd, first, last - first + 1)) == NULL) {
+		if (flags & REPLY_FILE_OCI)
+			reply_error(req, 500, "UNKNOWN", "cannot read the cache");
+		else
+			reply_text(req, 500, "cannot read the cache");
+		return -1;
+	}
+	evhttp_send_reply(req, status, NULL, b);
+	evbuffer_free(b);
+	return 0;
+}
+
+/*
+ * A plain-text answer, for clients that are not registry clients (apt,
+ * opkg): the status and one line saying why.
+ */
+void
+reply_text(struct evhttp_request *req, int status, const char *message)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct evbuffer		*b;
+
+	evhttp_remove_header(h, "Content-Type");
+	evhttp_add_header(h, "Content-Type", "text/plain");
+	if ((b = evbuffer_new()) != NULL)
+		evbuffer_add_printf(b, "%s\n", message);
+	reply_send(req, status, b);
+	if (b != NULL)
+		evbuffer_free(b);
 }
 
 /*
@@ -187,36 +288,5 @@ reply_upstream_failure(struct evhttp_request *req, const struct registry *r,
 	default:
 		reply_error(req, 502, "UNAVAILABLE", msg);
 		break;
-	}
-}
-
-/*
- * The request's Range against a body of size bytes: 200 (first and last
- * span it all), 206 (Content-Range set), or 416 (Content-Range "bytes
- * *\/size" set; the caller answers).
- */
-int
-reply_range(struct evhttp_request *req, off_t size, off_t *first, off_t *last)
-{
-	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	char			 buf[96];
-
-	*first = 0;
-	*last = size - 1;
-	switch (range_parse(evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Range"), size, first, last)) {
-	case RANGE_UNSATISFIABLE:
-		snprintf(buf, sizeof buf, "bytes */%lld", (long long)size);
-		evhttp_add_header(h, "Content-Range", buf);
-		return 416;
-	case RANGE_OK:
-		snprintf(buf, sizeof buf, "bytes %lld-%lld/%lld", (long long)*first,
-		    (long long)*last, (long long)size);
-		evhttp_add_header(h, "Content-Range", buf);
-		return 206;
-	default:
-		*first = 0;
-		*last = size - 1;
-		return 200;
 	}
 }

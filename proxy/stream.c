@@ -1,15 +1,26 @@
 /*
- * Sends one blob to one client while its transfer downloads it. The stream
- * reads the growing temporary file and hands evhttp one chunk at a time;
- * the next chunk goes out only when the last one has left the output
- * buffer, so memory per client stays at one chunk whatever its speed.
+ * Sends one download to one client while its transfer brings it in. The
+ * stream reads the growing temporary file and hands evhttp one chunk at a
+ * time; the next chunk goes out only when the last one has left the
+ * output buffer, so memory per client stays at one chunk whatever its
+ * speed.
  *
  * The last byte of the body is held back until the transfer has verified
- * the digest: a client never sees a clean end of unverified content. If
- * verification fails, the connection is closed short of Content-Length.
+ * and published it: a client never sees a clean end of unverified
+ * content. If the transfer fails, the connection is closed short of
+ * Content-Length. A stream that has sent nothing yet lets the transfer's
+ * kind answer instead: from the file in place (a Range, a HEAD, an
+ * HTTP/1.0 client, a "whole" kind, a 304 upstream), or with the kind's
+ * own error answer (OCI bodies for registry clients, plain HTTP for
+ * package clients).
  *
- * All work happens in stream_wake_cb, scheduled by the transfer's
- * notifications, by evhttp's write completion and by the client's close.
+ * States, one dispatch (stream_wake_cb), scheduled by the transfer's
+ * notifications, by evhttp's write completion and by the client's close:
+ *
+ *   WAITING   -> FOLLOWING (headers sent) | CLOSED (answered by the kind)
+ *   FOLLOWING -> WRITING (a chunk handed to evhttp) | CLOSED (end or cut)
+ *   WRITING   -> FOLLOWING (the chunk left)
+ *   any       -> CLOSED when the client goes away
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,8 +38,20 @@
 #define STREAM_MAGIC	0x5354524d	/* "STRM" */
 #define STREAM_CHUNK	(64 * 1024)
 
+enum stream_state {
+	STREAM_WAITING,		/* nothing sent; the transfer has no answer */
+	STREAM_FOLLOWING,	/* headers sent; next chunk when bytes arrive */
+	STREAM_WRITING,		/* a chunk is in evhttp's hands */
+	STREAM_CLOSED		/* answered, cut short or abandoned */
+};
+
+static const char *stream_state_names[] = {
+	"waiting", "following", "writing", "closed"
+};
+
 struct stream {
 	unsigned		 magic;
+	enum stream_state	 state;
 	struct proxy		*proxy;
 	struct evhttp_request	*req;
 	struct evhttp_connection *evcon;
@@ -36,14 +59,19 @@ struct stream {
 	struct transfer_watch	 watch;
 	struct event		*wake;
 	struct evbuffer		*chunk;
-	struct digest		 digest;
 	off_t			 sent;
-	int			 started;	/* status line and headers sent */
-	int			 writing;	/* a chunk is in evhttp's hands */
-	int			 client_gone;
-	int			 ranged;	/* wait for the verified file */
+	int			 client_gone;	/* an event, seen by the dispatch */
+	int			 whole;		/* answer from the file in place */
 	TAILQ_ENTRY(stream)	 entry;		/* proxy->streams */
 };
+
+static void
+stream_set_state(struct stream *s, enum stream_state to)
+{
+	log_debug("%s: %s: %s -> %s", __func__, transfer_what(s->transfer),
+	    stream_state_names[s->state], stream_state_names[to]);
+	s->state = to;
+}
 
 static void
 stream_schedule(struct stream *s)
@@ -81,7 +109,8 @@ stream_written_cb(struct evhttp_connection *evcon, void *arg)
 	struct stream	*s = arg;
 
 	(void)evcon;
-	s->writing = 0;
+	if (s->state == STREAM_WRITING)
+		stream_set_state(s, STREAM_FOLLOWING);
 	stream_schedule(s);
 }
 
@@ -100,14 +129,22 @@ stream_free(struct stream *s)
 	free(s);
 }
 
+/* The request is answered (or gone): close and free the stream. */
+static void
+stream_close(struct stream *s)
+{
+	stream_set_state(s, STREAM_CLOSED);
+	stream_free(s);
+}
+
 /* Ends the response without a clean end: the client sees a short body. */
 static void
 stream_abort(struct stream *s)
 {
 	struct evhttp_connection	*evcon = s->evcon;
 
-	log_warn("%s: sha256:%s: response cut short: %s", __func__,
-	    s->digest.hex, transfer_error(s->transfer));
+	log_warn("%s: %s: response cut short: %s", __func__,
+	    transfer_what(s->transfer), transfer_error(s->transfer));
 	if (evcon != NULL) {
 		evhttp_connection_set_closecb(evcon, NULL, NULL);
 		s->evcon = NULL;
@@ -115,22 +152,7 @@ stream_abort(struct stream *s)
 	} else
 		evhttp_send_reply_end(s->req);	/* detached: frees it */
 	s->req = NULL;
-	stream_free(s);
-}
-
-static void
-stream_fail_early(struct stream *s)
-{
-	const struct transfer_kind	*k = transfer_kind(s->transfer);
-	int				 status = transfer_http_status(s->transfer);
-
-	if (k->fallback != NULL && k->fallback(s->transfer, s->req, status)) {
-		stream_free(s);
-		return;
-	}
-	reply_upstream_failure(s->req, transfer_registry(s->transfer), status,
-	    status == 404 ? NULL : transfer_error(s->transfer), "BLOB_UNKNOWN");
-	stream_free(s);
+	stream_close(s);
 }
 
 static void
@@ -140,13 +162,14 @@ stream_send_headers(struct stream *s)
 	char			 len[32];
 	off_t			 length = transfer_length(s->transfer);
 
-	transfer_kind(s->transfer)->headers(s->transfer, s->req);
+	transfer_kind(s->transfer)->headers(transfer_kind_state(s->transfer),
+	    s->req);
 	if (length >= 0) {
 		snprintf(len, sizeof len, "%lld", (long long)length);
 		evhttp_add_header(h, "Content-Length", len);
 	}
 	evhttp_send_reply_start(s->req, 200, NULL);
-	s->started = 1;
+	stream_set_state(s, STREAM_FOLLOWING);
 }
 
 /* Hands evhttp the next chunk; returns -1 if the file cannot be read. */
@@ -170,51 +193,54 @@ stream_send_chunk(struct stream *s, off_t limit)
 	v.iov_len = (size_t)n;
 	evbuffer_commit_space(s->chunk, &v, 1);
 	s->sent += n;
-	s->writing = 1;
+	stream_set_state(s, STREAM_WRITING);
 	evhttp_send_reply_chunk_with_cb(s->req, s->chunk, stream_written_cb, s);
 	return 0;
 }
 
+/* WAITING: nothing sent yet; the kind answers, or the body starts. */
 static void
-stream_wake_cb(evutil_socket_t fd, short what, void *arg)
+stream_wait(struct stream *s)
 {
-	struct stream		*s = arg;
-	enum transfer_state	 state = transfer_state(s->transfer);
-	off_t			 limit, size;
-	int			 blobfd;
+	const struct transfer_kind	*k = transfer_kind(s->transfer);
+	void				*ks = transfer_kind_state(s->transfer);
 
-	(void)fd;
-	(void)what;
-	if (s->client_gone) {
-		if (s->req != NULL)
-			evhttp_send_reply_end(s->req);	/* detached: frees it */
-		stream_free(s);
+	switch (transfer_state(s->transfer)) {
+	case TRANSFER_CONNECTING:
 		return;
-	}
-	if (!s->started) {
-		if (state == TRANSFER_FAILED) {
-			stream_fail_early(s);
+	case TRANSFER_FAILED:
+		k->fail(ks, s->req, transfer_http_status(s->transfer),
+		    transfer_error(s->transfer));
+		stream_close(s);
+		return;
+	case TRANSFER_UNCHANGED:
+		k->send_file(ks, s->req);
+		stream_close(s);
+		return;
+	case TRANSFER_DONE:
+		if (s->whole) {
+			k->send_file(ks, s->req);
+			stream_close(s);
 			return;
 		}
-		if (state == TRANSFER_CONNECTING)
-			return;
-		if (s->ranged || transfer_not_modified(s->transfer)) {
-			/* A Range (or a 304 upstream): from the file in place. */
-			if (state != TRANSFER_DONE)
-				return;
-			blobfd = transfer_kind(s->transfer)->open(s->transfer, &size);
-			if (blobfd == -1)
-				reply_error(s->req, 500, "UNKNOWN", "cannot read the cache");
-			else
-				transfer_kind(s->transfer)->send_file(s->transfer,
-				    s->req, blobfd, size);
-			stream_free(s);
-			return;
-		}
-		stream_send_headers(s);
+		break;
+	case TRANSFER_STREAMING:
+	case TRANSFER_PUBLISHING:
+		if (s->whole)
+			return;		/* until it is in place */
+		break;
 	}
-	if (s->writing)
-		return;
+	stream_send_headers(s);
+	stream_schedule(s);
+}
+
+/* FOLLOWING: the next chunk, the clean end, or a cut. */
+static void
+stream_follow(struct stream *s)
+{
+	enum transfer_state	 state = transfer_state(s->transfer);
+	off_t			 limit;
+
 	if (state == TRANSFER_FAILED) {
 		stream_abort(s);
 		return;
@@ -231,32 +257,62 @@ stream_wake_cb(evutil_socket_t fd, short what, void *arg)
 		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
 		s->evcon = NULL;
 		evhttp_send_reply_end(s->req);
-		stream_free(s);
+		stream_close(s);
 	}
 }
 
-/* Streams transfer t to the client of req. Returns -1 if nothing was started. */
-int
-stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t,
-    const struct digest *d)
+/* The one dispatch. */
+static void
+stream_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->client_gone) {
+		if (s->req != NULL)
+			evhttp_send_reply_end(s->req);	/* detached: frees it */
+		s->req = NULL;
+		stream_close(s);
+		return;
+	}
+	switch (s->state) {
+	case STREAM_WAITING:
+		stream_wait(s);
+		break;
+	case STREAM_FOLLOWING:
+		stream_follow(s);
+		break;
+	case STREAM_WRITING:	/* stream_written_cb moves on */
+	case STREAM_CLOSED:
+		break;
+	}
+}
+
+/* Streams transfer t to the client of req; -1 if nothing was started. */
+static int
+stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t)
 {
 	struct stream	*s;
 
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return -1;
 	s->magic = STREAM_MAGIC;
+	s->state = STREAM_WAITING;
 	s->proxy = p;
 	s->req = req;
 	s->transfer = t;
-	s->digest = *d;
 	/*
-	 * A Range, and an HTTP/1.0 client (whose body, when the length is not
-	 * known in advance, ends with the connection — so a cut would look
-	 * like a clean end), are served from the verified file only.
+	 * A Range, a HEAD, and an HTTP/1.0 client (whose body, when the
+	 * length is not known in advance, ends with the connection — so a
+	 * cut would look like a clean end), are answered from the file in
+	 * place only.
 	 */
-	s->ranged = (evhttp_find_header(evhttp_request_get_input_headers(req),
+	s->whole = (evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Range") != NULL) || req->major < 1 ||
-	    (req->major == 1 && req->minor == 0) || transfer_kind(t)->whole;
+	    (req->major == 1 && req->minor == 0) ||
+	    evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ||
+	    transfer_kind(t)->whole;
 	s->wake = event_new(p->base, -1, 0, stream_wake_cb, s);
 	s->chunk = evbuffer_new();
 	if (s->wake == NULL || s->chunk == NULL) {
@@ -276,6 +332,36 @@ stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t,
 	evhttp_connection_set_closecb(s->evcon, stream_close_cb, s);
 	stream_schedule(s);
 	return 0;
+}
+
+/*
+ * Answers req with the download tr describes from registry (or feed) r,
+ * joining the one running for its key: streamed as it arrives, or from
+ * the file in place. A download that cannot start is answered by its
+ * kind, whose state is then freed. Returns -1 if req got an error.
+ */
+int
+stream_transfer(struct proxy *p, struct evhttp_request *req,
+    struct registry *r, const struct transfer_request *tr)
+{
+	struct transfer	*t;
+	char		*cause = NULL;
+	long		 status;
+	int		 rc = 0;
+
+	if ((t = transfer_start(p, r, tr, &status, &cause)) == NULL) {
+		tr->kind->fail(tr->state, req, (int)status,
+		    cause != NULL ? cause : "cannot start the download");
+		tr->kind->free(tr->state);
+		free(cause);
+		return -1;
+	}
+	if (stream_start(p, req, t) != 0) {
+		tr->kind->fail(transfer_kind_state(t), req, 0, "out of memory");
+		rc = -1;
+	}
+	transfer_unref(t);
+	return rc;
 }
 
 /*

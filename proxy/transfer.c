@@ -1,14 +1,25 @@
 /*
- * One upstream download of a blob, shared by every client that asks for it
- * while it runs. Bytes go to a temporary file in the cache and into a
+ * One upstream download, shared by every client that asks for the same
+ * key while it runs. Bytes go to a temporary file in the cache and into a
  * SHA-256 as they arrive; readers (stream.c) follow the growing file at
  * their own pace, so a slow client never holds the download back. When
- * the body ends and its digest matches, the file is published by rename;
- * otherwise it is removed and every reader's response is cut short.
+ * the body ends (and its digest matches, when one is expected), the kind
+ * publishes the file; otherwise it is removed and every reader's response
+ * is cut short.
  *
- * References: the in-flight list holds one until the transfer ends, and
- * each reader holds one; the temporary file's descriptor lives as long
- * as the last reference.
+ * What the download is of — a blob, a feed file, a suite's index set — is
+ * the kind's business (struct transfer_kind): its state is an opaque
+ * pointer handed back to its callbacks and freed through its free. The
+ * transfer itself keeps only what every download has.
+ *
+ * States: CONNECTING -> STREAMING -> [PUBLISHING ->] DONE, CONNECTING ->
+ * UNCHANGED (a 304 to a conditional kind), and FAILED from any of the
+ * first three.
+ *
+ * References: each reader holds one, and the download holds one while it
+ * is in flight (the upstream request, then an asynchronous publish); the
+ * temporary file's descriptor and the kind's state live as long as the
+ * last reference.
  */
 #include <errno.h>
 #include <limits.h>
@@ -31,17 +42,11 @@ struct transfer {
 	int			 listed;
 	TAILQ_ENTRY(transfer)	 entry;
 	struct proxy		*proxy;
-	struct registry		*registry;
 	const struct transfer_kind *kind;
+	void			*kstate;	/* the kind's */
 	char			 key[TRANSFER_KEY_MAX];	/* one download per key */
 	int			 verify;	/* digest is what it must hash to */
 	struct digest		 digest;
-	int64_t			 expected_size;	/* from an index; -1 unknown */
-	char			 dest[PATH_MAX];	/* a feed file's place */
-	char			 meta[PATH_MAX];	/* and what is known of it */
-	char			 etag[256];		/* the upstream's */
-	char			 last_modified[64];
-	int			 not_modified;	/* a revalidation answered 304 */
 	char			 what[TRANSFER_KEY_MAX + 80];
 	char			 tmp[PATH_MAX];
 	int			 fd;
@@ -51,19 +56,29 @@ struct transfer {
 	struct crypto_sha256	*hash;
 	struct upstream_req	*upstream;
 	enum transfer_state	 state;
-	int			 http_status;
+	int			 http_status;	/* the upstream's */
 	char			 error[256];
 	TAILQ_HEAD(, transfer_watch) watches;
 };
 
+static struct transfer *
+transfer_check(void *arg)
+{
+	struct transfer	*t = arg;
+
+	if (t->magic != TRANSFER_MAGIC)
+		fatal("%s: bad magic", __func__);
+	return t;
+}
+
 static const char *transfer_state_names[] = {
-	"connecting", "streaming", "done", "failed"
+	"connecting", "streaming", "publishing", "done", "unchanged", "failed"
 };
 
 static void
 transfer_set_state(struct transfer *t, enum transfer_state s)
 {
-	log_debug("%s: sha256:%.12s %s -> %s", __func__, t->digest.hex,
+	log_debug("%s: %s: %s -> %s", __func__, t->what,
 	    transfer_state_names[t->state], transfer_state_names[s]);
 	t->state = s;
 }
@@ -104,7 +119,8 @@ transfer_fail(struct transfer *t, int http_status, const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (t->state == TRANSFER_FAILED || t->state == TRANSFER_DONE)
+	if (t->state == TRANSFER_FAILED || t->state == TRANSFER_DONE ||
+	    t->state == TRANSFER_UNCHANGED)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(t->error, sizeof t->error, fmt, ap);
@@ -135,30 +151,23 @@ transfer_reserve(struct transfer *t, int64_t n)
 static int
 transfer_headers_cb(struct fetch *f, long status, void *arg)
 {
-	struct transfer	*t = arg;
-	const char	*v;
+	struct transfer	*t = transfer_check(arg);
+	char		*cause = NULL;
 
-	if (status == 304 && t->kind->conditional) {
-		t->not_modified = 1;
+	t->http_status = (int)status;
+	if (status == 304 && t->kind->conditional)
 		return 0;
-	}
 	if (status != 200) {
 		transfer_fail(t, (int)status, "the upstream answered %ld", status);
 		return -1;
 	}
 	t->length = fetch_content_length(f);
-	if (t->expected_size >= 0 && t->length >= 0 &&
-	    t->length != t->expected_size) {
-		log_error("%s: the upstream announced %lld bytes, the index %lld; "
-		    "discarded", t->what, (long long)t->length,
-		    (long long)t->expected_size);
-		transfer_fail(t, 0, "the upstream's file does not match its index");
+	if (t->kind->response != NULL &&
+	    t->kind->response(t->kstate, f, t->length, &cause) != 0) {
+		transfer_fail(t, 0, "%s", cause != NULL ? cause : "refused");
+		free(cause);
 		return -1;
 	}
-	if ((v = fetch_header(f, "ETag")) != NULL)
-		util_strlcpy(t->etag, v, sizeof t->etag);
-	if ((v = fetch_header(f, "Last-Modified")) != NULL)
-		util_strlcpy(t->last_modified, v, sizeof t->last_modified);
 	if (t->length > 0 && transfer_reserve(t, t->length) != 0)
 		return -1;
 	transfer_set_state(t, TRANSFER_STREAMING);
@@ -169,7 +178,7 @@ transfer_headers_cb(struct fetch *f, long status, void *arg)
 static int
 transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 {
-	struct transfer	*t = arg;
+	struct transfer	*t = transfer_check(arg);
 	size_t		 done = 0;
 	ssize_t		 n;
 
@@ -203,10 +212,21 @@ transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 	return 0;
 }
 
+/* Ends the transfer with state s (DONE or UNCHANGED). */
+static void
+transfer_end(struct transfer *t, enum transfer_state s)
+{
+	if (s == TRANSFER_DONE)
+		t->length = t->written;
+	transfer_set_state(t, s);
+	transfer_unlist(t);
+	transfer_notify(t);
+}
+
 static void
 transfer_done_cb(struct fetch *f, const char *error, void *arg)
 {
-	struct transfer	*t = arg;
+	struct transfer	*t = transfer_check(arg);
 	unsigned char	 raw[CRYPTO_SHA256_LEN];
 	struct digest	 actual;
 
@@ -219,52 +239,42 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 		transfer_fail(t, 0, "upstream transfer failed: %s", error);
 		goto out;
 	}
+	if (t->http_status == 304) {
+		/* A revalidation: the file in place stands, fresh again. */
+		t->kind->publish(t->kstate, t, NULL);
+		transfer_end(t, TRANSFER_UNCHANGED);
+		goto out;
+	}
 	if (t->length >= 0 && t->written != t->length) {
 		transfer_fail(t, 0, "upstream body ended early");
-		goto out;
-	}
-	if (t->not_modified) {
-		/* A revalidation: the cached file stands, fresh again. */
-		t->kind->publish(t, NULL);
-		transfer_set_state(t, TRANSFER_DONE);
-		transfer_unlist(t);
-		transfer_notify(t);
-		goto out;
-	}
-	if (t->expected_size >= 0 && t->written != t->expected_size) {
-		stats_add(STATS_VERIFY_FAILURES, 1);
-		transfer_fail(t, 0, "the upstream's file does not match its index");
 		goto out;
 	}
 	crypto_backend->sha256_final(t->hash, raw);
 	digest_from_raw(raw, &actual);
 	if (t->verify && !digest_equal(&actual, &t->digest)) {
 		stats_add(STATS_VERIFY_FAILURES, 1);
-		log_error("%s sha256:%s: upstream sent content with digest "
-		    "sha256:%s; discarded", t->what, t->digest.hex, actual.hex);
+		log_error("%s: upstream sent content with digest sha256:%s, not "
+		    "sha256:%s; discarded", t->what, actual.hex, t->digest.hex);
 		transfer_fail(t, 0, "the upstream sent content that does not "
 		    "match its digest");
 		goto out;
 	}
-	if (!t->verify)
-		t->digest = actual;
-	switch (t->kind->publish(t, &actual)) {
+	t->digest = actual;
+	transfer_set_state(t, TRANSFER_PUBLISHING);
+	switch (t->kind->publish(t->kstate, t, &actual)) {
 	case 0:
 		break;
 	case 1:
-		goto out;	/* the kind finishes it (transfer_finish) */
+		return;		/* in flight until transfer_finish */
 	default:
 		transfer_fail(t, 0, "cannot store the file in the cache");
 		goto out;
 	}
 	log_info("%s sha256:%s: cached, %lld bytes", t->what, actual.hex,
 	    (long long)t->written);
-	t->length = t->written;
-	transfer_set_state(t, TRANSFER_DONE);
-	transfer_unlist(t);
-	transfer_notify(t);
+	transfer_end(t, TRANSFER_DONE);
 out:
-	transfer_unref(t);	/* the upstream request's reference */
+	transfer_unref(t);	/* the in-flight reference */
 }
 
 static struct transfer *
@@ -279,20 +289,17 @@ transfer_find(struct proxy *p, const char *key)
 }
 
 /*
- * The running download of d, or a new one from registry r. The caller gets
- * a reference and gives it back with transfer_unref.
- */
-/*
- * The running download for key, or a new one of the given kind: the
- * request ur to registry (or feed) r; expected, if not NULL, is the digest
- * the content must have, expected_size its size from an index (or -1).
- * The caller gets a reference and gives it back with transfer_unref.
+ * The running download for tr->key, or a new one: the request
+ * tr->upstream to registry (or feed) r, of kind tr->kind. The kind's state
+ * tr->state is taken on success (and freed at once when a running
+ * download is joined: that one has its own); on failure (NULL, *status
+ * the upstream's if it answered, *cause why) the caller keeps it, to
+ * answer its client through the kind. The caller gets a reference and
+ * gives it back with transfer_unref.
  */
 struct transfer *
-transfer_start(struct proxy *p, struct registry *r, const char *key,
-    const struct transfer_kind *kind, const struct upstream_request *ur,
-    const struct digest *expected, int64_t expected_size, const char *dest,
-    const char *what, long *status, char **cause)
+transfer_start(struct proxy *p, struct registry *r,
+    const struct transfer_request *tr, long *status, char **cause)
 {
 	struct fetch_callbacks	 cb = { transfer_headers_cb, transfer_data_cb,
 	    transfer_done_cb };
@@ -300,10 +307,15 @@ transfer_start(struct proxy *p, struct registry *r, const char *key,
 	struct digest		 label;
 
 	*status = 0;
-	if ((t = transfer_find(p, key)) != NULL) {
+	if ((t = transfer_find(p, tr->key)) != NULL) {
 		transfer_ref(t);
 		stats_add(STATS_TRANSFERS_JOINED, 1);
+		tr->kind->free(tr->state);
 		return t;
+	}
+	if (strlen(tr->key) >= sizeof t->key) {
+		*cause = util_printf("name too long");
+		return NULL;
 	}
 	if ((t = calloc(1, sizeof *t)) == NULL) {
 		*cause = util_printf("out of memory");
@@ -312,124 +324,70 @@ transfer_start(struct proxy *p, struct registry *r, const char *key,
 	t->magic = TRANSFER_MAGIC;
 	t->refs = 1;		/* the caller's */
 	t->proxy = p;
-	t->registry = r;
-	t->kind = kind;
-	util_strlcpy(t->key, key, sizeof t->key);
-	if (expected != NULL) {
+	t->kind = tr->kind;
+	util_strlcpy(t->key, tr->key, sizeof t->key);
+	if (tr->digest != NULL) {
 		t->verify = 1;
-		t->digest = *expected;
+		t->digest = *tr->digest;
 	}
-	t->expected_size = expected_size;
-	if (dest != NULL)
-		util_strlcpy(t->dest, dest, sizeof t->dest);
 	t->length = -1;
 	t->fd = -1;
 	TAILQ_INIT(&t->watches);
-	util_strlcpy(t->what, what, sizeof t->what);
+	util_strlcpy(t->what, tr->what, sizeof t->what);
 	/* The temporary file is named after the digest when there is one. */
-	if (expected != NULL)
-		label = *expected;
+	if (tr->digest != NULL)
+		label = *tr->digest;
 	else
-		hash_buffer(key, strlen(key), &label);
+		hash_buffer(tr->key, strlen(tr->key), &label);
 	if ((t->hash = crypto_backend->sha256_new()) == NULL ||
 	    (t->fd = cache_tmp_create(&p->cache, &label, t->tmp, sizeof t->tmp)) == -1) {
 		*cause = util_printf("cannot create a file in the cache");
 		goto fail;
 	}
-	t->refs++;		/* the upstream request's */
-	if ((t->upstream = upstream_start(p, r, ur, &cb, t, status, cause)) == NULL) {
+	t->refs++;		/* the in-flight reference */
+	t->kstate = tr->state;
+	if ((t->upstream = upstream_start(p, r, tr->upstream, &cb, t, status,
+	    cause)) == NULL) {
+		t->kstate = NULL;	/* the caller keeps it */
 		t->refs--;
 		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&p->transfers, t, entry);
 	t->listed = 1;
 	stats_add(STATS_TRANSFERS_STARTED, 1);
-	log_debug("%s: %s: download started", __func__, t->what);
+	log_debug("%s: %s: %s download started", __func__, t->what,
+	    t->kind->name);
 	return t;
 fail:
 	log_warn("%s: %s: %s", __func__, t->what, *cause);
-	if (t->fd != -1)
-		cache_discard(t->tmp);
 	transfer_unref(t);
 	return NULL;
 }
 
-/* The blob kind: verified by digest, published into blobs/. */
-static int
-transfer_blob_publish(struct transfer *t, const struct digest *actual)
-{
-	(void)actual;
-	if (cache_publish(&t->proxy->cache, t->fd, t->tmp, &t->digest) != 0)
-		return -1;
-	budget_add_blob(t->proxy->budget, &t->digest, t->written);
-	return 0;
-}
-
-static int
-transfer_blob_open(struct transfer *t, off_t *size)
-{
-	return cache_blob_open(&t->proxy->cache, &t->digest, size);
-}
-
-static void
-transfer_blob_headers(struct transfer *t, struct evhttp_request *req)
-{
-	reply_digest_headers(req, &t->digest, "application/octet-stream");
-}
-
-static void
-transfer_blob_send_file(struct transfer *t, struct evhttp_request *req, int fd,
-    off_t size)
-{
-	blob_send_file(t->proxy, req, fd, size, &t->digest, 0);
-}
-
-const struct transfer_kind transfer_kind_blob = {
-	.name = "blob",
-	.conditional = 0,
-	.publish = transfer_blob_publish,
-	.open = transfer_blob_open,
-	.headers = transfer_blob_headers,
-	.send_file = transfer_blob_send_file,
-};
-
-/* The one upstream download of blob d of repo in registry r. */
-struct transfer *
-transfer_get(struct proxy *p, struct registry *r, const char *repo,
-    const struct digest *d, long *status, char **cause)
-{
-	struct upstream_request	 ur;
-	char			 dstr[DIGEST_STRING_LEN + 1];
-	char			 what[REGISTRY_NAME_MAX + REFERENCE_NAME_MAX + 80];
-
-	digest_format(d, dstr, sizeof dstr);
-	snprintf(what, sizeof what, "%s/%s %s", r->name, repo, dstr);
-	memset(&ur, 0, sizeof ur);
-	ur.repo = repo;
-	ur.what = "blobs";
-	ur.ref = dstr;
-	return transfer_start(p, r, d->hex, &transfer_kind_blob, &ur, d, -1, NULL,
-	    what, status, cause);
-}
-
 /*
- * Ends a transfer whose kind published it asynchronously: ok, or failed
- * with why. Gives back the reference the kind took.
+ * Ends a transfer whose kind publishes asynchronously (its publish
+ * returned 1): ok, or failed with why. Gives back the in-flight reference,
+ * so t (and the kind's state) may be gone when this returns. Nothing
+ * happens if the transfer was failed meanwhile (shutdown).
  */
 void
 transfer_finish(struct transfer *t, int ok, const char *why)
 {
+	if (t->state != TRANSFER_PUBLISHING)
+		return;
 	if (ok) {
-		t->length = t->written;
-		transfer_set_state(t, TRANSFER_DONE);
-		transfer_unlist(t);
-		transfer_notify(t);
+		log_info("%s sha256:%s: cached, %lld bytes", t->what,
+		    t->digest.hex, (long long)t->written);
+		transfer_end(t, TRANSFER_DONE);
 	} else
 		transfer_fail(t, 0, "%s", why);
 	transfer_unref(t);
 }
 
-/* Moves the finished temporary file to path (a feed file's place). */
+/*
+ * Moves the finished temporary file to path: flushed, renamed, and the
+ * rename made durable (the directory flushed too).
+ */
 int
 transfer_publish_to(struct transfer *t, const char *path)
 {
@@ -437,68 +395,32 @@ transfer_publish_to(struct transfer *t, const char *path)
 		log_warn("%s: %s: %s", __func__, path, strerror(errno));
 		return -1;
 	}
+	cache_fsync_dir(path);
 	return 0;
 }
 
-struct proxy *
-transfer_proxy(const struct transfer *t)
-{
-	return t->proxy;
-}
-
-/* What a kind needs of its transfer. */
 const char *
-transfer_dest(const struct transfer *t)
+transfer_tmp(const struct transfer *t)
 {
-	return t->dest;
-}
-
-void
-transfer_set_meta(struct transfer *t, const char *path)
-{
-	util_strlcpy(t->meta, path, sizeof t->meta);
-}
-
-const char *
-transfer_meta(const struct transfer *t)
-{
-	return t->meta;
-}
-
-const char *
-transfer_etag(const struct transfer *t)
-{
-	return t->etag;
-}
-
-const char *
-transfer_last_modified(const struct transfer *t)
-{
-	return t->last_modified;
-}
-
-const struct digest *
-transfer_digest(const struct transfer *t)
-{
-	return &t->digest;
-}
-
-int
-transfer_verified(const struct transfer *t)
-{
-	return t->verify;
-}
-
-int
-transfer_not_modified(const struct transfer *t)
-{
-	return t->not_modified;
+	return t->tmp;
 }
 
 const struct transfer_kind *
 transfer_kind(const struct transfer *t)
 {
 	return t->kind;
+}
+
+void *
+transfer_kind_state(const struct transfer *t)
+{
+	return t->kstate;
+}
+
+const char *
+transfer_what(const struct transfer *t)
+{
+	return t->what;
 }
 
 void
@@ -513,8 +435,12 @@ transfer_unref(struct transfer *t)
 	if (--t->refs > 0)
 		return;
 	transfer_unlist(t);
-	if (t->fd != -1)
+	if (t->kstate != NULL)
+		t->kind->free(t->kstate);
+	if (t->fd != -1) {
 		close(t->fd);
+		cache_discard(t->tmp);	/* unless a kind published it */
+	}
 	crypto_backend->sha256_free(t->hash);
 	t->magic = 0;
 	free(t);
@@ -562,32 +488,33 @@ transfer_http_status(const struct transfer *t)
 	return t->http_status;
 }
 
-struct registry *
-transfer_registry(const struct transfer *t)
-{
-	return t->registry;
-}
-
 const char *
 transfer_error(const struct transfer *t)
 {
 	return t->error;
 }
 
-/* At shutdown: stop every download and remove its temporary file. */
+/*
+ * At shutdown: stop every download (also one its kind is still
+ * publishing) and remove its temporary file.
+ */
 void
 transfer_abort_all(struct proxy *p)
 {
 	struct transfer	*t;
+	int		 inflight;
 
 	while ((t = TAILQ_FIRST(&p->transfers)) != NULL) {
 		transfer_ref(t);
+		inflight = t->upstream != NULL ||
+		    t->state == TRANSFER_PUBLISHING;
 		if (t->upstream != NULL) {
 			upstream_cancel(t->upstream);
 			t->upstream = NULL;
-			t->refs--;	/* the upstream request's reference */
 		}
 		transfer_fail(t, 0, "shutting down");
+		if (inflight)
+			t->refs--;	/* the in-flight reference */
 		transfer_unref(t);
 	}
 }

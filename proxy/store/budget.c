@@ -299,3 +299,10 @@ budget_use_file(struct budget *b, const char *path, int fd)
 	}
 	budget_touch_fd(fd);
 }
+
+/* A directory (absolute, under the cache) changed wholesale: read it again. */
+int
+budget_rescan(struct budget *b, const char *dir)
+{
+	return storeindex_rescan(b->index, b->cache, budget_rel(b, dir));
+}

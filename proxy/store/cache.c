@@ -143,7 +143,8 @@ cache_tmp_create(const struct cache *c, const struct digest *d, char *buf,
 	return fd;
 }
 
-static void
+/* Makes a rename (or link) into path's directory durable. */
+void
 cache_fsync_dir(const char *path)
 {
 	char	 dir[PATH_MAX];

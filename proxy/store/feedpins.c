@@ -47,7 +47,7 @@ int
 feedpins_apply(const struct cache *c, struct storeindex *ix)
 {
 	char		 dir[PATH_MAX], list[PATH_MAX + 264], line[FEEDPINS_LINE_MAX];
-	char		 data[PATH_MAX], meta[PATH_MAX];
+	char		 root[PATH_MAX], data[PATH_MAX], meta[PATH_MAX];
 	unsigned char	 key[STOREINDEX_KEY_LEN];
 	size_t		 len = strlen(c->dir);
 	DIR		*d;
@@ -66,9 +66,10 @@ feedpins_apply(const struct cache *c, struct storeindex *ix)
 		while (fgets(line, sizeof line, f) != NULL) {
 			line[strcspn(line, "\n")] = '\0';
 			if (!feedstore_valid_path(line) ||
-			    feedstore_path(c, de->d_name, "data", line, data,
+			    feedstore_root(c, de->d_name, root, sizeof root) != 0 ||
+			    feedstore_path(root, "data", line, data,
 			    sizeof data) != 0 ||
-			    feedstore_path(c, de->d_name, "meta", line, meta,
+			    feedstore_path(root, "meta", line, meta,
 			    sizeof meta) != 0)
 				continue;
 			if (storeindex_key_path(data + len + 1, key) == 0)

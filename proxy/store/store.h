@@ -31,6 +31,7 @@ int	 cache_put(const struct cache *, const struct digest *, const void *, size_t
 int	 cache_put_manifest(const struct cache *, const struct digest *,
 	     const void *, size_t, const char *);
 int	 cache_write_file(const struct cache *, const char *, const char *);
+void	 cache_fsync_dir(const char *);
 int	 cache_manifest_type_set(const struct cache *, const struct digest *, const char *);
 int	 cache_manifest_type_get(const struct cache *, const struct digest *, char *, size_t);
 int	 cache_quarantine(const struct cache *, const struct digest *);
@@ -107,6 +108,8 @@ struct storeindex;
 struct storeindex *storeindex_new(void);
 void	 storeindex_free(struct storeindex *);
 int	 storeindex_rebuild(struct storeindex *, const struct cache *, char **);
+int	 storeindex_rescan(struct storeindex *, const struct cache *,
+	     const char *);
 void	 storeindex_key_blob(const struct digest *, unsigned char *);
 int	 storeindex_key_path(const char *, unsigned char *);
 enum storeindex_class storeindex_classify(const char *);
@@ -134,6 +137,7 @@ int	 budget_rebuild(struct budget *, char **);
 void	 budget_pins_changed(struct budget *);
 int	 budget_reserve(struct budget *, int64_t, char **);
 void	 budget_release(struct budget *, int64_t);
+int	 budget_rescan(struct budget *, const char *);
 int	 budget_add_blob(struct budget *, const struct digest *, int64_t);
 void	 budget_forget_blob(struct budget *, const struct digest *);
 int	 budget_add_file(struct budget *, const char *, int64_t);
@@ -164,7 +168,11 @@ extern const char mediatype_accept_header[];
 int	 mediatype_is_manifest(const char *);
 const char *mediatype_guess(int, int);
 
-/* feedstore.c: feed files under feeds/<name>/{data,meta}/<path>#. */
+/*
+ * feedstore.c: feed files under feeds/<name>/{data,meta}/<path>#, and
+ * suites' index sets as versions under feeds/<name>/sets/<head>#/ that
+ * one pointer switches.
+ */
 struct feed_meta {
 	char	etag[256];		/* the upstream's */
 	char	last_modified[64];	/* the upstream's */
@@ -173,8 +181,10 @@ struct feed_meta {
 };
 
 int	 feedstore_valid_path(const char *);
-int	 feedstore_path(const struct cache *, const char *, const char *,
-	     const char *, char *, size_t);
+int	 feedstore_root(const struct cache *, const char *, char *, size_t);
+int	 feedstore_path(const char *, const char *, const char *, char *,
+	     size_t);
+int	 feedstore_mkparent(const char *);
 int	 feedstore_meta_read(const char *, struct feed_meta *);
 int	 feedstore_meta_write(const struct cache *, const char *,
 	     const struct feed_meta *);
@@ -310,6 +320,16 @@ void	 pkgindex_release_init(struct pkgindex_release *, int);
  */
 int	 pkgindex_release_next(struct pkgindex_release *,
 	     struct pkgindex_release_entry *, char **);
+int	 feedstore_set_dir(const struct cache *, const char *, const char *,
+	     char *, size_t);
+int	 feedstore_set_current(const char *, char *, size_t);
+int	 feedstore_set_begin(const char *, char *, size_t);
+int	 feedstore_set_link(const char *, const char *, const char *);
+int	 feedstore_set_commit(const char *, const char *);
+void	 feedstore_set_discard(const char *);
+int	 feedstore_packages_lookup(const struct cache *, const char *,
+	     const char *, struct digest *, int64_t *);
+void	 feedstore_clean(const struct cache *);
 
 /* packages.c: package indexes (Packages, Packages.gz). */
 int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);

@@ -386,11 +386,29 @@ storeindex_scan_blob(const struct digest *d, const char *path,
 }
 
 /*
- * Every feed file under feeds/ with its class. What is known of a file
- * (meta/, a few hundred bytes) is outside the budget, like tag files.
+ * Whether a directory of a feed holds what is known of files (meta/,
+ * a few hundred bytes each), which is outside the budget like tag files:
+ * "meta" right below a feed's root or a set version's directory.
  */
 static int
-storeindex_scan_feeds(const char *root, const char *rel, int depth,
+storeindex_meta_dir(const char *rel, const char *name)
+{
+	const char	*last;
+
+	if (strcmp(name, "meta") != 0)
+		return 0;
+	if (strncmp(rel, "feeds/", 6) == 0 && strchr(rel + 6, '/') == NULL)
+		return 1;
+	last = (last = strrchr(rel, '/')) != NULL ? last + 1 : rel;
+	return strncmp(last, "v.", 2) == 0;
+}
+
+/*
+ * Every feed file below rel (a directory from the cache directory), with
+ * its class.
+ */
+static int
+storeindex_scan_feeds(const char *cachedir, const char *rel, int depth,
     struct storeindex_scan *s)
 {
 	char			 dir[PATH_MAX], sub[PATH_MAX];
@@ -402,7 +420,7 @@ storeindex_scan_feeds(const char *root, const char *rel, int depth,
 
 	if (depth > STOREINDEX_FEED_DEPTH)
 		return 0;
-	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", root, rel) >= sizeof dir)
+	if ((size_t)snprintf(dir, sizeof dir, "%s/%s", cachedir, rel) >= sizeof dir)
 		return 0;
 	if ((d = opendir(dir)) == NULL)
 		return 0;
@@ -415,15 +433,15 @@ storeindex_scan_feeds(const char *root, const char *rel, int depth,
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			if (depth == 1 && strcmp(de->d_name, "meta") == 0)
-				continue;
-			rc = storeindex_scan_feeds(root, sub, depth + 1, s);
+			if (!storeindex_meta_dir(rel, de->d_name))
+				rc = storeindex_scan_feeds(cachedir, sub, depth + 1,
+				    s);
 			continue;
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
 		if ((it = storeindex_scan_add(s)) == NULL ||
-		    (it->path = util_printf("feeds%s", sub)) == NULL ||
+		    (it->path = strdup(sub)) == NULL ||
 		    storeindex_key_path(it->path, it->key) != 0) {
 			rc = -1;
 			break;
@@ -475,14 +493,12 @@ storeindex_rebuild(struct storeindex *ix, const struct cache *c, char **cause)
 {
 	struct storeindex_scan	 s;
 	struct storeindex_entry	*e, *next;
-	char			 feeds[PATH_MAX];
 	size_t			 i;
 	int			 rc = -1;
 
 	memset(&s, 0, sizeof s);
 	if (cache_walk_blobs(c, storeindex_scan_blob, &s) != 0 ||
-	    (snprintf(feeds, sizeof feeds, "%s/feeds", c->dir),
-	    storeindex_scan_feeds(feeds, "", 0, &s) != 0)) {
+	    storeindex_scan_feeds(c->dir, "feeds", 0, &s) != 0) {
 		*cause = util_printf("cannot index the cache: %s", strerror(errno));
 		goto out;
 	}
@@ -511,6 +527,42 @@ storeindex_rebuild(struct storeindex *ix, const struct cache *c, char **cause)
 out:
 	for (i = 0; i < s.n; i++)
 		free(s.v[i].path);
+	free(s.v);
+	return rc;
+}
+
+/*
+ * The files below rel (a directory from the cache directory) changed
+ * wholesale (a feed set switched): their entries are forgotten and the
+ * directory read again. O(entries) to forget, then one walk of rel.
+ */
+int
+storeindex_rescan(struct storeindex *ix, const struct cache *c, const char *rel)
+{
+	struct storeindex_scan	 s;
+	struct storeindex_entry	*e, *next;
+	unsigned char		 key[STOREINDEX_KEY_LEN];
+	size_t			 i, len = strlen(rel);
+	int			 rc = 0;
+
+	for (i = 0; i < ix->nbuckets; i++)
+		for (e = ix->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			if (e->path != NULL && strncmp(e->path, rel, len) == 0 &&
+			    e->path[len] == '/') {
+				memcpy(key, e->key, sizeof key);
+				storeindex_remove(ix, key);
+			}
+		}
+	memset(&s, 0, sizeof s);
+	if (storeindex_scan_feeds(c->dir, rel, 0, &s) != 0)
+		rc = -1;
+	for (i = 0; i < s.n; i++) {
+		if (rc == 0 && storeindex_put(ix, s.v[i].key, s.v[i].class,
+		    s.v[i].size, &s.v[i].used, s.v[i].path) != 0)
+			rc = -1;
+		free(s.v[i].path);
+	}
 	free(s.v);
 	return rc;
 }

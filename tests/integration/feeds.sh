@@ -194,6 +194,14 @@ check "304 for If-Modified-Since" test "$(curl -s -o /dev/null -w '%{http_code}'
 check "Range: 206" test "$(curl -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=0-9' "http://$PG/feeds/opk/tool-x_1.0_all.ipk")" = 206
 check "HEAD: a Content-Length" sh -c "curl -sI 'http://$PG/feeds/opk/tool-x_1.0_all.ipk' | grep -qi '^Content-Length: [1-9]'"
 
+# Errors in plain HTTP, as apt and opkg expect (never an OCI JSON body).
+curl -s -D "$WORK/h404" -o "$WORK/b404" "http://$PG/feeds/deb/pool/main/nothere_1.0_all.deb"
+check "a file the feed does not have: 404 in plain text" \
+    sh -c "grep -q '^HTTP/1.1 404' '$WORK/h404' && grep -qi '^Content-Type: text/plain' '$WORK/h404' && ! grep -q errors '$WORK/b404'"
+curl -s -D "$WORK/h404p" -o /dev/null -x "http://$PG" "http://127.0.0.1:$NGX/deb/dists/stable/main/binary-all/nothere"
+check "...in HTTP-proxy mode too" \
+    sh -c "grep -q '^HTTP/1.1 404' '$WORK/h404p' && grep -qi '^Content-Type: text/plain' '$WORK/h404p'"
+
 # A feed that redirects elsewhere: not followed, nothing fetched there.
 start_fake good --host 127.0.0.2
 ELSE_LOG=$FAKE_LOG; else0=$(wc -l < "$ELSE_LOG")
@@ -307,6 +315,6 @@ check "offline, staged gateway: opkg-style fetch of the prefilled package" \
     sh -c "curl -sf -o /dev/null 'http://$PG2/feeds/opk/Packages.gz' && curl -sf -o /dev/null 'http://$PG2/feeds/opk/tool-y_1.0_all.ipk'"
 PG=$PG1
 curl -s -D "$WORK/h503" -o /dev/null "http://$PG/feeds/deb/dists/stable/main/binary-all/Packages.xz"
-check "offline: a volatile file never cached gets 503 with Retry-After" \
-    sh -c "grep -q '^HTTP/1.1 503' '$WORK/h503' && grep -qi '^Retry-After:' '$WORK/h503'"
+check "offline: a volatile file never cached gets 503 with Retry-After, in plain text" \
+    sh -c "grep -q '^HTTP/1.1 503' '$WORK/h503' && grep -qi '^Retry-After:' '$WORK/h503' && grep -qi '^Content-Type: text/plain' '$WORK/h503'"
 finish

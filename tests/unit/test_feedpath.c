@@ -161,6 +161,18 @@ test_feedpath_depth(void **state)
 	expect_invalid(path);
 }
 
+/* A feed's file as the store names it: its root, then the path. */
+static int
+feed_file_path(const struct cache *c, const char *feed, const char *tree,
+    const char *rel, char *buf, size_t len)
+{
+	char	root[4096];
+
+	if (feedstore_root(c, feed, root, sizeof root) != 0)
+		return -1;
+	return feedstore_path(root, tree, rel, buf, len);
+}
+
 static void
 test_feedpath_path_fits(void **state)
 {
@@ -173,28 +185,28 @@ test_feedpath_path_fits(void **state)
 	(void)state;
 	memset(&c, 0, sizeof c);
 	snprintf(c.dir, sizeof c.dir, "/var/cache/pullgate");
-	assert_int_equal(feedstore_path(&c, "debian", "data",
+	assert_int_equal(feed_file_path(&c, "debian", "data",
 	    "dists/stable/InRelease", buf, sizeof buf), 0);
 	assert_string_equal(buf, want);
-	assert_int_equal(feedstore_path(&c, "debian", "meta",
+	assert_int_equal(feed_file_path(&c, "debian", "meta",
 	    "dists/stable/InRelease", buf, sizeof buf), 0);
 	assert_string_equal(buf, "/var/cache/pullgate/feeds/debian/meta/"
 	    "dists/stable/InRelease#");
 
 	/* Exactly len + 1 fits (the NUL); one less does not. */
 	assert_true(len + 1 <= sizeof buf);
-	assert_int_equal(feedstore_path(&c, "debian", "data",
+	assert_int_equal(feed_file_path(&c, "debian", "data",
 	    "dists/stable/InRelease", buf, len + 1), 0);
 	assert_string_equal(buf, want);
-	assert_int_equal(feedstore_path(&c, "debian", "data",
+	assert_int_equal(feed_file_path(&c, "debian", "data",
 	    "dists/stable/InRelease", buf, len), -1);
 	/* Short by the '#' alone: a truncated name would be a directory's. */
-	assert_int_equal(feedstore_path(&c, "debian", "data",
+	assert_int_equal(feed_file_path(&c, "debian", "data",
 	    "dists/stable/InRelease", buf, len - 1), -1);
 	assert_true(sizeof small < len);
-	assert_int_equal(feedstore_path(&c, "debian", "data",
+	assert_int_equal(feed_file_path(&c, "debian", "data",
 	    "dists/stable/InRelease", small, sizeof small), -1);
-	assert_int_equal(feedstore_path(&c, "debian", "data",
+	assert_int_equal(feed_file_path(&c, "debian", "data",
 	    "dists/stable/InRelease", buf, 0), -1);
 }
 
@@ -212,9 +224,9 @@ test_feedpath_path_long_rel(void **state)
 	rel[1024] = '\0';
 	expect_valid(rel);
 	/* A valid path under the longest cache directory overflows 2048. */
-	assert_int_equal(feedstore_path(&c, "f", "data", rel, exact,
+	assert_int_equal(feed_file_path(&c, "f", "data", rel, exact,
 	    sizeof exact), -1);
-	assert_int_equal(feedstore_path(&c, "f", "data", rel, buf, sizeof buf),
+	assert_int_equal(feed_file_path(&c, "f", "data", rel, buf, sizeof buf),
 	    0);
 	assert_int_equal(strlen(buf), 1023 + strlen("/feeds/f/data/") + 1024 + 1);
 	assert_int_equal(buf[strlen(buf) - 1], '#');
