@@ -90,7 +90,7 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	enum evhttp_cmd_type	 method = evhttp_request_get_command(req);
 	int64_t			 size = -1;
 	off_t			 have;
-	int			 immutable, cached;
+	int			 immutable, cached, passthrough = 0;
 
 	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
 		reply_text(req, 405, "feeds are read-only");
@@ -122,13 +122,22 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 		if (strlen(hash + 15) == DIGEST_HEX_LEN && digest_parse(dstr, &expect) == 0)
 			expected = &expect;
 	} else if (immutable) {
-		if (feedstore_packages_lookup(&p->cache, f->name, rel, &expect,
-		    &size) == 0)
+		if (feedindex_lookup(p->feedindex, f->name, rel, &expect,
+		    &size) == 1)
 			expected = &expect;
+		else
+			passthrough = 1;
 	}
 	if ((ff = feedfile_new(p, data, meta, "", expected, size)) == NULL) {
 		reply_text(req, 500, "out of memory");
 		return;
+	}
+	if (passthrough) {
+		/* Nothing says what it must be: the client gets it, the cache not. */
+		log_info("feed %s: %s: no cached package index lists it; passed "
+		    "through, not cached", f->name, rel);
+		stats_add(STATS_FEED_UNVERIFIED, 1);
+		ff->passthrough = 1;
 	}
 	feedfile_fetch(p, req, f, rel, &feedfile_kind, ff, expected, data,
 	    cached && !immutable ? &m : NULL);

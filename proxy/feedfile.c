@@ -240,6 +240,7 @@ feedfile_response(void *ks, struct fetch *f, int64_t length, char **cause)
 	const char	*v;
 
 	if (ff->size >= 0 && length >= 0 && length != ff->size) {
+		stats_add(STATS_VERIFY_FAILURES, 1);
 		log_error("%s: the upstream announced %lld bytes, the index %lld; "
 		    "discarded", ff->dest, (long long)length,
 		    (long long)ff->size);
@@ -254,6 +255,32 @@ feedfile_response(void *ks, struct fetch *f, int64_t length, char **cause)
 }
 
 /*
+ * A package index just published: parsed once, now, into the lookup its
+ * package files are checked against. An index that does not parse is
+ * kept as a file (apt reads it) but lists nothing.
+ */
+static void
+feedfile_index(struct feedfile *ff, const struct digest *actual)
+{
+	char		 feed[REGISTRY_NAME_MAX], rel[1100], idx[PATH_MAX];
+	char		*cause = NULL;
+	struct stat	 st;
+
+	if (feedstore_split(&ff->proxy->cache, ff->dest, feed, sizeof feed, rel,
+	    sizeof rel) != 0 || !feedindex_is_packages(rel))
+		return;
+	if (feedindex_add(ff->proxy->feedindex, feed, rel, ff->dest, actual,
+	    idx, sizeof idx, &cause) != 0) {
+		log_warn("feed %s: %s: not a usable package index: %s", feed,
+		    rel, cause != NULL ? cause : "error");
+		free(cause);
+		return;
+	}
+	if (stat(idx, &st) == 0)	/* the lookup is the cache's too */
+		budget_add_file(ff->proxy->budget, idx, st.st_size);
+}
+
+/*
  * Puts the file in place, then its meta (a file without meta is not
  * cached: a crash in between costs a download, never a wrong answer);
  * actual NULL: a 304, the meta's check time is renewed.
@@ -265,6 +292,11 @@ feedfile_publish(void *ks, struct transfer *t, const struct digest *actual)
 	struct feed_meta	 m;
 	struct stat		 st;
 
+	if (ff->passthrough && actual != NULL) {
+		/* Sent to its client from the download; never kept. */
+		cache_discard(transfer_tmp(t));
+		return 0;
+	}
 	if (ff->dest[0] == '\0' || ff->meta[0] == '\0')
 		return -1;
 	if (ff->root[0] != '\0' && stat(ff->root, &st) != 0) {
@@ -285,6 +317,7 @@ feedfile_publish(void *ks, struct transfer *t, const struct digest *actual)
 		    transfer_publish_to(t, ff->dest) != 0)
 			return -1;
 		budget_add_file(ff->proxy->budget, ff->dest, transfer_written(t));
+		feedfile_index(ff, actual);
 		util_strlcpy(m.etag, ff->etag, sizeof m.etag);
 		util_strlcpy(m.last_modified, ff->last_modified,
 		    sizeof m.last_modified);
@@ -308,6 +341,13 @@ void
 feedfile_send_file(void *ks, struct evhttp_request *req)
 {
 	struct feedfile	*ff = feedfile_state(ks);
+
+	if (ff->passthrough) {
+		/* A Range or HEAD of a file that is never kept. */
+		reply_text(req, 503, "no cached index lists this file: it is "
+		    "passed through whole, not in parts");
+		return;
+	}
 
 	feedfile_answer(ff->proxy, req, ff->dest, ff->meta);
 }

@@ -46,6 +46,10 @@ proxy_store_start(struct proxy *p, char **cause)
 	    (p->budget = budget_new(&p->cache, p->config->cache_max_bytes,
 	    cause)) == NULL)
 		return -1;
+	if ((p->feedindex = feedindex_open(&p->cache)) == NULL) {
+		*cause = util_printf("out of memory");
+		return -1;
+	}
 	p->watch_ev = event_new(p->base, storewatch_fd(p->watch),
 	    EV_READ | EV_PERSIST, proxy_watch_cb, p);
 	if (p->watch_ev == NULL || event_add(p->watch_ev, NULL) != 0) {
@@ -53,10 +57,12 @@ proxy_store_start(struct proxy *p, char **cause)
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("cache indexed: %zu files, %lld bytes, %zu KiB of index, %lld ms",
+	log_info("cache indexed: %zu files, %lld bytes, %zu KiB of index, "
+	    "%zu package lookups, %lld ms",
 	    storeindex_count(budget_index(p->budget)),
 	    (long long)storeindex_bytes(budget_index(p->budget)),
 	    storeindex_memory(budget_index(p->budget)) / 1024,
+	    feedindex_count(p->feedindex),
 	    (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	return 0;
@@ -125,6 +131,7 @@ out:
 	if (p.watch_ev != NULL)
 		event_free(p.watch_ev);
 	storewatch_free(p.watch);
+	feedindex_free(p.feedindex);
 	budget_free(p.budget);
 	if (p.sigint != NULL)
 		event_free(p.sigint);

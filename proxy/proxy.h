@@ -44,6 +44,7 @@ struct feedfile {
 	int		 verify;		/* digest is what it must be */
 	struct digest	 digest;
 	int64_t		 size;			/* from an index; -1 unknown */
+	int		 passthrough;		/* unverifiable: sent, never kept */
 	char		 etag[256];		/* the upstream's answer */
 	char		 last_modified[64];
 };
@@ -128,6 +129,7 @@ struct proxy {
 	struct config		*config;
 	struct cache		 cache;
 	struct budget		*budget;	/* and the store index */
+	struct feedindex	*feedindex;	/* what package files must be */
 	struct storewatch	*watch;
 	struct event		*watch_ev;
 	struct fetcher		*fetcher;

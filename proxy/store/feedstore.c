@@ -385,42 +385,6 @@ feedstore_walk_sets(const char *dir, int depth, feedstore_set_cb cb, void *arg)
 	return rc;
 }
 
-struct feedstore_lookup {
-	const char	*rel;
-	struct digest	*digest;
-	int64_t		*size;
-};
-
-static int
-feedstore_lookup_cb(const char *setdir, void *arg)
-{
-	struct feedstore_lookup	*l = arg;
-	char			 version[PATH_MAX], root[PATH_MAX + 8];
-
-	if (feedstore_set_current(setdir, version, sizeof version) != 0)
-		return 0;
-	snprintf(root, sizeof root, "%s/data", version);
-	return packages_lookup(root, l->rel, l->digest, l->size) == 0;
-}
-
-/*
- * What a package file (rel, from the feed root) must be, from the cached
- * package indexes: those of every set's current version, then the loose
- * ones. 0 with its digest and size if one lists it.
- */
-int
-feedstore_packages_lookup(const struct cache *c, const char *feed,
-    const char *rel, struct digest *d, int64_t *size)
-{
-	struct feedstore_lookup	 l = { rel, d, size };
-	char			 dir[PATH_MAX];
-
-	snprintf(dir, sizeof dir, "%s/feeds/%s/sets", c->dir, feed);
-	if (feedstore_walk_sets(dir, 0, feedstore_lookup_cb, &l) == 1)
-		return 0;
-	snprintf(dir, sizeof dir, "%s/feeds/%s/data", c->dir, feed);
-	return packages_lookup(dir, rel, d, size);
-}
 
 /* Removes from a set's directory all but "current" and what it names. */
 static int
@@ -490,4 +454,39 @@ feedstore_clean(const struct cache *c)
 	if (removed > 0)
 		log_info("removed %d unfinished feed set version(s) left by an "
 		    "earlier run", removed);
+}
+
+/*
+ * Splits a feed file's place (its data path: a loose file's, or a set
+ * version's member) into its feed's name and its path from the feed
+ * root. -1 if it is not a feed file's place.
+ */
+int
+feedstore_split(const struct cache *c, const char *data, char *feed,
+    size_t flen, char *rel, size_t rlen)
+{
+	const char	*p, *slash, *v, *end;
+	size_t		 len = strlen(c->dir);
+
+	if (strncmp(data, c->dir, len) != 0 || strncmp(data + len, "/feeds/", 7) != 0)
+		return -1;
+	p = data + len + 7;
+	if ((slash = strchr(p, '/')) == NULL ||
+	    (size_t)snprintf(feed, flen, "%.*s", (int)(slash - p), p) >= flen)
+		return -1;
+	p = slash + 1;
+	if (strncmp(p, "sets/", 5) == 0) {
+		/* sets/<head>#/v.XXXXXX/data/<rel># */
+		if ((v = strstr(p, "#/v.")) == NULL || (p = strchr(v + 2, '/')) == NULL)
+			return -1;
+		p++;
+	}
+	if (strncmp(p, "data/", 5) != 0)
+		return -1;
+	p += 5;
+	end = p + strlen(p);
+	if (end == p || end[-1] != '#' ||
+	    (size_t)snprintf(rel, rlen, "%.*s", (int)(end - p - 1), p) >= rlen)
+		return -1;
+	return 0;
 }

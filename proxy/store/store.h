@@ -327,12 +327,23 @@ int	 feedstore_set_begin(const char *, char *, size_t);
 int	 feedstore_set_link(const char *, const char *, const char *);
 int	 feedstore_set_commit(const char *, const char *);
 void	 feedstore_set_discard(const char *);
-int	 feedstore_packages_lookup(const struct cache *, const char *,
-	     const char *, struct digest *, int64_t *);
+int	 feedstore_split(const struct cache *, const char *, char *, size_t,
+	     char *, size_t);
 void	 feedstore_clean(const struct cache *);
 
-/* packages.c: package indexes (Packages, Packages.gz). */
-int	 packages_lookup(const char *, const char *, struct digest *, int64_t *);
+/* feedindex.c: what a feed's package files must be, from its indexes. */
+struct feedindex;
+
+struct feedindex *feedindex_open(const struct cache *);
+void	 feedindex_free(struct feedindex *);
+size_t	 feedindex_count(const struct feedindex *);
+int	 feedindex_is_packages(const char *);
+int	 feedindex_add(struct feedindex *, const char *, const char *,
+	     const char *, const struct digest *, char *, size_t, char **);
+int	 feedindex_lookup(const struct feedindex *, const char *, const char *,
+	     struct digest *, int64_t *);
+
+/* packages.c: a suite's Release or InRelease, its SHA256 entries. */
 int	 packages_release_lookup(const char *, const char *, struct digest *,
 	     int64_t *);
 struct packages_release {
