@@ -54,6 +54,8 @@ static const struct {
 	[STATS_IDENTITY_EXPIRY_WARNINGS] = {
 	    "pullgate_identity_expiry_warnings_total",
 	    "Warnings that a client certificate expires soon", 0 },
+	[STATS_INDEX_MEMORY] = { "pullgate_store_index_memory_bytes",
+	    "Memory the in-memory store index holds (entries and table)", 1 },
 	[STATS_ROUTED_NS] = { "pullgate_requests_routed_total",
 	    "API requests by the rule that chose their registry entry", 0,
 	    "by=\"ns\"" },

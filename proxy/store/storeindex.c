@@ -112,6 +112,7 @@ storeindex_gauges(const struct storeindex *ix)
 	stats_set(STATS_CACHE_BYTES, ix->bytes);
 	stats_set(STATS_CACHE_FILES, (int64_t)ix->count);
 	stats_set(STATS_CACHE_PINNED_BYTES, ix->pinned_bytes);
+	stats_set(STATS_INDEX_MEMORY, (int64_t)storeindex_memory(ix));
 }
 
 struct storeindex *

@@ -263,6 +263,7 @@ scale_run() {	# scale_run NAME: sets S_UP S_RSS S_TTFB S_PROBE S_ALL
 	S_UP=$(printf '%s\n' $ups | sort -n | sed -n "$(((STARTS + 1) / 2))p")
 	sleep 0.5
 	S_RSS=$(rss "$PG_PID")
+	S_IDX=$(metric pullgate_store_index_memory_bytes)
 	S_TTFB=$(curl -s -o /dev/null --max-time 300 -w '%{time_starttransfer}' \
 	    "http://127.0.0.1:$port/v2/bench/scale/blobs/sha256:$FIRST")
 	probe_start "scale-$1" "http://127.0.0.1:$port/healthz"
@@ -279,15 +280,16 @@ scale_run() {	# scale_run NAME: sets S_UP S_RSS S_TTFB S_PROBE S_ALL
 	stop_pid "$PG_PID"
 }
 scale_run full
-f_up=$S_UP f_rss=$S_RSS f_ttfb=$S_TTFB f_probe=$S_PROBE f_all=$S_ALL
+f_up=$S_UP f_idx=$S_IDX f_rss=$S_RSS f_ttfb=$S_TTFB f_probe=$S_PROBE f_all=$S_ALL
 f_left=$(find "$WORK/cache-full/blobs/sha256" -type f | wc -l)
 scale_run empty
-e_up=$S_UP e_rss=$S_RSS e_ttfb=$S_TTFB e_probe=$S_PROBE e_all=$S_ALL
+e_up=$S_UP e_idx=$S_IDX e_rss=$S_RSS e_ttfb=$S_TTFB e_probe=$S_PROBE e_all=$S_ALL
 pf() { echo "$1" | cut -d' ' -f"$2"; }
 row "scale: blobs in the full cache" "$BLOBS, $total bytes, cache_max_bytes $((total * 2 + 100000000)); $f_left after the run"
 row "scale: start-up to /healthz (median of $STARTS), $BLOBS blobs / empty" \
     "$(printf '%.3f s / %.3f s' "$f_up" "$e_up") (x$(ratio "$f_up" "$e_up"))"
 row "scale: RSS after start, $BLOBS blobs / empty" "$f_rss kB / $e_rss kB"
+row "scale: store index memory, $BLOBS blobs / empty" "$((f_idx / 1024)) KiB / $((e_idx / 1024)) KiB"
 row "scale: cold 4 MB blob, time to first byte, $BLOBS blobs / empty" \
     "$(printf '%.4f s / %.4f s' "$f_ttfb" "$e_ttfb") (x$(ratio "$f_ttfb" "$e_ttfb"); registry direct $(printf '%.4f' "$ttfb_up") s)"
 row "scale: /healthz p99 while 5 cold downloads start, $BLOBS blobs / empty" \
