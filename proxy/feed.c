@@ -112,7 +112,7 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	cached = feedfile_cached(data, meta, &m, &have);
 	if (cached && (immutable || p->config->offline ||
 	    time(NULL) - m.checked < p->config->feed_ttl)) {
-		feedfile_answer(p, req, data, meta);
+		feedfile_answer(p, req, data, meta, &m);
 		return;
 	}
 

@@ -102,7 +102,8 @@ feedfile_if_none_match(const char *h, const char *etag)
  */
 static void
 feedfile_send(struct proxy *p, struct evhttp_request *req, int fd,
-    off_t size, const char *datapath, const char *metapath, int stale)
+    off_t size, const char *datapath, const char *metapath,
+    const struct feed_meta *known, int stale)
 {
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
@@ -111,7 +112,10 @@ feedfile_send(struct proxy *p, struct evhttp_request *req, int fd,
 	const char		*ims;
 	time_t			 since, modified;
 
-	feedstore_meta_read(metapath, &m);
+	if (known != NULL)
+		m = *known;		/* the caller read it: not twice */
+	else
+		feedstore_meta_read(metapath, &m);
 	budget_use_file(p->budget, datapath, fd);
 	etag[0] = '\0';
 	if (m.sha256[0] != '\0')
@@ -143,7 +147,7 @@ feedfile_send(struct proxy *p, struct evhttp_request *req, int fd,
 /* Answers with the cached file at data (fresh), or 500. */
 void
 feedfile_answer(struct proxy *p, struct evhttp_request *req, const char *data,
-    const char *meta)
+    const char *meta, const struct feed_meta *known)
 {
 	struct stat	st;
 	int		fd;
@@ -155,7 +159,7 @@ feedfile_answer(struct proxy *p, struct evhttp_request *req, const char *data,
 		reply_text(req, 500, "cannot read the cache");
 		return;
 	}
-	feedfile_send(p, req, fd, st.st_size, data, meta, 0);
+	feedfile_send(p, req, fd, st.st_size, data, meta, known, 0);
 }
 
 /*
@@ -173,7 +177,7 @@ feedfile_unavailable(struct proxy *p, struct evhttp_request *req,
 
 	if (data[0] != '\0' && (fd = open(data, O_RDONLY | O_CLOEXEC)) != -1) {
 		if (fstat(fd, &st) == 0) {
-			feedfile_send(p, req, fd, st.st_size, data, meta, 1);
+			feedfile_send(p, req, fd, st.st_size, data, meta, NULL, 1);
 			return;
 		}
 		close(fd);
@@ -349,7 +353,7 @@ feedfile_send_file(void *ks, struct evhttp_request *req)
 		return;
 	}
 
-	feedfile_answer(ff->proxy, req, ff->dest, ff->meta);
+	feedfile_answer(ff->proxy, req, ff->dest, ff->meta, NULL);
 }
 
 /*

@@ -220,7 +220,7 @@ feedset_member_request(struct proxy *p, struct evhttp_request *req,
 	}
 	if (feedfile_cached(data, meta, &m, &size) &&
 	    (!pl->listed || strcmp(m.sha256, pl->digest.hex) == 0)) {
-		feedfile_answer(p, req, data, meta);
+		feedfile_answer(p, req, data, meta, &m);
 		return;
 	}
 	if ((ff = feedfile_new(p, data, meta, pl->version,
@@ -575,7 +575,7 @@ feedset_head_request(struct proxy *p, struct evhttp_request *req,
 	if (cached && (p->config->offline ||
 	    time(NULL) - m.checked < p->config->feed_ttl)) {
 		free(hs);
-		feedfile_answer(p, req, data, meta);
+		feedfile_answer(p, req, data, meta, &m);
 		return;
 	}
 	feedfile_init(&hs->ff, p, cached ? data : "", cached ? meta : "", "",

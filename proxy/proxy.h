@@ -57,7 +57,7 @@ struct feedfile *feedfile_new(struct proxy *, const char *, const char *,
 int	 feedfile_cached(const char *, const char *, struct feed_meta *,
 	     off_t *);
 void	 feedfile_answer(struct proxy *, struct evhttp_request *, const char *,
-	     const char *);
+	     const char *, const struct feed_meta *);
 void	 feedfile_fetch(struct proxy *, struct evhttp_request *,
 	     struct registry *, const char *, const struct transfer_kind *,
 	     void *, const struct digest *, const char *,
