@@ -85,7 +85,7 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	struct feedfile		*ff;
 	struct digest		 expect, *expected = NULL;
 	char			 root[PATH_MAX], data[PATH_MAX], meta[PATH_MAX];
-	char			 dstr[80];
+	char			 dstr[80], key[PATH_MAX + 16];
 	const char		*hash;
 	enum evhttp_cmd_type	 method = evhttp_request_get_command(req);
 	int64_t			 size = -1;
@@ -122,11 +122,19 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 		if (strlen(hash + 15) == DIGEST_HEX_LEN && digest_parse(dstr, &expect) == 0)
 			expected = &expect;
 	} else if (immutable) {
-		if (feedindex_lookup(p->feedindex, f->name, rel, &expect,
-		    &size) == 1)
+		switch (feedindex_lookup(p->feedindex, f->name, rel, &expect,
+		    &size)) {
+		case 1:
 			expected = &expect;
-		else
+			break;
+		case 0:
 			passthrough = 1;
+			break;
+		default:
+			reply_text(req, 502, "the feed's package index in the "
+			    "cache cannot be read: the package cannot be verified");
+			return;
+		}
 	}
 	if ((ff = feedfile_new(p, data, meta, "", expected, size)) == NULL) {
 		reply_text(req, 500, "out of memory");
@@ -139,6 +147,13 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 		stats_add(STATS_FEED_UNVERIFIED, 1);
 		ff->passthrough = 1;
 	}
-	feedfile_fetch(p, req, f, rel, &feedfile_kind, ff, expected, data,
-	    cached && !immutable ? &m : NULL);
+	/* A pass-through is its own download: a verified one never joins it. */
+	if (passthrough && (size_t)snprintf(key, sizeof key, "%s (unverified)",
+	    data) >= sizeof key) {
+		feedfile_free(ff);
+		reply_text(req, 400, "path too long");
+		return;
+	}
+	feedfile_fetch(p, req, f, rel, &feedfile_kind, ff, expected,
+	    passthrough ? key : data, cached && !immutable ? &m : NULL);
 }

@@ -474,6 +474,7 @@ feedset_head_publish(void *ks, struct transfer *t, const struct digest *actual)
 	    sw)) == NULL ||
 	    feedset_switch_members(sw, nf.dest) != 0) {
 		feedstore_set_discard(sw->version);
+		budget_rescan(hs->proxy->budget, hs->setdir);
 		feedset_switch_free(sw);
 		return -1;
 	}
@@ -517,6 +518,7 @@ feedset_head_free(void *ks)
 
 	if (hs->sw != NULL) {
 		feedstore_set_discard(hs->sw->version);
+		budget_rescan(hs->proxy->budget, hs->setdir);
 		feedset_switch_free(hs->sw);
 	}
 	hs->magic = 0;

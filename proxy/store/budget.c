@@ -34,6 +34,7 @@ struct budget {
 	int64_t			 max;		/* 0: no budget */
 	int64_t			 reserved;	/* by downloads in flight */
 	int			 pins_stale;	/* re-read before evicting */
+	struct digest_set	 pinned;	/* as last read, for new arrivals */
 };
 
 static void
@@ -74,6 +75,7 @@ budget_free(struct budget *b)
 	if (b == NULL)
 		return;
 	storeindex_free(b->index);
+	digest_set_free(&b->pinned);
 	b->magic = 0;
 	free(b);
 }
@@ -116,7 +118,8 @@ budget_reload_pins(struct budget *b)
 		storeindex_key_blob(&pinned.v[i], key);
 		storeindex_pin(b->index, key);
 	}
-	digest_set_free(&pinned);
+	digest_set_free(&b->pinned);
+	b->pinned = pinned;		/* what arrives later is pinned too */
 	if (feedpins_apply(b->cache, b->index) != 0)
 		return -1;
 	b->pins_stale = 0;
@@ -124,7 +127,10 @@ budget_reload_pins(struct budget *b)
 	return 0;
 }
 
-/* Removes the least recently used evictable file; its size, or -1. */
+/*
+ * Removes the least recently used evictable file: its size, or -1 if
+ * there is none or it cannot be removed (it stays counted).
+ */
 static int64_t
 budget_evict_one(struct budget *b)
 {
@@ -140,14 +146,20 @@ budget_evict_one(struct budget *b)
 	if (path == NULL) {
 		for (i = 0; i < STOREINDEX_KEY_LEN; i++)
 			snprintf(d.hex + 2 * i, 3, "%02x", key[i]);
-		if (cache_remove_blob(b->cache, &d) != 0)
-			log_warn("%s: sha256:%s could not be removed; forgotten",
-			    __func__, d.hex);
+		if (cache_remove_blob(b->cache, &d) != 0) {
+			/* Still on disk: still counted; nothing more goes now. */
+			log_warn("%s: sha256:%s could not be removed", __func__,
+			    d.hex);
+			storeindex_touch(b->index, key);
+			return -1;
+		}
 	} else {
 		snprintf(full, sizeof full, "%s/%s", b->cache->dir, path);
-		if (feedstore_remove(b->cache, full) != 0)
-			log_warn("%s: %s could not be removed; forgotten",
-			    __func__, full);
+		if (feedstore_remove(b->cache, full) != 0) {
+			log_warn("%s: %s could not be removed", __func__, full);
+			storeindex_touch(b->index, key);
+			return -1;
+		}
 	}
 	storeindex_remove(b->index, key);
 	stats_add(STATS_CACHE_EVICTIONS, 1);
@@ -219,8 +231,11 @@ void
 budget_release(struct budget *b, int64_t n)
 {
 	b->reserved -= n;
-	if (b->reserved < 0)
+	if (b->reserved < 0) {
+		log_warn("%s: %lld bytes more released than reserved", __func__,
+		    (long long)-b->reserved);
 		b->reserved = 0;
+	}
 	budget_gauges(b);
 }
 
@@ -231,7 +246,19 @@ budget_add_blob(struct budget *b, const struct digest *d, int64_t size)
 	unsigned char	key[STOREINDEX_KEY_LEN];
 
 	storeindex_key_blob(d, key);
-	return storeindex_put(b->index, key, STOREINDEX_BLOB, size, NULL, NULL);
+	if (storeindex_put(b->index, key, STOREINDEX_BLOB, size, NULL, NULL) != 0)
+		return -1;
+	/*
+	 * A blob of a pinned image that arrives after the pins were read (a
+	 * layer pulled after its image was pinned) is pinned at once. It may
+	 * be a manifest naming blobs the last read could not see: the pins
+	 * are read again before anything is evicted.
+	 */
+	if (b->pinned.n > 0 && digest_set_contains(&b->pinned, d)) {
+		storeindex_pin(b->index, key);
+		b->pins_stale = 1;
+	}
+	return 0;
 }
 
 void

@@ -27,7 +27,7 @@
 #include "store.h"
 
 #define FEEDINDEX_MAGIC		0x46494458	/* "FIDX" */
-#define FEEDINDEX_MAX		256	/* lookups kept per feed, newest */
+#define FEEDINDEX_MAX		64	/* lookups kept per index directory */
 
 struct feedindex_entry {
 	char			 feed[64];
@@ -99,10 +99,14 @@ feedindex_remember(struct feedindex *fx, const char *feed, const char *dir,
 	struct feedindex_entry	*e, **pe;
 	size_t			 n = 0;
 
-	for (e = fx->head; e != NULL; e = e->next)
-		if (strcmp(e->path, path) == 0)
-			return 0;		/* known already */
-	if ((e = calloc(1, sizeof *e)) == NULL)
+	/* Known already (an index published again): it becomes the newest. */
+	for (pe = &fx->head; (e = *pe) != NULL; pe = &e->next)
+		if (strcmp(e->path, path) == 0) {
+			*pe = e->next;
+			fx->count--;
+			break;
+		}
+	if (e == NULL && (e = calloc(1, sizeof *e)) == NULL)
 		return -1;
 	util_strlcpy(e->feed, feed, sizeof e->feed);
 	util_strlcpy(e->dir, dir, sizeof e->dir);
@@ -114,9 +118,10 @@ feedindex_remember(struct feedindex *fx, const char *feed, const char *dir,
 	e->next = *pe;
 	*pe = e;
 	fx->count++;
-	/* Bounded: the oldest of a feed beyond FEEDINDEX_MAX are forgotten. */
+	/* Bounded: the oldest of a directory beyond FEEDINDEX_MAX go. */
 	for (pe = &fx->head; (e = *pe) != NULL;) {
-		if (strcmp(e->feed, feed) == 0 && ++n > FEEDINDEX_MAX) {
+		if (strcmp(e->feed, feed) == 0 && strcmp(e->dir, dir) == 0 &&
+		    ++n > FEEDINDEX_MAX) {
 			*pe = e->next;
 			free(e);
 			fx->count--;
@@ -224,8 +229,10 @@ feedindex_add(struct feedindex *fx, const char *feed, const char *rel,
 		return -1;
 	}
 	util_strlcpy(where, path, wlen);
-	if (access(path, F_OK) == 0)
+	if (access(path, F_OK) == 0) {
+		utimensat(AT_FDCWD, path, NULL, 0);	/* newest after a restart too */
 		return feedindex_remember(fx, feed, dir, path, time(NULL));
+	}
 	if (util_mkdirs(dpath, 0755) != 0) {
 		*cause = util_printf("%s: %s", dpath, strerror(errno));
 		return -1;
@@ -265,7 +272,7 @@ feedindex_lookup_file(const char *path, const char *name, struct digest *d,
 	int	fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
+		return errno == ENOENT ? 0 : -1;
 	rc = pkgindex_lookup(fd, name, d, size);
 	close(fd);
 	return rc;
@@ -274,7 +281,8 @@ feedindex_lookup_file(const char *path, const char *name, struct digest *d,
 /*
  * What feed's package file rel must be, per the newest lookup that lists
  * it: 1 with its digest and size (-1 if unknown), 0 if no cached index
- * lists it.
+ * lists it, -1 if none does but a lookup could not be read (fail closed:
+ * it may have listed it).
  */
 int
 feedindex_lookup(const struct feedindex *fx, const char *feed, const char *rel,
@@ -282,17 +290,22 @@ feedindex_lookup(const struct feedindex *fx, const char *feed, const char *rel,
 {
 	const struct feedindex_entry	*e;
 	size_t				 dlen;
+	int				 rc, damaged = 0;
 
 	for (e = fx->head; e != NULL; e = e->next) {
 		if (strcmp(e->feed, feed) != 0)
 			continue;
-		if (feedindex_lookup_file(e->path, rel, d, size) == 1)
+		if ((rc = feedindex_lookup_file(e->path, rel, d, size)) == 1)
 			return 1;
+		damaged |= rc == -1;
 		dlen = strlen(e->dir);
 		if (dlen > 0 && strncmp(rel, e->dir, dlen) == 0 &&
-		    rel[dlen] == '/' &&
-		    feedindex_lookup_file(e->path, rel + dlen + 1, d, size) == 1)
-			return 1;
+		    rel[dlen] == '/') {
+			if ((rc = feedindex_lookup_file(e->path, rel + dlen + 1, d,
+			    size)) == 1)
+				return 1;
+			damaged |= rc == -1;
+		}
 	}
-	return 0;
+	return damaged ? -1 : 0;
 }

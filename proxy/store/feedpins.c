@@ -61,8 +61,10 @@ feedpins_apply(const struct cache *c, struct storeindex *ix)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(list, sizeof list, "%s/%s", dir, de->d_name);
-		if ((f = fopen(list, "r")) == NULL)
-			continue;
+		if ((f = fopen(list, "r")) == NULL) {
+			closedir(d);
+			return -1;	/* fail closed: nothing may go */
+		}
 		while (fgets(line, sizeof line, f) != NULL) {
 			line[strcspn(line, "\n")] = '\0';
 			if (!feedstore_valid_path(line) ||

@@ -99,8 +99,8 @@ int	 refs_collect(const struct cache *, const char *, struct digest_set *);
 
 enum storeindex_class {
 	STOREINDEX_BLOB,		/* evictable unless pinned */
-	STOREINDEX_FEED_PACKAGE,	/* evictable unless pinned */
-	STOREINDEX_FEED_INDEX		/* goes only with its set */
+	STOREINDEX_FEED_FILE,		/* a loose feed file: evictable unless pinned */
+	STOREINDEX_FEED_KEPT		/* a set's member, a lookup: goes with its set */
 };
 
 struct storeindex;

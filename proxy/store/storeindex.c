@@ -46,6 +46,7 @@ struct storeindex {
 	size_t				 count;
 	int64_t				 bytes;
 	int64_t				 pinned_bytes;
+	int64_t				 lru_bytes;	/* what may be evicted */
 	struct storeindex_lru		 lru;
 };
 
@@ -95,14 +96,16 @@ storeindex_grow(struct storeindex *ix)
 static void
 storeindex_place(struct storeindex *ix, struct storeindex_entry *e)
 {
-	int	want = e->class != STOREINDEX_FEED_INDEX && !e->pinned;
+	int	want = e->class != STOREINDEX_FEED_KEPT && !e->pinned;
 
 	if (e->on_lru && !want) {
 		TAILQ_REMOVE(&ix->lru, e, lru);
 		e->on_lru = 0;
+		ix->lru_bytes -= e->size;
 	} else if (!e->on_lru && want) {
 		TAILQ_INSERT_TAIL(&ix->lru, e, lru);	/* most recent */
 		e->on_lru = 1;
+		ix->lru_bytes += e->size;
 	}
 }
 
@@ -168,9 +171,16 @@ storeindex_key_blob(const struct digest *d, unsigned char *key)
 int
 storeindex_key_path(const char *path, unsigned char *key)
 {
-	struct digest	d;
+	struct digest	 d;
+	char		*named;
+	int		 rc;
 
-	if (hash_buffer(path, strlen(path), &d) != 0)
+	/* "feed:" keeps a path's key apart from any blob's digest. */
+	if ((named = util_printf("feed:%s", path)) == NULL)
+		return -1;
+	rc = hash_buffer(named, strlen(named), &d);
+	free(named);
+	if (rc != 0)
 		return -1;
 	storeindex_key_blob(&d, key);
 	return 0;
@@ -193,6 +203,8 @@ storeindex_put(struct storeindex *ix, const unsigned char *key,
 		ix->bytes += size - e->size;
 		if (e->pinned)
 			ix->pinned_bytes += size - e->size;
+		if (e->on_lru)
+			ix->lru_bytes += size - e->size;
 		e->size = size;
 		storeindex_touch(ix, key);
 		storeindex_gauges(ix);
@@ -250,8 +262,10 @@ storeindex_remove(struct storeindex *ix, const unsigned char *key)
 	if (e == NULL)
 		return;
 	*pe = e->next;
-	if (e->on_lru)
+	if (e->on_lru) {
 		TAILQ_REMOVE(&ix->lru, e, lru);
+		ix->lru_bytes -= e->size;
+	}
 	ix->count--;
 	ix->bytes -= e->size;
 	if (e->pinned)
@@ -319,12 +333,7 @@ storeindex_bytes(const struct storeindex *ix)
 int64_t
 storeindex_evictable_bytes(const struct storeindex *ix)
 {
-	const struct storeindex_entry	*e;
-	int64_t				 n = 0;
-
-	TAILQ_FOREACH(e, &ix->lru, lru)
-		n += e->size;
-	return n;
+	return ix->lru_bytes;
 }
 
 size_t
@@ -333,7 +342,7 @@ storeindex_count(const struct storeindex *ix)
 	return ix->count;
 }
 
-/* Rough memory held: entries, their paths, the table. */
+/* Rough memory held: the entries and the table (not feed paths). */
 size_t
 storeindex_memory(const struct storeindex *ix)
 {
@@ -468,24 +477,22 @@ storeindex_used_cmp(const void *a, const void *b)
 }
 
 /*
- * A feed file's class from its path below the cache directory: package
- * files may be evicted; everything else of a feed (indexes, by-hash
- * indexes, meta, a pending set) only goes with its set.
+ * A feed file's class from its path below the cache directory: the loose
+ * files of a feed (feeds/<name>/data/: packages, volatile files no set
+ * holds) may be evicted; a set's members, the by-hash copies of indexes
+ * (what apt reads a set's indexes as) and the package lookups go only
+ * with their set.
  */
 enum storeindex_class
 storeindex_classify(const char *path)
 {
-	static const char	*ext[] = { ".deb#", ".udeb#", ".ipk#", ".opk#",
-	    NULL };
-	size_t			 len = strlen(path), i;
+	const char	*p;
 
-	if (strstr(path, "/data/") == NULL || strstr(path, "/pending") != NULL)
-		return STOREINDEX_FEED_INDEX;
-	for (i = 0; ext[i] != NULL; i++)
-		if (len > strlen(ext[i]) &&
-		    strcmp(path + len - strlen(ext[i]), ext[i]) == 0)
-			return STOREINDEX_FEED_PACKAGE;
-	return STOREINDEX_FEED_INDEX;
+	if (strncmp(path, "feeds/", 6) != 0 ||
+	    (p = strchr(path + 6, '/')) == NULL ||
+	    strncmp(p, "/data/", 6) != 0 || strstr(p, "/by-hash/") != NULL)
+		return STOREINDEX_FEED_KEPT;
+	return STOREINDEX_FEED_FILE;
 }
 
 /* Forgets everything and walks the store once. */
@@ -513,7 +520,7 @@ storeindex_rebuild(struct storeindex *ix, const struct cache *c, char **cause)
 	}
 	TAILQ_INIT(&ix->lru);
 	ix->count = 0;
-	ix->bytes = ix->pinned_bytes = 0;
+	ix->bytes = ix->pinned_bytes = ix->lru_bytes = 0;
 	if (s.n > 0)
 		qsort(s.v, s.n, sizeof *s.v, storeindex_used_cmp);
 	for (i = 0; i < s.n; i++) {

@@ -180,6 +180,13 @@ storewatch_read(struct storewatch *w, struct budget *b)
 				rebuild = 1;
 				continue;
 			}
+			if (ev->mask & IN_IGNORED) {
+				/* A blob directory went: watch it again if it returns. */
+				for (i = 0; i < STOREWATCH_DIRS; i++)
+					if (w->blobs[i] == ev->wd)
+						w->blobs[i] = -1;
+				continue;
+			}
 			if (ev->wd == w->top) {
 				if (ev->len > 0 && strlen(ev->name) == 2 &&
 				    strchr(STOREWATCH_HEX, ev->name[0]) != NULL &&

@@ -100,20 +100,28 @@ test_index_feed_classes_and_growth(void **state)
 
 	(void)state;
 	assert_int_equal(storeindex_classify("feeds/deb/data/pool/main/a/a_1_all.deb#"),
-	    STOREINDEX_FEED_PACKAGE);
+	    STOREINDEX_FEED_FILE);
 	assert_int_equal(storeindex_classify("feeds/op/data/base/x_1.ipk#"),
-	    STOREINDEX_FEED_PACKAGE);
-	assert_int_equal(storeindex_classify("feeds/deb/data/dists/s/InRelease#"),
-	    STOREINDEX_FEED_INDEX);
-	assert_int_equal(storeindex_classify("feeds/deb/meta/pool/a.deb#"),
-	    STOREINDEX_FEED_INDEX);
+	    STOREINDEX_FEED_FILE);
+	/* A volatile loose file goes by LRU too. */
+	assert_int_equal(storeindex_classify("feeds/deb/data/dists/s/Contents#"),
+	    STOREINDEX_FEED_FILE);
+	/* A set's members, by-hash indexes, meta, lookups go with their set. */
 	assert_int_equal(storeindex_classify(
 	    "feeds/deb/data/dists/s/main/binary-amd64/by-hash/SHA256/ab#"),
-	    STOREINDEX_FEED_INDEX);
-	/* An index file is counted but never offered for eviction. */
-	storeindex_key_path("feeds/deb/data/dists/s/InRelease#", k);
-	storeindex_put(ix, k, STOREINDEX_FEED_INDEX, 1000, NULL,
-	    "feeds/deb/data/dists/s/InRelease#");
+	    STOREINDEX_FEED_KEPT);
+	assert_int_equal(storeindex_classify(
+	    "feeds/deb/sets/dists/s/InRelease#/v.abcdef/data/dists/s/InRelease#"),
+	    STOREINDEX_FEED_KEPT);
+	assert_int_equal(storeindex_classify("feeds/deb/meta/pool/a.deb#"),
+	    STOREINDEX_FEED_KEPT);
+	assert_int_equal(storeindex_classify("feeds/deb/pkgidx/%dists%s/ab"),
+	    STOREINDEX_FEED_KEPT);
+	/* A set's file is counted but never offered for eviction. */
+	storeindex_key_path("feeds/deb/sets/dists/s/InRelease#/v.abcdef/data/"
+	    "dists/s/InRelease#", k);
+	storeindex_put(ix, k, STOREINDEX_FEED_KEPT, 1000, NULL,
+	    "feeds/deb/sets/dists/s/InRelease#/v.abcdef/data/dists/s/InRelease#");
 	assert_int_equal(storeindex_oldest(ix, out, &size, &path), 0);
 	assert_int_equal(storeindex_bytes(ix), 1000);
 	/* 100,000 entries: the table grows, lookups stay right. */
