@@ -403,12 +403,15 @@ storeindex_scan_blob(const struct digest *d, const char *path,
 static int
 storeindex_meta_dir(const char *rel, const char *name)
 {
-	const char	*last;
+	const char	*last, *c;
+	int		 slashes = 0;
 
 	if (strcmp(name, "meta") != 0)
 		return 0;
-	if (strncmp(rel, "feeds/", 6) == 0 && strchr(rel + 6, '/') == NULL)
-		return 1;
+	for (c = rel; *c != '\0'; c++)
+		slashes += *c == '/';
+	if (slashes == 1 && strncmp(rel, "feeds/", 6) == 0)
+		return 1;		/* feeds/<name>/meta */
 	last = (last = strrchr(rel, '/')) != NULL ? last + 1 : rel;
 	return strncmp(last, "v.", 2) == 0;
 }

@@ -188,14 +188,24 @@ cp "$WORK/check-stable/InRelease" "$WORK/InRelease.before"
 GEN=$((GEN + 1))
 $PY "$TOOLS/mksuite.py" "$ROOT" stable $GEN
 online
+switches=$(metric pullgate_feed_set_switches_total)
 curl -s --max-time 30 -o /dev/null "http://$PG/feeds/deb/dists/stable/InRelease" &
 curl_pid=$!
 sleep "$(printf '%d.%03d' $((SWITCH_MS / 2000)) $((SWITCH_MS / 2 % 1000)))"
+# Whether the switch was still running when the stop came (a loaded
+# machine may finish it sooner): the daemon's own counter says.
+midway=$([ "$(metric pullgate_feed_set_switches_total)" = "$switches" ] && echo 1 || echo 0)
 stop_pid "$PG_PID"
 wait "$curl_pid" 2>/dev/null
 offline
 check "stopped during a switch: stable's InRelease and indexes agree" suite_agrees stable
-check "...the old set" cmp -s "$WORK/check-stable/InRelease" "$WORK/InRelease.before"
+if [ "$midway" = 1 ]; then
+	check "...the old set" cmp -s "$WORK/check-stable/InRelease" "$WORK/InRelease.before"
+else
+	echo "# the switch had finished before the stop: the new set is right"
+	check "...the new set (the switch ended before the stop)" \
+	    sh -c "! cmp -s '$WORK/check-stable/InRelease' '$WORK/InRelease.before'"
+fi
 stop_pid "$PG_PID"
 
 # Online again, the feed moves on from whatever the crashes left.

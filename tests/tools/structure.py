@@ -67,7 +67,7 @@ for src in sources:
     out = subprocess.run(["nm", obj], capture_output=True, text=True).stdout
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] in "TDBR":
+        if len(parts) == 3 and parts[1] in "TDBR" and "." not in parts[2]:
             defs[parts[2]] = src
         elif len(parts) == 2 and parts[0] == "U":
             uses.setdefault(src, set()).add(parts[1])
