@@ -18,6 +18,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -73,6 +74,72 @@ feed_for_url(struct proxy *p, const char *hostport, const char *path,
 }
 
 /*
+ * A HEAD of a file not in the cache asks the feed with a HEAD and caches
+ * nothing: a client that only wants to know never starts a download.
+ */
+static void
+feed_head_done_cb(struct fetch *f, const char *error, void *arg)
+{
+	struct evhttp_request	*req = arg;
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	long			 status = fetch_status(f);
+	int64_t			 len = fetch_content_length(f);
+	const char		*lm = fetch_header(f, "Last-Modified");
+	char			 buf[64];
+
+	if (error != NULL) {
+		evhttp_add_header(h, "Retry-After", "60");
+		reply_text(req, 503, "not in the cache, and the feed is "
+		    "unavailable");
+		return;
+	}
+	switch (status) {
+	case 200:
+		evhttp_add_header(h, "Content-Type", "application/octet-stream");
+		evhttp_add_header(h, "Accept-Ranges", "bytes");
+		if (lm != NULL)
+			evhttp_add_header(h, "Last-Modified", lm);
+		if (len >= 0) {
+			snprintf(buf, sizeof buf, "%lld", (long long)len);
+			evhttp_add_header(h, "Content-Length", buf);
+		}
+		evhttp_send_reply(req, 200, NULL, NULL);
+		return;
+	case 404:
+	case 410:
+		reply_text(req, 404, "not found in the feed");
+		return;
+	default:
+		snprintf(buf, sizeof buf, "the feed answered %ld", status);
+		reply_text(req, 502, buf);
+		return;
+	}
+}
+
+static void
+feed_head_upstream(struct proxy *p, struct evhttp_request *req,
+    struct registry *f, const char *rel)
+{
+	struct fetch_callbacks	 cb = { NULL, NULL, feed_head_done_cb };
+	struct upstream_request	 ur;
+	char			 url[2048 + 1100], *cause = NULL;
+	long			 status;
+
+	snprintf(url, sizeof url, "%s/%s", f->url, rel);	/* validated rel */
+	memset(&ur, 0, sizeof ur);
+	ur.url = url;
+	ur.head = 1;
+	ur.no_redirect = 1;
+	if (upstream_start(p, f, &ur, &cb, req, &status, &cause) == NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", "60");
+		reply_text(req, 503, "not in the cache, and the feed is "
+		    "unavailable");
+		free(cause);
+	}
+}
+
+/*
  * Answers a GET or HEAD of rel in feed f: a set's file through feedset.c,
  * a loose file from the cache while it is fresh (or immutable, or the
  * gateway offline), else from the feed.
@@ -113,6 +180,10 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	if (cached && (immutable || p->config->offline ||
 	    time(NULL) - m.checked < p->config->feed_ttl)) {
 		feedfile_answer(p, req, data, meta, &m);
+		return;
+	}
+	if (!cached && method == EVHTTP_REQ_HEAD && !p->config->offline) {
+		feed_head_upstream(p, req, f, rel);
 		return;
 	}
 

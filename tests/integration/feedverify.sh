@@ -62,6 +62,23 @@ check "unlisted: it is not cached" sh -c "! test -e '$C/feeds/deb/data/pool/main
 check "unlisted: counted as unverified" \
     test "$(metric pullgate_feed_unverified_total)" -gt "$u"
 
+# HEAD of a package not in the cache: the feed is asked with a HEAD,
+# nothing is downloaded or cached, and the keep-alive connection it came
+# on answers the next request.
+P3=pool/main/pkg-3_1.0_all.deb
+out=$(curl -s -I --max-time 10 -w '%{http_code} %{num_connects}\n' -o /dev/null \
+    "$F/$P3" -o /dev/null "$F/dists/stable/Release" | tr '\n' ' ')
+check "HEAD uncached: answered, and the next request on the connection too ($out)" \
+    test "$out" = "200 1 200 0 "
+check "HEAD uncached: the feed was asked with a HEAD, not a GET" \
+    sh -c "grep -q 'HEAD /deb/$P3' '$NGX_LOG' && ! grep -q 'GET /deb/$P3' '$NGX_LOG'"
+check "HEAD uncached: nothing is cached" sh -c "! test -e '$C/feeds/deb/data/$P3#'"
+len=$(curl -s -I --max-time 10 "$F/$P3" | tr -d '\r' | awk -F': ' 'tolower($1) == "content-length" { print $2 }')
+check "HEAD uncached: Content-Length is the file's ($len)" \
+    test "$len" = "$(stat -c %s "$REPO/$P3")"
+code=$(curl -s -I -o /dev/null -w '%{http_code}' --max-time 10 "$F/pool/main/nothere_1_all.deb")
+check "HEAD uncached: a file the feed lacks is 404 ($code)" test "$code" = 404
+
 # A restart keeps the lookup indexes: a package is verified without the
 # Packages file being parsed again.
 stop_pid "$PG_PID"
