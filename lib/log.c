@@ -1,6 +1,11 @@
 /*
  * Leveled logging to stderr (the journal picks it up under systemd).
  * Callers prefix messages with __func__ at the point of failure.
+ *
+ * Every message is one line whatever it carries: names, paths and error
+ * texts from clients and upstreams reach the log, so control bytes are
+ * written as \xNN (a forged line or a terminal escape cannot get in), and
+ * a message is cut at LOG_LINE_MAX.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +14,8 @@
 #include <time.h>
 
 #include "lib.h"
+
+#define LOG_LINE_MAX	4096
 
 static enum log_level log_level = LOG_LEVEL_INFO;
 
@@ -37,18 +44,29 @@ log_parse_level(const char *name, enum log_level *level)
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
-	char		 stamp[32];
+	char		 stamp[32], msg[LOG_LINE_MAX], out[4 * LOG_LINE_MAX + 8];
 	struct tm	 tm;
 	time_t		 now;
+	size_t		 i, o = 0;
+	int		 n;
 
 	if (level > log_level)
 		return;
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s pullgate[%s] ", stamp, log_names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
+	for (i = 0; msg[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)msg[i];
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	fprintf(stderr, "%s pullgate[%s] %s%s\n", stamp, log_names[level], out,
+	    n >= (int)sizeof msg ? "..." : "");
 }
 
 #define LOG_FUNCTION(name, level)		\

@@ -57,6 +57,13 @@ for req in 'GARBAGE\r\n\r\n' 'GET\r\n\r\n' 'GET /v2/ HTTP/9.9\r\n\r\n' \
 	esac
 done
 
+# Log injection: what a client sends reaches the log as one line.
+code=$(curl -s -o /dev/null -w '%{http_code}' \
+    "http://$PG/v2/x/manifests/v1?ns=evil%0d%0a2000-01-01T00:00:00Z%20pullgate%5berror%5d%20forged%1b%5b2J")
+check "log injection: the request is refused ($code)" test "$code" = 403
+check "log injection: no forged line and no terminal escape in the log" \
+    sh -c "! grep -q '^2000-01-01T00:00:00Z' '$PG_LOG' && ! grep -q \"\$(printf '\\033')\" '$PG_LOG'"
+
 check "daemon still answers after all of it" curl -sf -o /dev/null "http://$PG/v2/"
 check "nothing was written outside the cache's own directories" \
     test -z "$(find "$PG_CACHE" -mindepth 1 -maxdepth 1 ! -name blobs ! -name manifests ! -name repos ! -name tmp ! -name quarantine ! -name pins)"
