@@ -142,6 +142,7 @@ int	 config_parse_listen(const char *, char *, size_t, int *);
 
 /* secret.c: secrets live in files only their owner can read. */
 int	 secret_read(const char *, char **, char **);
+int	 secret_check(const char *, char **);
 void	 secret_free(char *);
 
 #endif

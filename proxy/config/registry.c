@@ -107,6 +107,10 @@ registry_load_secrets(struct registry *r, char **cause)
 	if ((r->auth & AUTH_BEARER) &&
 	    secret_read(r->bearer_file, &r->bearer, &why) != 0)
 		goto fail;
+	/* The client key (the device's, or the entry's) is a secret too. */
+	if ((r->auth & AUTH_MTLS) && r->key[0] != '\0' &&
+	    secret_check(r->key, &why) != 0)
+		goto fail;
 	return 0;
 fail:
 	*cause = util_printf("registry '%s': %s", r->name, why);

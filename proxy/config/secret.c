@@ -15,6 +15,49 @@
 
 #define SECRET_MAX	8192
 
+/*
+ * Opens a secret file: a regular file (no symlink) only its owner can
+ * read. The descriptor, or -1 with *cause.
+ */
+static int
+secret_open(const char *path, struct stat *st, char **cause)
+{
+	int	fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		*cause = util_printf("secret file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		*cause = util_printf("secret file %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if ((st->st_mode & 077) != 0) {
+		*cause = util_printf("secret file %s: readable by group or others "
+		    "(mode %04o); chmod 600 it", path, (unsigned)(st->st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Checks that a secret someone else reads (a private key libcurl loads)
+ * is kept as secret files are: 0 or -1 with *cause.
+ */
+int
+secret_check(const char *path, char **cause)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = secret_open(path, &st, cause)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 int
 secret_read(const char *path, char **out, char **cause)
 {
@@ -24,21 +67,8 @@ secret_read(const char *path, char **out, char **cause)
 	int		 fd;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		*cause = util_printf("secret file %s: %s", path, strerror(errno));
+	if ((fd = secret_open(path, &st, cause)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		*cause = util_printf("secret file %s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		*cause = util_printf("secret file %s: readable by group or others "
-		    "(mode %04o); chmod 600 it", path, (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return -1;
-	}
 	if (st.st_size > SECRET_MAX) {
 		*cause = util_printf("secret file %s: larger than %d bytes", path,
 		    SECRET_MAX);

@@ -216,6 +216,12 @@ chmod 644 "$WORK/secrets/basic.pw"
 "$PULLGATE" serve -c "$WORK/pg.conf" --listen 127.0.0.1:1 > "$WORK/mode.out" 2>&1
 check "a secret file with mode 0644 is refused at start" grep -q "readable by group or others (mode 0644)" "$WORK/mode.out"
 chmod 600 "$WORK/secrets/basic.pw"
+# So is a device key others can read (it gets the same check).
+chmod 644 "$PKI/device.key"
+rc=0; timeout 10 "$PULLGATE" serve -c "$WORK/pg.conf" --listen 127.0.0.1:1 > "$WORK/keymode.out" 2>&1 || rc=$?
+check "a device key with mode 0644 is refused at start (rc=$rc)" \
+    sh -c "test $rc != 0 && grep -q 'device.key: readable by group or others (mode 0644)' '$WORK/keymode.out'"
+chmod 600 "$PKI/device.key"
 
 # registry list / add / rm.
 "$PULLGATE" registry list -c "$WORK/pg.conf" > "$WORK/list.json"
