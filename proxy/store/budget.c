@@ -139,13 +139,11 @@ budget_evict_one(struct budget *b)
 	char		 full[PATH_MAX];
 	struct digest	 d;
 	int64_t		 size;
-	int		 i;
 
 	if (!storeindex_oldest(b->index, key, &size, &path))
 		return -1;
 	if (path == NULL) {
-		for (i = 0; i < STOREINDEX_KEY_LEN; i++)
-			snprintf(d.hex + 2 * i, 3, "%02x", key[i]);
+		digest_from_raw(key, &d);	/* a blob's key is its digest */
 		if (cache_remove_blob(b->cache, &d) != 0) {
 			/* Still on disk: still counted; nothing more goes now. */
 			log_warn("%s: sha256:%s could not be removed", __func__,

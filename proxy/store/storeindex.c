@@ -498,6 +498,30 @@ storeindex_classify(const char *path)
 	return STOREINDEX_FEED_FILE;
 }
 
+/*
+ * Puts what a walk found into the index, least recently used first (so
+ * the LRU order is the files' access times), and frees the walk. -1 if
+ * memory ran out.
+ */
+static int
+storeindex_put_scan(struct storeindex *ix, struct storeindex_scan *s)
+{
+	size_t	i;
+	int	rc = 0;
+
+	if (s->n > 0)
+		qsort(s->v, s->n, sizeof *s->v, storeindex_used_cmp);
+	for (i = 0; i < s->n; i++) {
+		if (rc == 0 && storeindex_put(ix, s->v[i].key, s->v[i].class,
+		    s->v[i].size, &s->v[i].used, s->v[i].path) != 0)
+			rc = -1;
+		free(s->v[i].path);
+	}
+	free(s->v);
+	memset(s, 0, sizeof *s);
+	return rc;
+}
+
 /* Forgets everything and walks the store once. */
 int
 storeindex_rebuild(struct storeindex *ix, const struct cache *c, char **cause)
@@ -524,14 +548,9 @@ storeindex_rebuild(struct storeindex *ix, const struct cache *c, char **cause)
 	TAILQ_INIT(&ix->lru);
 	ix->count = 0;
 	ix->bytes = ix->pinned_bytes = ix->lru_bytes = 0;
-	if (s.n > 0)
-		qsort(s.v, s.n, sizeof *s.v, storeindex_used_cmp);
-	for (i = 0; i < s.n; i++) {
-		if (storeindex_put(ix, s.v[i].key, s.v[i].class, s.v[i].size,
-		    &s.v[i].used, s.v[i].path) != 0) {
-			*cause = util_printf("out of memory indexing the cache");
-			goto out;
-		}
+	if (storeindex_put_scan(ix, &s) != 0) {
+		*cause = util_printf("out of memory indexing the cache");
+		goto out;
 	}
 	stats_add(STATS_INDEX_REBUILDS, 1);
 	rc = 0;
@@ -568,12 +587,7 @@ storeindex_rescan(struct storeindex *ix, const struct cache *c, const char *rel)
 	memset(&s, 0, sizeof s);
 	if (storeindex_scan_feeds(c->dir, rel, 0, &s) != 0)
 		rc = -1;
-	for (i = 0; i < s.n; i++) {
-		if (rc == 0 && storeindex_put(ix, s.v[i].key, s.v[i].class,
-		    s.v[i].size, &s.v[i].used, s.v[i].path) != 0)
-			rc = -1;
-		free(s.v[i].path);
-	}
-	free(s.v);
+	if (storeindex_put_scan(ix, &s) != 0)
+		rc = -1;
 	return rc;
 }
