@@ -6,6 +6,8 @@
 #   make run                  install build dependencies, build, run the daemon
 #   make test                 install build and test dependencies, build, test
 #   make bench                benchmarks
+#   make install              install (PREFIX=/usr/local, DESTDIR, SYSCONFDIR)
+#   make deb [ARCH=arm64]     the Debian package, in build/deb/
 #
 # Objects of each variant go to build/<crypto>[-<sanitizer>]/, so variants
 # never mix; ./pullgate is the binary of the last variant built.
@@ -57,7 +59,7 @@ HEADERS		:= $(wildcard $(LAYERS:%=%/*.h))
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test-deps run test unit integration bench clean
+.PHONY: all deps test-deps run test unit integration bench clean install deb
 
 all: pullgate
 
@@ -69,7 +71,7 @@ pullgate: $(BUILD)/pullgate
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -99,6 +101,39 @@ bench:
 	sh packaging/install-deps.sh bench
 	$(MAKE) pullgate
 	sh tests/bench/run.sh
+
+# Installation. The configuration is installed only where none exists; a
+# changed one is kept and the shipped file goes next to it as .new.
+PREFIX		?= /usr/local
+SYSCONFDIR	?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+BINDIR		:= $(PREFIX)/bin
+MANDIR		:= $(PREFIX)/share/man
+DOCDIR		:= $(PREFIX)/share/doc/pullgate
+UNITDIR		?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+
+install: pullgate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/pullgate
+	install -m 0700 -d $(DESTDIR)$(SYSCONFDIR)/pullgate/secrets
+	install -m 0755 pullgate $(DESTDIR)$(BINDIR)/pullgate
+	install -m 0644 packaging/man/pullgate.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 packaging/man/pullgate.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed 's|/usr/bin/pullgate|$(BINDIR)/pullgate|; s|/etc/pullgate/|$(SYSCONFDIR)/pullgate/|' \
+	    packaging/systemd/pullgate.service > $(DESTDIR)$(UNITDIR)/pullgate.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pullgate.service
+	cp -R etc/apt etc/containerd etc/containers etc/docker etc/k3s etc/opkg \
+	    packaging/hosts $(DESTDIR)$(DOCDIR)/examples/
+	conf=$(DESTDIR)$(SYSCONFDIR)/pullgate/pullgate.conf; \
+	if [ ! -e "$$conf" ]; then install -m 0644 etc/pullgate.conf "$$conf"; \
+	elif ! cmp -s etc/pullgate.conf "$$conf"; then \
+		install -m 0644 etc/pullgate.conf "$$conf.new"; \
+		echo "kept your $$conf; the shipped one is $$conf.new"; fi
+
+# The Debian package, built with debhelper from a copy of the tree
+# (ARCH=arm64 or armhf cross-builds it).
+deb:
+	sh packaging/debian/build.sh $(ARCH)
 
 clean:
 	rm -rf build pullgate

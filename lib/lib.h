@@ -133,4 +133,7 @@ struct challenge {
 
 int	 challenge_parse(const char *, struct challenge *);
 
+/* notify.c: the service manager's readiness protocol (sd_notify). */
+int	 notify_service(const char *);
+
 #endif

@@ -117,7 +117,9 @@ proxy_run(struct config *c)
 	log_info("pullgate %s: cache %s, default registry '%s' (%s), crypto %s",
 	    PULLGATE_VERSION, c->cache_dir, registry_default(&c->registries)->name,
 	    registry_default(&c->registries)->url, crypto_backend->name);
+	notify_service("READY=1\nSTATUS=serving");
 	event_base_dispatch(p.base);
+	notify_service("STOPPING=1");
 	rc = 0;
 out:
 	/* Callers answer their clients while the connections still exist. */

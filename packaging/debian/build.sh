@@ -1,0 +1,22 @@
+#!/bin/sh
+# make deb [ARCH=...]: builds the Debian package from a copy of the tree
+# (debhelper wants debian/ at the top), for this machine or, with an
+# architecture (arm64, armhf), cross-built. The .deb lands in build/deb/.
+set -eu
+cd "$(dirname "$0")/../.."
+arch=${1:-}
+version=$(sed -n '1s/^pullgate (\([^)]*\)).*/\1/p' packaging/debian/changelog)
+out=build/deb
+src=$out/pullgate-$version
+rm -rf "$src"
+mkdir -p "$src"
+tar --exclude=./build --exclude=./.git --exclude=./pullgate -cf - . |
+    tar -xf - -C "$src"
+cp -R packaging/debian "$src/debian"
+rm -f "$src/debian/build.sh"
+cd "$src"
+if [ -n "$arch" ]; then
+	dpkg-buildpackage -us -uc -b -a"$arch"
+else
+	dpkg-buildpackage -us -uc -b
+fi
