@@ -6,6 +6,8 @@
 #   make run                  install build dependencies, build, run the daemon
 #   make test                 install build and test dependencies, build, test
 #   make bench                benchmarks
+#   make CROSS=aarch64-linux-gnu   cross-build for arm64 (arm-linux-gnueabihf:
+#                             armhf) against a sysroot of Debian's packages
 #   make install              install (PREFIX=/usr/local, DESTDIR, SYSCONFDIR)
 #   make deb [ARCH=arm64]     the Debian package, in build/deb/
 #
@@ -17,8 +19,21 @@ SANITIZER	?=
 CC		?= cc
 PKG_CONFIG	?= pkg-config
 
-VARIANT		:= $(CRYPTO)$(if $(SANITIZER),-$(SANITIZER))
+CROSS		?=
+VARIANT		:= $(CRYPTO)$(if $(SANITIZER),-$(SANITIZER))$(if $(CROSS),-$(CROSS))
 BUILD		:= build/$(VARIANT)
+
+# A cross build compiles with Debian's cross compiler against a sysroot of
+# the archive's libraries for that architecture (packaging/cross-sysroot.sh).
+ifneq ($(CROSS),)
+SYSROOT		?= $(CURDIR)/build/sysroot-$(CROSS)
+CC		:= $(CROSS)-gcc
+PKG_CONFIG	:= PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
+		   PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig \
+		   pkg-config
+CROSS_FLAGS	:= --sysroot=$(SYSROOT)
+CROSS_LDFLAGS	:= --sysroot=$(SYSROOT) -Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS)
+endif
 
 PKGS		:= libevent libcurl jansson libconfig zlib liblzma
 ifeq ($(CRYPTO),openssl)
@@ -35,10 +50,12 @@ endif
 LAYERS		:= lib certs proxy/store proxy/config proxy agent
 
 CFLAGS		?= -O2 -g
-CFLAGS		+= -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS		+= $(CROSS_FLAGS) -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
 		   -Wformat=2 -Wno-format-nonliteral -D_GNU_SOURCE \
 		   $(LAYERS:%=-I%)
 LDLIBS		:=
+
+LDFLAGS		+= $(CROSS_LDFLAGS)
 
 ifneq ($(SANITIZER),)
 CFLAGS		+= -fsanitize=$(SANITIZER),undefined -fno-omit-frame-pointer
@@ -68,6 +85,11 @@ $(BUILD)/pullgate: $(LIB_OBJS) $(MAIN_OBJ)
 
 pullgate: $(BUILD)/pullgate
 	rm -f $@ && cp $< $@
+
+$(LIB_OBJS) $(MAIN_OBJ): | $(if $(CROSS),$(SYSROOT)/.complete)
+
+$(SYSROOT)/.complete:
+	sh packaging/cross-sysroot.sh $(CROSS) $(SYSROOT)
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
