@@ -41,7 +41,15 @@ cd "$dir/debs"
 apt-get download -q $(sed "s/\$/:$arch/" ../packages) > ../download.log 2>&1 || {
 	tail -5 ../download.log >&2; exit 1; }
 cd ..
-for d in debs/*.deb; do dpkg-deb -x "$d" .; done
+# Each package's shlibs file too: 'make deb ARCH=...' computes the
+# package's dependencies from them (dpkg-shlibdeps -L).
+: > shlibs.local
+for d in debs/*.deb; do
+	dpkg-deb -x "$d" .
+	rm -rf control && dpkg-deb -e "$d" control
+	[ -f control/shlibs ] && cat control/shlibs >> shlibs.local
+done
+rm -rf control
 # Absolute symbolic links (libfoo.so -> /lib/...) point into the sysroot.
 find . -type l | while read -r l; do
 	t=$(readlink "$l")

@@ -22,6 +22,15 @@ check "... an armhf executable" sh -c "file '$A32' | grep -q 'ARM, EABI5'"
 check "the armhf binary runs under qemu-arm-static" sh -c \
     "qemu-arm-static -L '$TOP/build/sysroot-arm-linux-gnueabihf' '$A32' --version | grep -q mbedtls"
 
+(cd "$TOP" && make -s deb ARCH=arm64) > "$WORK/deb-arm64.log" 2>&1
+check "make deb ARCH=arm64 builds the package" test $? = 0 || tail -20 "$WORK/deb-arm64.log"
+DEB=$TOP/build/deb/pullgate_$(sed -n '1s/^pullgate (\([^)]*\)).*/\1/p' "$TOP/packaging/debian/changelog")_arm64.deb
+check "... for arm64" sh -c "dpkg-deb -f '$DEB' Architecture | grep -qx arm64"
+check "... its dependencies computed from the arm64 libraries" sh -c \
+    "dpkg-deb -f '$DEB' Depends | grep -q 'libevent-2.1-7' && dpkg-deb -f '$DEB' Depends | grep -q 'libcurl4'"
+check "... holding an arm64 binary" sh -c \
+    "dpkg-deb --fsys-tarfile '$DEB' | tar -xO ./usr/bin/pullgate > '$WORK/deb-bin' && file '$WORK/deb-bin' | grep -q 'ARM aarch64'"
+
 start_registry up
 UP=127.0.0.1:$REG_PORT
 $PY "$TOOLS/mkimage.py" "$WORK/img" --tag v1 --layers 3 --size 300000 > /dev/null
