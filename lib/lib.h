@@ -57,12 +57,44 @@ enum stats_counter {
 	STATS_ROUTED_NS,		/* a family: keep these three together */
 	STATS_ROUTED_NAME,
 	STATS_ROUTED_DEFAULT,
+	STATS_ANSWER_CACHE,		/* a family: keep these three together */
+	STATS_ANSWER_UPSTREAM,
+	STATS_ANSWER_STALE,
+	STATS_SERVED_CACHE_BYTES,
+	STATS_UPSTREAM_BYTES,
+	STATS_TRANSFERS_ACTIVE,
+	STATS_STREAMS_ACTIVE,
+	STATS_UPSTREAM_ACTIVE,
 	STATS_COUNT
+};
+
+/* Requests by route and status class, with a latency histogram per route. */
+enum stats_route {
+	STATS_ROUTE_MANIFEST, STATS_ROUTE_BLOB, STATS_ROUTE_TAGS,
+	STATS_ROUTE_API, STATS_ROUTE_FEED, STATS_ROUTE_HEALTH,
+	STATS_ROUTE_METRICS, STATS_ROUTE_OTHER, STATS_ROUTE_COUNT
+};
+#define STATS_LATENCY_BUCKETS	12	/* the last is +Inf */
+
+/* Counters per registry entry or feed, by its name. */
+enum stats_entry_counter {
+	STATS_ENTRY_REQUESTS, STATS_ENTRY_ERRORS, STATS_ENTRY_BYTES,
+	STATS_ENTRY_BREAKER_OPENINGS, STATS_ENTRY_COUNT
 };
 
 void	 stats_add(enum stats_counter, int64_t);
 void	 stats_set(enum stats_counter, int64_t);
 int64_t	 stats_get(enum stats_counter);
+void	 stats_request(enum stats_route, int, int64_t);
+const char *stats_route_name(enum stats_route);
+int64_t	 stats_request_count(enum stats_route, int);
+double	 stats_latency_bound(int);
+int64_t	 stats_latency_bucket(enum stats_route, int);
+int64_t	 stats_latency_sum_usec(enum stats_route);
+void	 stats_entry_add(const char *, enum stats_entry_counter, int64_t);
+size_t	 stats_entry_count(void);
+const char *stats_entry_name(size_t);
+int64_t	 stats_entry_get(size_t, enum stats_entry_counter);
 const char *stats_name(enum stats_counter, const char **, int *,
 	     const char **);
 

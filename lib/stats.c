@@ -3,6 +3,8 @@
  * which read counters rather than log sentences. Any layer counts; the
  * proxy formats them. One process, one event loop: plain integers.
  */
+#include <string.h>
+
 #include "lib.h"
 
 /*
@@ -63,7 +65,53 @@ static const struct {
 	    "by=\"name\"" },
 	[STATS_ROUTED_DEFAULT] = { "pullgate_requests_routed_total", NULL, 0,
 	    "by=\"default\"" },
+	[STATS_ANSWER_CACHE] = { "pullgate_answers_total",
+	    "Images, manifests and packages answered, by where they came from",
+	    0, "source=\"cache\"" },
+	[STATS_ANSWER_UPSTREAM] = { "pullgate_answers_total", NULL, 0,
+	    "source=\"upstream\"" },
+	[STATS_ANSWER_STALE] = { "pullgate_answers_total", NULL, 0,
+	    "source=\"stale\"" },
+	[STATS_SERVED_CACHE_BYTES] = { "pullgate_served_cache_bytes_total",
+	    "Bytes of cached files queued to clients", 0 },
+	[STATS_UPSTREAM_BYTES] = { "pullgate_upstream_bytes_total",
+	    "Body bytes received from upstreams", 0 },
+	[STATS_TRANSFERS_ACTIVE] = { "pullgate_transfers_in_flight",
+	    "Upstream downloads in flight", 1 },
+	[STATS_STREAMS_ACTIVE] = { "pullgate_streams_in_flight",
+	    "Clients following a download in flight", 1 },
+	[STATS_UPSTREAM_ACTIVE] = { "pullgate_upstream_requests_in_flight",
+	    "Upstream requests in flight (downloads, manifests, HEADs, tokens)", 1 },
 };
+
+static const char *stats_routes[STATS_ROUTE_COUNT] = {
+	[STATS_ROUTE_MANIFEST] = "manifest", [STATS_ROUTE_BLOB] = "blob",
+	[STATS_ROUTE_TAGS] = "tags", [STATS_ROUTE_API] = "api",
+	[STATS_ROUTE_FEED] = "feed", [STATS_ROUTE_HEALTH] = "healthz",
+	[STATS_ROUTE_METRICS] = "metrics", [STATS_ROUTE_OTHER] = "other",
+};
+
+/* Upper bounds in seconds; the last bucket is +Inf. */
+static const double stats_bounds[STATS_LATENCY_BUCKETS - 1] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5, 10
+};
+
+/* Requests: [route][status class 1..5], histogram counts per bucket. */
+static int64_t	stats_requests[STATS_ROUTE_COUNT][6];
+static int64_t	stats_buckets[STATS_ROUTE_COUNT][STATS_LATENCY_BUCKETS];
+static int64_t	stats_usec_sum[STATS_ROUTE_COUNT];
+
+/*
+ * Per-entry counters by name. Entries are few and their names short; a
+ * name beyond the table is counted under the last slot's "other".
+ */
+#define STATS_ENTRIES_MAX	64
+#define STATS_ENTRY_NAME_MAX	64
+static struct {
+	char	name[STATS_ENTRY_NAME_MAX];
+	int64_t	v[STATS_ENTRY_COUNT];
+} stats_entries[STATS_ENTRIES_MAX];
+static size_t	stats_nentries;
 
 static int64_t	stats_values[STATS_COUNT];
 
@@ -97,4 +145,98 @@ stats_name(enum stats_counter c, const char **help, int *gauge,
 	*gauge = stats_names[c].gauge;
 	*labels = stats_names[c].labels;
 	return stats_names[c].name;
+}
+
+/*
+ * A response: its route, its status, and how long it took in microseconds
+ * (-1: not known; counted, but not in the histogram).
+ */
+void
+stats_request(enum stats_route r, int status, int64_t usec)
+{
+	int	cls = status / 100, i;
+
+	if (cls < 1 || cls > 5)
+		cls = 5;
+	stats_requests[r][cls]++;
+	if (usec < 0)
+		return;
+	for (i = 0; i < STATS_LATENCY_BUCKETS - 1; i++)
+		if ((double)usec <= stats_bounds[i] * 1e6)
+			break;
+	stats_buckets[r][i]++;
+	stats_usec_sum[r] += usec;
+}
+
+const char *
+stats_route_name(enum stats_route r)
+{
+	return stats_routes[r];
+}
+
+/* Responses of route r with status class cls (1..5). */
+int64_t
+stats_request_count(enum stats_route r, int cls)
+{
+	return (cls >= 1 && cls <= 5) ? stats_requests[r][cls] : 0;
+}
+
+/* Bucket i's upper bound in seconds; the last is +Inf (returns -1). */
+double
+stats_latency_bound(int i)
+{
+	return i < STATS_LATENCY_BUCKETS - 1 ? stats_bounds[i] : -1;
+}
+
+/* Bucket i's own count (not cumulative). */
+int64_t
+stats_latency_bucket(enum stats_route r, int i)
+{
+	return stats_buckets[r][i];
+}
+
+int64_t
+stats_latency_sum_usec(enum stats_route r)
+{
+	return stats_usec_sum[r];
+}
+
+void
+stats_entry_add(const char *name, enum stats_entry_counter c, int64_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < stats_nentries; i++)
+		if (strcmp(stats_entries[i].name, name) == 0)
+			break;
+	if (i == stats_nentries) {
+		if (stats_nentries == STATS_ENTRIES_MAX - 1) {
+			i = STATS_ENTRIES_MAX - 1;
+			util_strlcpy(stats_entries[i].name, "other",
+			    sizeof stats_entries[i].name);
+		} else if (util_strlcpy(stats_entries[i].name, name,
+		    sizeof stats_entries[i].name) == 0)
+			stats_nentries++;
+		else
+			return;
+	}
+	stats_entries[i].v[c] += n;
+}
+
+size_t
+stats_entry_count(void)
+{
+	return stats_nentries + (stats_entries[STATS_ENTRIES_MAX - 1].name[0] != '\0');
+}
+
+const char *
+stats_entry_name(size_t i)
+{
+	return stats_entries[i < stats_nentries ? i : STATS_ENTRIES_MAX - 1].name;
+}
+
+int64_t
+stats_entry_get(size_t i, enum stats_entry_counter c)
+{
+	return stats_entries[i < stats_nentries ? i : STATS_ENTRIES_MAX - 1].v[c];
 }

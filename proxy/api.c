@@ -139,6 +139,9 @@ api_handle(struct proxy *proxy, struct evhttp_request *req, const char *rawpath)
 		    "pull-through cache: push and delete are not supported");
 		goto out;
 	}
+	reqstat_route(req, ar.kind == APIPATH_MANIFEST ? STATS_ROUTE_MANIFEST :
+	    ar.kind == APIPATH_BLOB ? STATS_ROUTE_BLOB :
+	    ar.kind == APIPATH_TAGS ? STATS_ROUTE_TAGS : STATS_ROUTE_API);
 	switch (ar.kind) {
 	case APIPATH_MANIFEST:
 		manifest_handle(&ar);

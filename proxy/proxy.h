@@ -145,6 +145,10 @@ int	 proxy_run(struct config *);
 /* metrics.c: GET /metrics. */
 void	 metrics_handle(struct proxy *, struct evhttp_request *);
 
+/* reqstat.c: each request's route, status, source and latency. */
+void	 reqstat_begin(struct evhttp_request *, enum stats_route);
+void	 reqstat_route(struct evhttp_request *, enum stats_route);
+
 /* server.c: the evhttp front and request dispatch. */
 int	 server_start(struct proxy *, char **);
 void	 server_stop(struct proxy *);

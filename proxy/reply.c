@@ -201,6 +201,9 @@ reply_file(struct evhttp_request *req, int fd, off_t size, int flags)
 			reply_text(req, 500, "cannot read the cache");
 		return -1;
 	}
+	if (evhttp_find_header(h, "X-Pullgate-Source") == NULL)
+		evhttp_add_header(h, "X-Pullgate-Source", "cache");
+	stats_add(STATS_SERVED_CACHE_BYTES, (int64_t)(last - first + 1));
 	evhttp_send_reply(req, status, NULL, b);
 	evbuffer_free(b);
 	return 0;

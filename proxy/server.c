@@ -99,6 +99,24 @@ server_feed_request(struct proxy *p, struct evhttp_request *req, const char *raw
 	free(decoded);
 }
 
+/* The route a request is counted under (api.c refines /v2/ ones). */
+static enum stats_route
+server_route(const struct evhttp_uri *uri, const char *path)
+{
+	if (evhttp_uri_get_host(uri) != NULL ||
+	    (path != NULL && strncmp(path, "/feeds/", 7) == 0))
+		return STATS_ROUTE_FEED;
+	if (path == NULL)
+		return STATS_ROUTE_OTHER;
+	if (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0)
+		return STATS_ROUTE_API;
+	if (strcmp(path, "/healthz") == 0)
+		return STATS_ROUTE_HEALTH;
+	if (strcmp(path, "/metrics") == 0)
+		return STATS_ROUTE_METRICS;
+	return STATS_ROUTE_OTHER;
+}
+
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -107,6 +125,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	const char		*path = evhttp_uri_get_path(uri);
 	struct evbuffer		*b;
 
+	reqstat_begin(req, server_route(uri, path));
 	if (evhttp_uri_get_host(uri) != NULL) {
 		/* An absolute-form target: a configured feed, or refused. */
 		server_proxy_request(p, req, uri);

@@ -121,6 +121,7 @@ stream_free(struct stream *s)
 	if (s->evcon != NULL)
 		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
 	TAILQ_REMOVE(&s->proxy->streams, s, entry);
+	stats_add(STATS_STREAMS_ACTIVE, -1);
 	transfer_unwatch(s->transfer, &s->watch);
 	transfer_unref(s->transfer);
 	event_free(s->wake);
@@ -168,6 +169,8 @@ stream_send_headers(struct stream *s)
 		snprintf(len, sizeof len, "%lld", (long long)length);
 		evhttp_add_header(h, "Content-Length", len);
 	}
+	if (evhttp_find_header(h, "X-Pullgate-Source") == NULL)
+		evhttp_add_header(h, "X-Pullgate-Source", "upstream");
 	evhttp_send_reply_start(s->req, 200, NULL);
 	stream_set_state(s, STREAM_FOLLOWING);
 }
@@ -325,6 +328,7 @@ stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t)
 	}
 	transfer_ref(t);
 	TAILQ_INSERT_TAIL(&p->streams, s, entry);
+	stats_add(STATS_STREAMS_ACTIVE, 1);
 	s->watch.cb = stream_notify_cb;
 	s->watch.arg = s;
 	transfer_watch(t, &s->watch);

@@ -107,6 +107,7 @@ transfer_unlist(struct transfer *t)
 	if (!t->listed)
 		return;
 	TAILQ_REMOVE(&t->proxy->transfers, t, entry);
+	stats_add(STATS_TRANSFERS_ACTIVE, -1);
 	t->listed = 0;
 }
 
@@ -353,6 +354,7 @@ transfer_start(struct proxy *p, struct registry *r,
 		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&p->transfers, t, entry);
+	stats_add(STATS_TRANSFERS_ACTIVE, 1);
 	t->listed = 1;
 	stats_add(STATS_TRANSFERS_STARTED, 1);
 	log_debug("%s: %s: %s download started", __func__, t->what,

@@ -107,6 +107,7 @@ static void
 upstream_free(struct upstream_req *u)
 {
 	TAILQ_REMOVE(&u->proxy->upstreams, u, entry);
+	stats_add(STATS_UPSTREAM_ACTIVE, -1);
 	if (u->held != NULL)
 		fetch_release(u->held);
 	if (u->waiter != NULL)
@@ -140,6 +141,8 @@ upstream_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 {
 	struct upstream_req	*u = arg;
 
+	stats_add(STATS_UPSTREAM_BYTES, (int64_t)len);
+	stats_entry_add(u->registry->name, STATS_ENTRY_BYTES, (int64_t)len);
 	return u->cb.on_data(f, data, len, u->arg);
 }
 
@@ -159,9 +162,11 @@ upstream_breaker(struct upstream_req *u, struct fetch *f, const char *error)
 	if (f == NULL)
 		return;
 	if ((status == 0 && error != NULL) || status >= 500) {
-		if (secs > 0 && r->down_until <= time(NULL))
+		if (secs > 0 && r->down_until <= time(NULL)) {
+			stats_entry_add(r->name, STATS_ENTRY_BREAKER_OPENINGS, 1);
 			log_warn("registry '%s': upstream failing (%s); skipping it "
 			    "for %d s", r->name, status == 0 ? error : "5xx", secs);
+		}
 		r->down_until = time(NULL) + secs;
 	} else if (status > 0)
 		r->down_until = 0;
@@ -172,6 +177,9 @@ static void
 upstream_finish(struct upstream_req *u, struct fetch *f, const char *error)
 {
 	upstream_breaker(u, f, error);
+	stats_entry_add(u->registry->name, STATS_ENTRY_REQUESTS, 1);
+	if (error != NULL || f == NULL || fetch_status(f) >= 500)
+		stats_entry_add(u->registry->name, STATS_ENTRY_ERRORS, 1);
 	u->cb.on_done(f, error, u->arg);
 	upstream_free(u);
 }
@@ -312,6 +320,7 @@ upstream_start(struct proxy *p, struct registry *r,
 	u->magic = UPSTREAM_MAGIC;
 	u->proxy = p;
 	TAILQ_INSERT_TAIL(&p->upstreams, u, entry);
+	stats_add(STATS_UPSTREAM_ACTIVE, 1);
 	u->registry = r;
 	u->head = ur->head;
 	u->max_body = ur->max_body;
