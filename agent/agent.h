@@ -46,10 +46,12 @@ int	 cmd_cache_main(int, char **);
 int	 cmd_prefill_main(int, char **);
 int	 cmd_import_main(int, char **);
 int	 cmd_export_main(int, char **);
+int	 cmd_status_main(int, char **);
 
 /* daemon_client.c: blocking requests of the commands to the daemon. */
 struct daemon_client {
 	char	  base[300];		/* http://HOST:PORT */
+	char	  unix_path[108];	/* the control socket instead; or empty */
 	long	  timeout;		/* seconds a request may take; 0: none */
 	void	(*progress)(size_t, void *);	/* bytes counted, not kept */
 	void	 *arg;
@@ -67,6 +69,7 @@ struct daemon_client_reply {
 };
 
 int	 daemon_client_init(struct daemon_client *, const char *, int);
+int	 daemon_client_init_control(struct daemon_client *, const struct config *);
 int	 daemon_client_up(const struct daemon_client *);
 int	 daemon_client_get(const struct daemon_client *, const char *, size_t,
 	     struct daemon_client_reply *, char **);

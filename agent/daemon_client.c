@@ -26,6 +26,15 @@ struct daemon_client_xfer {
 	size_t				 errlen;
 };
 
+/* The daemon's control socket (config_control_socket); -1 if too long. */
+int
+daemon_client_init_control(struct daemon_client *dc, const struct config *c)
+{
+	memset(dc, 0, sizeof *dc);
+	util_strlcpy(dc->base, "http://localhost", sizeof dc->base);
+	return config_control_socket(c, dc->unix_path, sizeof dc->unix_path);
+}
+
 /* "http://HOST:PORT" ([HOST] for IPv6) of the daemon; -1 if too long. */
 int
 daemon_client_init(struct daemon_client *dc, const char *host, int port)
@@ -199,6 +208,8 @@ daemon_client_get(const struct daemon_client *dc, const char *path, size_t max,
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	if (dc->unix_path[0] != '\0')
+		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, dc->unix_path);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, DAEMON_CLIENT_CONNECT_TIMEOUT);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, dc->timeout);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, daemon_client_header_cb);
@@ -215,7 +226,12 @@ daemon_client_get(const struct daemon_client *dc, const char *path, size_t max,
 	}
 	if (rc != CURLE_OK) {
 		r->no_daemon = (rc == CURLE_COULDNT_CONNECT);
-		*cause = util_printf("%s: %s", path, curl_easy_strerror(rc));
+		if (r->no_daemon && dc->unix_path[0] != '\0')
+			*cause = util_printf("no daemon answers on %s (or this "
+			    "user may not open it)", dc->unix_path);
+		else
+			*cause = util_printf("%s: %s", path,
+			    curl_easy_strerror(rc));
 		return -1;
 	}
 	if (r->status != 200) {

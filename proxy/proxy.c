@@ -77,6 +77,7 @@ proxy_run(struct config *c)
 
 	memset(&p, 0, sizeof p);
 	p.config = c;
+	p.started = time(NULL);
 	TAILQ_INIT(&p.transfers);
 	TAILQ_INIT(&p.streams);
 	TAILQ_INIT(&p.upstreams);
@@ -103,7 +104,7 @@ proxy_run(struct config *c)
 		log_error("cannot create the upstream transfer engine");
 		goto out;
 	}
-	if (server_start(&p, &cause) != 0) {
+	if (server_start(&p, &cause) != 0 || control_start(&p, &cause) != 0) {
 		log_error("%s", cause);
 		goto out;
 	}
@@ -127,6 +128,7 @@ out:
 	upstream_shutdown(&p);
 	transfer_abort_all(&p);
 	server_stop(&p);
+	control_stop(&p);
 	stream_free_all(&p);
 	tokens_free(p.tokens);
 	fetcher_free(p.fetcher);

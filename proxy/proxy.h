@@ -138,9 +138,16 @@ struct proxy {
 	struct stream_list	 streams;	/* clients following them */
 	struct upstream_list	 upstreams;	/* upstream requests in flight */
 	struct event		*sigint, *sigterm;
+	struct evhttp		*control;	/* the owner-only control socket */
+	char			 control_path[108];
+	time_t			 started;
 };
 
 int	 proxy_run(struct config *);
+
+/* control.c: the control socket (status, and what only the operator asks). */
+int	 control_start(struct proxy *, char **);
+void	 control_stop(struct proxy *);
 
 /* metrics.c: GET /metrics. */
 void	 metrics_handle(struct proxy *, struct evhttp_request *);
@@ -309,6 +316,8 @@ void	 transfer_unwatch(struct transfer *, struct transfer_watch *);
 enum transfer_state transfer_state(const struct transfer *);
 off_t	 transfer_written(const struct transfer *);
 off_t	 transfer_length(const struct transfer *);
+void	 transfer_each(struct proxy *, void (*)(const struct transfer *, void *),
+	     void *);
 int	 transfer_http_status(const struct transfer *);
 const char *transfer_error(const struct transfer *);
 void	 transfer_abort_all(struct proxy *);

@@ -472,6 +472,17 @@ transfer_written(const struct transfer *t)
 	return t->written;
 }
 
+/* Calls fn for every download in flight (status). */
+void
+transfer_each(struct proxy *p, void (*fn)(const struct transfer *, void *),
+    void *arg)
+{
+	struct transfer	*t;
+
+	TAILQ_FOREACH(t, &p->transfers, entry)
+		fn(t, arg);
+}
+
 off_t
 transfer_length(const struct transfer *t)
 {

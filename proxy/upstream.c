@@ -162,14 +162,19 @@ upstream_breaker(struct upstream_req *u, struct fetch *f, const char *error)
 	if (f == NULL)
 		return;
 	if ((status == 0 && error != NULL) || status >= 500) {
+		r->last_failure = time(NULL);
+		snprintf(r->last_error, sizeof r->last_error, "%s",
+		    status == 0 ? error : "5xx");
 		if (secs > 0 && r->down_until <= time(NULL)) {
 			stats_entry_add(r->name, STATS_ENTRY_BREAKER_OPENINGS, 1);
 			log_warn("registry '%s': upstream failing (%s); skipping it "
 			    "for %d s", r->name, status == 0 ? error : "5xx", secs);
 		}
 		r->down_until = time(NULL) + secs;
-	} else if (status > 0)
+	} else if (status > 0) {
 		r->down_until = 0;
+		r->last_success = time(NULL);
+	}
 }
 
 /* Ends the request: the caller's on_done, then nothing more. */

@@ -180,6 +180,8 @@ static const struct config_key config_device_keys[] = {
 static const struct config_key config_keys[] = {
 	{ "listen", CONFIG_KEY_CUSTOM, .apply = config_listen },
 	{ "cache_dir", CONFIG_KEY_PATH, CONFIG_FIELD(struct config, cache_dir) },
+	{ "control_socket", CONFIG_KEY_PATH,
+	    CONFIG_FIELD(struct config, control_socket) },
 	{ "log_level", CONFIG_KEY_CUSTOM, .apply = config_log_level },
 	{ "tag_ttl", CONFIG_KEY_INT, CONFIG_FIELD(struct config, tag_ttl),
 	    .min = 0, .max = 365L * 86400, .unit = "seconds" },
@@ -842,4 +844,17 @@ config_read_all(struct config *c, const char *file, const char *registries,
 		return -1;
 	return config_load_registries_file(c, registries != NULL ? registries :
 	    c->registries_file, cause);
+}
+
+/* The control socket's path: control_socket, or control.sock in the cache. */
+int
+config_control_socket(const struct config *c, char *dst, size_t len)
+{
+	int	n;
+
+	if (c->control_socket[0] != '\0')
+		n = snprintf(dst, len, "%s", c->control_socket);
+	else
+		n = snprintf(dst, len, "%s/control.sock", c->cache_dir);
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }

@@ -54,8 +54,11 @@ struct registry {
 	regex_t	 immutable;		/* tags that never move once cached */
 	char	 immutable_src[256];
 
-	/* Runtime state: the circuit breaker. */
+	/* Runtime state: the circuit breaker, and what status reports. */
 	time_t	 down_until;		/* skip the upstream until then */
+	time_t	 last_success;		/* its last answer below 500 */
+	time_t	 last_failure;		/* its last failure ... */
+	char	 last_error[160];	/* ... and what it was */
 
 	/* Loaded at start: secrets in memory, the client identity. */
 	char		*password;
@@ -100,6 +103,7 @@ struct config {
 	char	 listen_host[256];
 	int	 listen_port;
 	char	 cache_dir[1024];
+	char	 control_socket[REGISTRY_PATH_MAX];	/* empty: in cache_dir */
 	enum log_level log_level;
 
 	/* Limits of the client side (evhttp). */
@@ -139,6 +143,7 @@ int	 config_load_secrets(struct config *, char **);
 int	 config_set_upstream(struct config *, const char *, char **);
 void	 config_free(struct config *);
 int	 config_parse_listen(const char *, char *, size_t, int *);
+int	 config_control_socket(const struct config *, char *, size_t);
 
 /* secret.c: secrets live in files only their owner can read. */
 int	 secret_read(const char *, char **, char **);
