@@ -1,7 +1,7 @@
 /*
  * The client side: one evhttp server with its limits set (header and body
- * size, timeouts), dispatching /v2/ to the pull API and answering
- * /healthz itself.
+ * size, timeouts; connections through conn.c), dispatching /v2/ to the
+ * pull API and answering /healthz itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +107,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	const char		*path = evhttp_uri_get_path(uri);
 	struct evbuffer		*b;
 
+	conn_request(p->conns, req);
 	if (evhttp_uri_get_host(uri) != NULL) {
 		/* An absolute-form target: a configured feed, or refused. */
 		server_proxy_request(p, req, uri);
@@ -154,7 +155,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 int
 server_start(struct proxy *p, char **cause)
 {
-	const struct config	*c = p->config;
+	const struct config		*c = p->config;
+	struct evhttp_bound_socket	*bound;
 
 	if ((p->http = evhttp_new(p->base)) == NULL) {
 		*cause = util_printf("cannot create the HTTP server");
@@ -167,13 +169,15 @@ server_start(struct proxy *p, char **cause)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(p->http, server_request_cb, p);
-	if (evhttp_bind_socket_with_handle(p->http, c->listen_host,
-	    (ev_uint16_t)c->listen_port) == NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(p->http, c->listen_host,
+	    (ev_uint16_t)c->listen_port)) == NULL) {
 		*cause = util_printf("cannot listen on %s:%d (address in use, "
 		    "or not an address of this machine)", c->listen_host,
 		    c->listen_port);
 		return -1;
 	}
+	if ((p->conns = conn_init(p, p->http, bound, cause)) == NULL)
+		return -1;
 	log_info("listening on %s:%d", c->listen_host, c->listen_port);
 	return 0;
 }
@@ -181,7 +185,10 @@ server_start(struct proxy *p, char **cause)
 void
 server_stop(struct proxy *p)
 {
+	conn_unlisten(p->conns);
 	if (p->http != NULL)
 		evhttp_free(p->http);
 	p->http = NULL;
+	conn_free(p->conns);
+	p->conns = NULL;
 }
