@@ -6,11 +6,11 @@
  * the listener:
  *
  * - At most max_connections are open. A new connection beyond the limit
- *   makes room by closing the oldest idle one (no complete request since
- *   its accept or its last answer, as nginx reuses idle connections); if
- *   every connection is busy the new one is refused with a 503 and the
- *   listener pauses until one closes or turns idle. No accept loop runs
- *   without making progress.
+ *   makes room by closing the oldest idle one (nothing sent since its
+ *   accept or its last answer, as nginx reuses idle connections), or is
+ *   refused with a 503 if none can give way. While every connection is
+ *   busy answering, the listener pauses until one closes or turns idle.
+ *   No accept loop runs without making progress.
  * - At most max_connections_per_address from one client address, the same
  *   way within that address: one client cannot take every slot.
  * - A request must be complete (head and its small body) within
@@ -19,7 +19,7 @@
  *   resets evhttp's idle timeout, never this deadline.
  * - accept(2) failing (EMFILE, ENFILE...) pauses the listener for a short
  *   while instead of leaving a readable socket to spin the loop, and
- *   closes the oldest idle connection to give a descriptor back.
+ *   closes a few idle connections to give descriptors back.
  * - Reading stops at a high watermark: evhttp keeps reading while it
  *   writes an answer, and a client sending meanwhile would otherwise grow
  *   the input buffer without bound.
@@ -29,6 +29,7 @@
  * connection is that bufferevent's callback argument, taken on the next
  * turn of the loop, once evhttp has set the connection up.
  */
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -52,6 +53,9 @@
 #define CONN_DEFAULT_MAX	4096
 #define CONN_RETRY_MS		200		/* after accept(2) failed */
 #define CONN_LOG_INTERVAL	10		/* seconds between like warnings */
+#define CONN_BURST		16		/* accepted over the limit at once */
+#define CONN_SCAN		64		/* idle ones looked at for room */
+#define CONN_EMFILE_FREE	16		/* idle ones closed on EMFILE */
 
 enum conn_state {
 	CONN_NEW,	/* accepted; evhttp is setting it up */
@@ -154,7 +158,8 @@ conn_listen(struct conns *cs, int on)
 
 /*
  * The listener accepts while there is a free slot or an idle connection
- * to give up for a new one, and accept(2) is not backing off.
+ * to give up for a new one (a few at a time beyond the limit: each makes
+ * its room on the next turn), and accept(2) is not backing off.
  */
 static void
 conn_update(struct conns *cs)
@@ -164,7 +169,8 @@ conn_update(struct conns *cs)
 	stats_set(STATS_CLIENT_CONNECTIONS, (int64_t)cs->open);
 	if (cs->listener == NULL)
 		return;
-	full = cs->open > cs->max || (cs->open == cs->max && cs->nidle == 0);
+	full = cs->open >= cs->max + CONN_BURST ||
+	    (cs->open >= cs->max && cs->nidle == 0);
 	if ((full || cs->backoff) && !cs->paused) {
 		cs->paused = 1;
 		stats_add(STATS_CLIENT_ACCEPT_PAUSES, 1);
@@ -287,21 +293,45 @@ static const char conn_timeout_answer[] =
     "HTTP/1.1 408 Request Timeout\r\n"
     "Content-Length: 0\r\nConnection: close\r\n\r\n";
 
-/* The oldest idle connection other than keep, or NULL. */
+/*
+ * Whether an idle connection has bytes of a request waiting (read, or
+ * still in the socket): such a one is sending, not idle, and stays.
+ */
+static int
+conn_has_input(struct conn *c)
+{
+	int	n = 0;
+
+	if (evbuffer_get_length(bufferevent_get_input(
+	    evhttp_connection_get_bufferevent(c->evcon))) > 0)
+		return 1;
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/*
+ * The oldest idle connection with nothing sent (of address a, or of all),
+ * other than keep, that may be closed to make room; NULL if none among
+ * the oldest few.
+ */
 static struct conn *
-conn_oldest_idle(struct conns *cs, struct conn_addr *a, struct conn *keep)
+conn_victim(struct conns *cs, struct conn_addr *a, struct conn *keep)
 {
 	struct conn	*c;
+	int		 n = 0;
 
 	if (a != NULL) {
 		TAILQ_FOREACH(c, &a->idle, addr_entry)
-			if (c != keep)
+			if (c != keep && !conn_has_input(c))
 				return c;
+			else if (++n == CONN_SCAN)
+				break;
 		return NULL;
 	}
 	TAILQ_FOREACH(c, &cs->idle, entry)
-		if (c != keep)
+		if (c != keep && !conn_has_input(c))
 			return c;
+		else if (++n == CONN_SCAN)
+			break;
 	return NULL;
 }
 
@@ -340,7 +370,7 @@ conn_admit(struct conns *cs, struct conn *c)
 	struct conn	*v;
 
 	if (c->addr->n > cs->per_address) {
-		if ((v = conn_oldest_idle(cs, c->addr, c)) == NULL) {
+		if ((v = conn_victim(cs, c->addr, c)) == NULL) {
 			stats_add(STATS_CLIENT_REFUSED_ADDRESS, 1);
 			if (!conn_quiet(cs, CONN_WARN_ADDRESS))
 				log_warn("%s: %s has %zu connections, all busy: "
@@ -353,7 +383,7 @@ conn_admit(struct conns *cs, struct conn *c)
 		conn_close(v, NULL);
 	}
 	if (cs->open > cs->max) {
-		if ((v = conn_oldest_idle(cs, NULL, c)) == NULL) {
+		if ((v = conn_victim(cs, NULL, c)) == NULL) {
 			stats_add(STATS_CLIENT_REFUSED_LIMIT, 1);
 			conn_close(c, conn_busy_answer);
 			return -1;
@@ -481,8 +511,8 @@ conn_bev_cb(struct event_base *base, void *arg)
 	TAILQ_INSERT_TAIL(&cs->starting, c, entry);
 	cs->open++;
 	event_active(c->ev, EV_TIMEOUT, 0);
-	if (cs->open > cs->max)
-		conn_listen(cs, 0);	/* no more in this burst */
+	if (cs->open >= cs->max + CONN_BURST)
+		conn_listen(cs, 0);	/* the rest wait for room */
 	return bev;
 }
 
@@ -500,7 +530,7 @@ conn_retry_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * accept(2) failed with something other than EAGAIN or EINTR: out of
  * descriptors or memory. The socket stays readable, so the listener
- * rests for a moment, and an idle connection gives its descriptor back.
+ * rests for a moment, and a few idle connections give descriptors back.
  */
 static void
 conn_accept_error_cb(struct evconnlistener *lev, void *arg)
@@ -508,7 +538,7 @@ conn_accept_error_cb(struct evconnlistener *lev, void *arg)
 	struct conns	*cs = conn_table;
 	struct timeval	 tv = { 0, CONN_RETRY_MS * 1000 };
 	struct conn	*v;
-	int		 err = EVUTIL_SOCKET_ERROR();
+	int		 err = EVUTIL_SOCKET_ERROR(), i;
 
 	(void)arg;
 	if (cs == NULL || cs->listener != lev) {
@@ -520,8 +550,8 @@ conn_accept_error_cb(struct evconnlistener *lev, void *arg)
 		    __func__, strerror(err), cs->open);
 	cs->backoff = 1;
 	event_add(cs->retry, &tv);
-	if ((err == EMFILE || err == ENFILE) &&
-	    (v = conn_oldest_idle(cs, NULL, NULL)) != NULL) {
+	for (i = 0; (err == EMFILE || err == ENFILE) && i < CONN_EMFILE_FREE &&
+	    (v = conn_victim(cs, NULL, NULL)) != NULL; i++) {
 		stats_add(STATS_CLIENT_EVICTED, 1);
 		conn_close(v, NULL);
 	}
@@ -655,7 +685,23 @@ conn_free(struct conns *cs)
 	free(cs);
 }
 
-/* A complete request arrived: the connection is busy until answered. */
+/*
+ * evhttp's idle timeout (client.timeout) on both directions while idle;
+ * while busy on writing only. evhttp keeps reading while it answers, and
+ * a read timeout would cut a client that reads a long answer steadily
+ * but has nothing more to say: how long an answer may take is the
+ * upstream's and the writing's business.
+ */
+static void
+conn_timeouts(struct conn *c, int idle)
+{
+	struct timeval	tv = { c->conns->idle_timeout, 0 };
+
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(c->evcon),
+	    idle ? &tv : NULL, &tv);
+}
+
+/* The answer is sent: the connection waits for the next request. */
 static void
 conn_complete_cb(struct evhttp_request *req, void *arg)
 {
@@ -666,10 +712,12 @@ conn_complete_cb(struct evhttp_request *req, void *arg)
 		return;
 	conn_set_state(c, CONN_IDLE);
 	conn_idle_add(c);
+	conn_timeouts(c, 1);
 	conn_deadline(c, c->conns->idle_timeout + c->conns->head_timeout);
 	conn_update(c->conns);
 }
 
+/* A complete request arrived: the connection is busy until answered. */
 void
 conn_request(struct conns *cs, struct evhttp_request *req)
 {
@@ -681,6 +729,7 @@ conn_request(struct conns *cs, struct evhttp_request *req)
 		conn_idle_remove(c);
 	conn_set_state(c, CONN_BUSY);
 	event_del(c->ev);
+	conn_timeouts(c, 0);
 	evhttp_request_set_on_complete_cb(req, conn_complete_cb, cs);
 	conn_update(cs);
 }
