@@ -35,6 +35,17 @@ exec "$PG_REAL" "$@"
 EOF
 chmod +x "$WORK/pg-ulimit.sh"
 
+# --- A limit above what the descriptors allow is refused at start. -------
+printf 'client: { max_connections = 5000; };\n' > "$WORK/toomany.conf"
+PG_NOFILE=1024 timeout 10 "$WORK/pg-ulimit.sh" serve -c "$WORK/toomany.conf" \
+    --listen "127.0.0.1:$(free_port)" --cache "$WORK/cache-toomany" \
+    > "$WORK/toomany.log" 2>&1
+rc=$?
+check "start: client.max_connections above what ulimit -n 1024 allows is refused (exit $rc)" \
+    test $rc = 1
+check "start: the error names the key and the descriptor limit" \
+    grep -q "client.max_connections = 5000 .*1024 descriptors" "$WORK/toomany.log"
+
 start_fake good
 UPSTREAM=http://127.0.0.1:$FAKE_PORT
 SMALL=$(fake_blob 1048576)
@@ -100,7 +111,7 @@ check "idle: no CPU spin (at most 30 ticks, 10%, in 3 s; used $((c1 - c0)))" \
 check "idle: a new client gets /healthz" curl -sf --max-time 5 -o /dev/null "http://$PG/healthz"
 small_ok "idle: a new client gets a cached blob"
 check "idle: connections open stay within the limit (${max:-?})" \
-    test "$(metric pullgate_client_connections)" -le "${max:-0}"
+    test "${max:-0}" -gt 0 -a "$(metric pullgate_client_connections)" -le "${max:-0}"
 check "idle: idle connections gave way to new ones" \
     test "$(metric pullgate_client_connections_evicted_total)" -gt 0
 stop_pid "$ip"
