@@ -164,23 +164,23 @@ conn_listen(struct conns *cs, int on)
 static void
 conn_update(struct conns *cs)
 {
-	int	full;
+	int	held, busy;
 
 	stats_set(STATS_CLIENT_CONNECTIONS, (int64_t)cs->open);
 	if (cs->listener == NULL)
 		return;
-	full = cs->open >= cs->max + CONN_BURST ||
-	    (cs->open >= cs->max && cs->nidle == 0);
-	if ((full || cs->backoff) && !cs->paused) {
+	held = cs->open >= cs->max + CONN_BURST;	/* until they make room */
+	busy = cs->open >= cs->max && cs->nidle == 0;
+	if ((busy || cs->backoff) && !cs->paused) {
 		cs->paused = 1;
 		stats_add(STATS_CLIENT_ACCEPT_PAUSES, 1);
-		if (full && !conn_quiet(cs, CONN_WARN_FULL))
+		if (busy && !conn_quiet(cs, CONN_WARN_FULL))
 			log_warn("%s: %zu connections open, all busy: new "
 			    "connections wait (client.max_connections)",
 			    __func__, cs->open);
-	} else if (!full && !cs->backoff)
+	} else if (!busy && !cs->backoff)
 		cs->paused = 0;
-	conn_listen(cs, !full && !cs->backoff);
+	conn_listen(cs, !held && !busy && !cs->backoff);
 }
 
 static unsigned

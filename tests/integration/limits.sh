@@ -4,8 +4,8 @@
 # reads (memory stays bounded), 2,000 idle connections against ulimit -n
 # 1024 and accept(2) out of descriptors (no spin, no log flood, a new
 # client served), a request head trickled a byte at a time (cut at the
-# head deadline), one address taking more than its share (another address
-# served). After each, the daemon answers a normal request correctly.
+# head deadline), every slot busy (the listener pauses), one address
+# taking more than its share (another address served). After each, the daemon answers a normal request correctly.
 . "$(dirname "$0")/../lib.sh"
 
 H="$PY $TOOLS/hostile.py"
@@ -158,6 +158,36 @@ rc=$?
 check "slowloris: a client reading a long answer steadily for 9 s is not cut at the 4 s idle timeout (curl $rc, $(fsize "$WORK/steady.out") bytes)" \
     test $rc = 28 -a "$(fsize "$WORK/steady.out")" -gt 50000000
 small_ok "slowloris: afterwards the daemon serves a normal request"
+stop_pid "$PG_PID"
+
+# --- Item 2: every slot busy: the listener pauses, nobody spins. ---------
+cat > "$WORK/full.conf" <<EOF
+client: {
+  max_connections = 4;
+  max_connections_per_address = 4;
+};
+EOF
+start_pullgate full -c "$WORK/full.conf" --upstream "$UPSTREAM" --log-level info
+PG=127.0.0.1:$PG_PORT
+nrs=""
+for i in 1 2 3 4; do
+	$H neverread "$PG_PORT" "/v2/x/blobs/$BIG" 5 &
+	nrs="$nrs $!"
+done
+PIDS="$PIDS $nrs"
+sleep 1
+c0=$(cpu "$PG_PID")
+t0=$(date +%s.%N)
+curl -sf --max-time 15 -o /dev/null "http://$PG/healthz"
+rc=$?
+waited=$(echo "$(date +%s.%N) - $t0" | bc -l)
+c1=$(cpu "$PG_PID")
+for p in $nrs; do wait "$p"; done
+check "full: with 4 of 4 connections busy a new client waits, then is served (curl $rc after $(printf '%.1f' "$waited") s)" \
+    test $rc = 0 -a "$(echo "$waited >= 2" | bc)" = 1
+check "full: no CPU spin while waiting (at most 30 ticks; used $((c1 - c0)))" test $((c1 - c0)) -le 30
+check "full: the listener paused" test "$(metric pullgate_client_accept_pauses_total)" -ge 1
+small_ok "full: afterwards the daemon serves a normal request"
 stop_pid "$PG_PID"
 
 # --- Item 2: one address takes more than its share. ----------------------
