@@ -82,6 +82,24 @@ static const struct {
 	    "Clients following a download in flight", 1 },
 	[STATS_UPSTREAM_ACTIVE] = { "pullgate_upstream_requests_in_flight",
 	    "Upstream requests in flight (downloads, manifests, HEADs, tokens)", 1 },
+	[STATS_CLIENT_CONNECTIONS] = { "pullgate_client_connections",
+	    "Client connections open", 1 },
+	[STATS_CLIENT_REFUSED_LIMIT] = {
+	    "pullgate_client_connections_refused_total",
+	    "New client connections refused with a 503: every slot busy "
+	    "(limit) or the client address's share busy (address)", 0,
+	    "reason=\"limit\"" },
+	[STATS_CLIENT_REFUSED_ADDRESS] = {
+	    "pullgate_client_connections_refused_total", NULL, 0,
+	    "reason=\"address\"" },
+	[STATS_CLIENT_EVICTED] = { "pullgate_client_connections_evicted_total",
+	    "Idle client connections closed to make room for a new one", 0 },
+	[STATS_CLIENT_HEAD_TIMEOUTS] = { "pullgate_client_head_timeouts_total",
+	    "Client connections closed without a complete request within "
+	    "client.head_timeout", 0 },
+	[STATS_CLIENT_ACCEPT_PAUSES] = { "pullgate_client_accept_pauses_total",
+	    "Times new connections were left waiting: every slot busy, or "
+	    "accept(2) failed (out of descriptors)", 0 },
 };
 
 static const char *stats_routes[STATS_ROUTE_COUNT] = {

@@ -25,8 +25,22 @@ struct fetch;
 struct transfer;
 struct transfer_kind;
 struct evhttp;
+struct evhttp_bound_socket;
+struct evhttp_connection;
 struct evhttp_request;
 struct evkeyvalq;
+
+/* conn.c: client connections, their limits and deadlines. */
+struct conns;
+
+struct conns *conn_init(struct proxy *, struct evhttp *,
+	     struct evhttp_bound_socket *, char **);
+void	 conn_unlisten(struct conns *);
+void	 conn_free(struct conns *);
+void	 conn_request(struct conns *, struct evhttp_request *);
+void	 conn_request_done(struct conns *, struct evhttp_request *);
+void	 conn_set_closecb(struct conns *, struct evhttp_connection *,
+	     void (*)(struct evhttp_connection *, void *), void *);
 
 /* feed.c: apt and opkg feeds through the cache, by HTTP proxy or /feeds/. */
 void	 feed_handle(struct proxy *, struct evhttp_request *, struct registry *,
@@ -126,6 +140,7 @@ TAILQ_HEAD(upstream_list, upstream_req);
 struct proxy {
 	struct event_base	*base;
 	struct evhttp		*http;
+	struct conns		*conns;		/* client connections */
 	struct config		*config;
 	struct cache		 cache;
 	struct budget		*budget;	/* and the store index */
@@ -155,6 +170,7 @@ void	 metrics_handle(struct proxy *, struct evhttp_request *);
 /* reqstat.c: each request's route, status, source and latency. */
 void	 reqstat_begin(struct evhttp_request *, enum stats_route);
 void	 reqstat_route(struct evhttp_request *, enum stats_route);
+void	 reqstat_end(struct evhttp_request *);
 
 /* server.c: the evhttp front and request dispatch. */
 int	 server_start(struct proxy *, char **);

@@ -3,7 +3,8 @@
  * its answer came from (the X-Pullgate-Source header: cache, upstream or
  * stale) and how long it took, counted in stats.c.
  *
- * libevent calls the completion callback only for a response that was
+ * libevent calls the completion callback (server.c's, which calls
+ * reqstat_end) only for a response that was
  * sent whole, and frees a request whose client went away without telling
  * anyone, so nothing is allocated per request: starts live in a fixed
  * table keyed by the request's address, a few probes deep. A slot whose
@@ -57,13 +58,13 @@ reqstat_find(const struct evhttp_request *req)
 	return -1;
 }
 
-static void
-reqstat_done_cb(struct evhttp_request *req, void *arg)
+/* The response was sent whole. */
+void
+reqstat_end(struct evhttp_request *req)
 {
 	const char	*source;
 	int		 s = reqstat_find(req);
 
-	(void)arg;
 	source = evhttp_find_header(evhttp_request_get_output_headers(req),
 	    "X-Pullgate-Source");
 	if (source != NULL && strcmp(source, "cache") == 0)
@@ -101,7 +102,6 @@ reqstat_begin(struct evhttp_request *req, enum stats_route route)
 	reqstat_slots[victim].req = req;
 	reqstat_slots[victim].start = reqstat_now();
 	reqstat_slots[victim].route = route;
-	evhttp_request_set_on_complete_cb(req, reqstat_done_cb, NULL);
 }
 
 /* What a /v2/ request turned out to be. */

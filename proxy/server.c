@@ -1,7 +1,7 @@
 /*
  * The client side: one evhttp server with its limits set (header and body
- * size, timeouts), dispatching /v2/ to the pull API and answering
- * /healthz itself.
+ * size, timeouts; connections through conn.c), dispatching /v2/ to the
+ * pull API and answering /healthz itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +99,16 @@ server_feed_request(struct proxy *p, struct evhttp_request *req, const char *raw
 	free(decoded);
 }
 
+/* A response sent whole: its connection waits for the next; counted. */
+static void
+server_complete_cb(struct evhttp_request *req, void *arg)
+{
+	struct proxy	*p = arg;
+
+	conn_request_done(p->conns, req);
+	reqstat_end(req);
+}
+
 /* The route a request is counted under (api.c refines /v2/ ones). */
 static enum stats_route
 server_route(const struct evhttp_uri *uri, const char *path)
@@ -125,7 +135,9 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	const char		*path = evhttp_uri_get_path(uri);
 	struct evbuffer		*b;
 
+	conn_request(p->conns, req);
 	reqstat_begin(req, server_route(uri, path));
+	evhttp_request_set_on_complete_cb(req, server_complete_cb, p);
 	if (evhttp_uri_get_host(uri) != NULL) {
 		/* An absolute-form target: a configured feed, or refused. */
 		server_proxy_request(p, req, uri);
@@ -173,7 +185,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 int
 server_start(struct proxy *p, char **cause)
 {
-	const struct config	*c = p->config;
+	const struct config		*c = p->config;
+	struct evhttp_bound_socket	*bound;
 
 	if ((p->http = evhttp_new(p->base)) == NULL) {
 		*cause = util_printf("cannot create the HTTP server");
@@ -186,13 +199,15 @@ server_start(struct proxy *p, char **cause)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(p->http, server_request_cb, p);
-	if (evhttp_bind_socket_with_handle(p->http, c->listen_host,
-	    (ev_uint16_t)c->listen_port) == NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(p->http, c->listen_host,
+	    (ev_uint16_t)c->listen_port)) == NULL) {
 		*cause = util_printf("cannot listen on %s:%d (address in use, "
 		    "or not an address of this machine)", c->listen_host,
 		    c->listen_port);
 		return -1;
 	}
+	if ((p->conns = conn_init(p, p->http, bound, cause)) == NULL)
+		return -1;
 	log_info("listening on %s:%d", c->listen_host, c->listen_port);
 	return 0;
 }
@@ -200,7 +215,10 @@ server_start(struct proxy *p, char **cause)
 void
 server_stop(struct proxy *p)
 {
+	conn_unlisten(p->conns);
 	if (p->http != NULL)
 		evhttp_free(p->http);
 	p->http = NULL;
+	conn_free(p->conns);
+	p->conns = NULL;
 }

@@ -119,7 +119,7 @@ static void
 stream_free(struct stream *s)
 {
 	if (s->evcon != NULL)
-		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+		conn_set_closecb(s->proxy->conns, s->evcon, NULL, NULL);
 	TAILQ_REMOVE(&s->proxy->streams, s, entry);
 	stats_add(STATS_STREAMS_ACTIVE, -1);
 	transfer_unwatch(s->transfer, &s->watch);
@@ -147,7 +147,7 @@ stream_abort(struct stream *s)
 	log_warn("%s: %s: response cut short: %s", __func__,
 	    transfer_what(s->transfer), transfer_error(s->transfer));
 	if (evcon != NULL) {
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
+		conn_set_closecb(s->proxy->conns, evcon, NULL, NULL);
 		s->evcon = NULL;
 		evhttp_connection_free(evcon);	/* frees the request too */
 	} else
@@ -257,7 +257,7 @@ stream_follow(struct stream *s)
 		return;
 	}
 	if (state == TRANSFER_DONE) {
-		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+		conn_set_closecb(s->proxy->conns, s->evcon, NULL, NULL);
 		s->evcon = NULL;
 		evhttp_send_reply_end(s->req);
 		stream_close(s);
@@ -333,7 +333,7 @@ stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t)
 	s->watch.arg = s;
 	transfer_watch(t, &s->watch);
 	s->evcon = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(s->evcon, stream_close_cb, s);
+	conn_set_closecb(p->conns, s->evcon, stream_close_cb, s);
 	stream_schedule(s);
 	return 0;
 }

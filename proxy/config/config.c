@@ -30,6 +30,7 @@ config_defaults(struct config *c)
 	c->max_header_bytes = 16384;
 	c->max_body_bytes = 65536;
 	c->client_timeout = 120;
+	c->head_timeout = 10;
 	c->connect_timeout = 10;
 	c->low_speed_time = 30;
 	c->low_speed_limit = 1024;
@@ -148,6 +149,15 @@ static const struct config_key config_client_keys[] = {
 	    .min = 0, .max = 1048576, .unit = "bytes" },
 	{ "timeout", CONFIG_KEY_INT, CONFIG_FIELD(struct config, client_timeout),
 	    .min = 1, .max = 86400, .unit = "seconds" },
+	{ "head_timeout", CONFIG_KEY_INT, CONFIG_FIELD(struct config, head_timeout),
+	    .min = 1, .max = 3600, .unit = "seconds" },
+	{ "max_connections", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, max_connections),
+	    .min = 0, .max = 1L << 24, .unit = "connections; 0: from ulimit -n" },
+	{ "max_connections_per_address", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, max_connections_per_address),
+	    .min = 0, .max = 1L << 24,
+	    .unit = "connections; 0: a quarter of max_connections" },
 	{ NULL }
 };
 

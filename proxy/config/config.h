@@ -110,6 +110,9 @@ struct config {
 	size_t	 max_header_bytes;
 	size_t	 max_body_bytes;
 	int	 client_timeout;		/* seconds */
+	int	 head_timeout;			/* seconds to a complete request */
+	size_t	 max_connections;		/* 0: from the descriptor limit */
+	size_t	 max_connections_per_address;	/* 0: a quarter */
 
 	/* Upstream transfers (libcurl). */
 	int	 connect_timeout;		/* seconds */

@@ -7,6 +7,8 @@
 #   cold pull: skopeo through pullgate vs straight from the registry
 #   upstream GETs for N simultaneous pulls of one blob
 #   resident memory of the daemon with N slow clients on one large blob
+#   RSS and private memory under 2,000 idle connections plus N streaming
+#     clients
 #   manifest request rate (ab, 64 connections, a fixed number of requests):
 #     GET by tag, GET and HEAD by digest of a cached manifest, req/s and
 #     p99, next to nginx serving the same manifest as a static file
@@ -114,6 +116,29 @@ sleep 3
 rss1=$(rss "$PG_PID")
 for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 row "daemon RSS, idle -> $N slow clients" "$rss0 kB -> $rss1 kB"
+
+# Memory under 2,000 idle connections (100 from each of 20 addresses, all
+# within the limits) plus N clients streaming the large blob: RSS and
+# private memory (Private_Dirty of smaps_rollup).
+priv() { awk '/^Private_Dirty/ {print $2}' "/proc/$1/smaps_rollup"; }
+rss0=$(rss "$PG_PID"); priv0=$(priv "$PG_PID")
+$PY "$TOOLS/hostile.py" idle "$PG_PORT" 2000 60 $(seq -f '127.0.0.%g' 10 29) \
+    > "$WORK/idle.out" &
+idlepid=$!
+PIDS="$PIDS $idlepid"
+i=0
+while [ ! -s "$WORK/idle.out" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+pids=""
+for i in $(seq "$N"); do
+	curl -s -o /dev/null --limit-rate 2m "http://$PG/v2/bench/app/blobs/sha256:$BIG" & pids="$pids $!"
+done
+sleep 3
+rss1=$(rss "$PG_PID"); priv1=$(priv "$PG_PID")
+open=$(metric pullgate_client_connections)
+for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+stop_pid "$idlepid"
+row "daemon RSS / private memory, idle -> 2,000 idle connections + $N streaming clients" \
+    "$rss0 kB / $priv0 kB -> $rss1 kB / $priv1 kB ($open connections open)"
 
 # Manifest request rate: ab, CONNS keep-alive connections, MREQS requests
 # each run, against the cached manifest and nginx serving its bytes.
