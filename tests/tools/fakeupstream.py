@@ -140,7 +140,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record()
         o = self.server.opts
         path = self.path.split("?", 1)[0]
-        if o.answer_delay:
+        if o.bearer and self.headers.get("Authorization") != "Bearer " + o.bearer:
+            reply_json(self, 401, {"errors": [{"code": "UNAUTHORIZED",
+                                               "message": "key"}]}, head)
+            return
+        if o.answer_delay and path != "/v2/":
             time.sleep(o.answer_delay)
         kind = path.split("/")[2] if path.count("/") > 2 else ""
         if self.hostile(kind, path):
@@ -148,10 +152,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m = MANIFEST.match(path)
         if m and self.manifest(m.group(1), m.group(2), head,
                                kind == "wrongdigest"):
-            return
-        if o.bearer and self.headers.get("Authorization") != "Bearer " + o.bearer:
-            reply_json(self, 401, {"errors": [{"code": "UNAUTHORIZED",
-                                               "message": "key"}]}, head)
             return
         if o.redirect and BLOB.match(path):
             self.send_response(302)
