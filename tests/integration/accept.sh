@@ -28,7 +28,7 @@ check "the registry holds a manifest list and picks a child for schema2-only cli
 
 cat > "$WORK/pg.conf" <<CONF
 default_registry = "edge";
-registries = ( { id = 3; name = "edge"; url = "http://$UP"; tag_ttl = 1; } );
+registries = ( { id = 3; name = "edge"; url = "http://$UP"; tag_ttl = 3; } );
 CONF
 start_pullgate acc -c "$WORK/pg.conf"
 PG=127.0.0.1:$PG_PORT
@@ -58,7 +58,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -I -H "Accept: $S2" \
 check "HEAD by a schema2-only client answers too ($code)" test "$code" = 200
 
 # The tag goes stale; a schema2-only client revalidates it.
-sleep 2
+sleep 4
 ask s2again "$S2"
 check "after revalidation by a schema2-only client: still its child" \
     sh -c "[ '$CODE' = 200 ] && [ '$DIGEST' = '$AMD64_D' ]"
@@ -82,7 +82,7 @@ stop_pid "$REG_PID"
 cat > "$WORK/pg-off.conf" <<CONF
 default_registry = "edge";
 offline = true;
-registries = ( { id = 3; name = "edge"; url = "http://$UP"; tag_ttl = 1; } );
+registries = ( { id = 3; name = "edge"; url = "http://$UP"; tag_ttl = 3; } );
 CONF
 PG_CACHE_FIXED=$PG_CACHE start_pullgate acc-off -c "$WORK/pg-off.conf"
 PG=127.0.0.1:$PG_PORT
