@@ -214,3 +214,23 @@ entryqueue_leave(struct entryqueue *q, struct entryqueue_ticket *t)
 	entryqueue_ticket_free(t);
 	entryqueue_grant(q, l);
 }
+
+/* An entry's requests holding a slot and waiting for one, for /metrics. */
+void
+entryqueue_counts(const struct entryqueue *q, const void *entry, int *active,
+    int *waiting)
+{
+	const struct entryqueue_line	*l;
+	const struct entryqueue_ticket	*t;
+
+	*active = *waiting = 0;
+	if (q == NULL)
+		return;
+	TAILQ_FOREACH(l, &q->lines, next) {
+		if (l->entry != entry)
+			continue;
+		*active = l->active;
+		TAILQ_FOREACH(t, &l->waiting, entry)
+			(*waiting)++;
+	}
+}

@@ -125,6 +125,8 @@ void	 entryqueue_free(struct entryqueue *);
 struct entryqueue_ticket *entryqueue_enter(struct entryqueue *, const void *,
 	     entryqueue_cb, void *, int *);
 void	 entryqueue_leave(struct entryqueue *, struct entryqueue_ticket *);
+void	 entryqueue_counts(const struct entryqueue *, const void *, int *,
+	     int *);
 
 /* proxy.c: the daemon's shared state. */
 struct transfer;

@@ -105,8 +105,10 @@ check "... requests waited in line (counted: $(metric pullgate_upstream_queued_t
     test "$(metric pullgate_upstream_queued_total)" -gt 0
 check "... and the line is empty again" \
     sh -c "[ $(metric pullgate_upstream_waiting) = 0 ] && [ $(metric pullgate_upstream_in_flight) = 0 ]"
-check "... daemon RSS grew by ${grow} MiB (bound: 64 MiB) from $((rss0 / 1024)) MiB" \
-    test "$grow" -lt 64
+bound=64
+case $PULLGATE in *address*) bound=128 ;; esac	# ASan's quarantine and shadow
+check "... daemon RSS grew by ${grow} MiB (bound: $bound MiB) from $((rss0 / 1024)) MiB" \
+    test "$grow" -lt $bound
 echo "# figures: 500 misses, cap $CAP: upstream max concurrency $max, RSS $((rss0 / 1024)) -> $((peak / 1024)) MiB"
 
 # --- Hostile upstreams. -----------------------------------------------------
@@ -183,6 +185,8 @@ sleep 0.5
 curl -s -D "$WORK/stale.h" -o /dev/null -H "Accept: $ALL" "http://$PG/v2/acme/other/manifests/v1"
 check "while the one slot is taken, a cached tag that waited too long is served stale" \
     sh -c "grep -q '^HTTP/1.1 200' '$WORK/stale.h' && grep -qi '^Warning: 110' '$WORK/stale.h'"
+check "... the entry's one slot is in use (per-entry gauge)" \
+    test "$(metric 'pullgate_upstream_entry_in_flight{entry="busy"}')" = 1
 curl -s -D "$WORK/busy.h" -o "$WORK/busy.body" -H "Accept: $ALL" "http://$PG/v2/acme/third/manifests/v1"
 check "... and an uncached one gets 503 with Retry-After" \
     sh -c "grep -q '^HTTP/1.1 503' '$WORK/busy.h' && grep -qi '^Retry-After: ' '$WORK/busy.h' && grep -q UNAVAILABLE '$WORK/busy.body'"
