@@ -172,7 +172,7 @@ blob_head_done_cb(struct fetch *f, const char *error, void *arg)
 {
 	struct blob_head	*bh = arg;
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(bh->req);
-	long			 status = fetch_status(f);
+	long			 status = upstream_busy(error) ? 503 : fetch_status(f);
 	int64_t			 len = fetch_content_length(f);
 	char			 buf[32];
 

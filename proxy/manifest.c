@@ -7,12 +7,21 @@
  * the index while it is fresh (the entry's tag_ttl) or immutable (its
  * immutable_tags); after that a HEAD asks whether it moved, and only a
  * moved tag is fetched with a GET. When the upstream cannot answer (no
- * connection, timeout, 5xx, or the circuit breaker is open) the cached
- * digest is served at once with "Warning: 110". The local entry never
- * asks anyone: it resolves a tag from its own index, then from the other
- * entries' indexes (registry_resolve_tag).
+ * connection, timeout, 5xx, no slot in time, or the circuit breaker is
+ * open) the cached digest is served at once with "Warning: 110". The
+ * local entry never asks anyone: it resolves a tag from its own index,
+ * then from the other entries' indexes (registry_resolve_tag).
+ *
+ * A tag means what the upstream answers when asked with every manifest
+ * type (upstream.c never passes the client's Accept on): a multi-platform
+ * tag is its index, for every client. A client that cannot take the
+ * index gets what distribution gives it, the linux/amd64 child (fetched
+ * by digest if it is not cached), when it takes that child's type, and
+ * 404 MANIFEST_UNKNOWN otherwise; the tag's index is never replaced by
+ * the narrower answer.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,12 +44,12 @@ struct manifest_fetch {
 	int			 head;
 	int			 by_digest;
 	struct digest		 digest;	/* asked for, when by_digest */
+	int			 child;		/* by_digest: an index's child */
 	char			 repo[REFERENCE_NAME_MAX + 1];
 	char			 tag[REFERENCE_TAG_MAX + 1];
 	int			 have_stale;	/* a cached tag to fall back on */
 	struct tagindex_entry	 stale;
 	int			 revalidating;	/* the HEAD phase */
-	struct evkeyvalq	*accept;	/* the client's, for the GET */
 };
 
 /* Sends a cached manifest; returns -1 if it is not (fully) in the cache. */
@@ -70,15 +79,27 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 	return 0;
 }
 
-/* Sends a manifest just fetched, from the verified bytes in memory. */
+/*
+ * Sends a manifest just fetched, from the verified bytes in memory (a
+ * copy: several clients may share one upstream answer).
+ */
 static void
-manifest_send_body(struct evhttp_request *req, struct evbuffer *body,
-    const struct digest *d, const char *type)
+manifest_send_body(struct evhttp_request *req, const unsigned char *data,
+    size_t len, const struct digest *d, const char *type)
 {
+	struct evbuffer	*b;
+
+	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, data, len) != 0) {
+		if (b != NULL)
+			evbuffer_free(b);
+		reply_error(req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
 	reply_digest_headers(req, d, type);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "X-Pullgate-Source", "upstream");
-	reply_send(req, 200, body);	/* a HEAD gets only its length */
+	reply_send(req, 200, b);	/* a HEAD gets only its length */
+	evbuffer_free(b);
 }
 
 /* The media type of a fetched manifest: the upstream's, or its own field. */
@@ -107,6 +128,60 @@ manifest_type_of(struct fetch *f, json_t *root, char *buf, size_t len)
 	return -1;
 }
 
+/*
+ * Whether the client accepts a manifest of this media type: a client
+ * that lists manifest types (an old one that knows only Docker schema2,
+ * say) gets no other; wildcards and no Accept take anything.
+ */
+static int
+manifest_acceptable(struct evhttp_request *req, const char *type)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
+	struct evkeyval		*kv;
+	int			 specific = 0;
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (strcasecmp(kv->key, "Accept") != 0)
+			continue;
+		if (strstr(kv->value, type) != NULL || strstr(kv->value, "*/*") != NULL)
+			return 1;
+		if (strstr(kv->value, "application/vnd.") != NULL)
+			specific = 1;
+	}
+	return !specific;
+}
+
+static int
+manifest_is_index(const char *type)
+{
+	return strcmp(type, MEDIATYPE_OCI_INDEX) == 0 ||
+	    strcmp(type, MEDIATYPE_DOCKER_LIST) == 0;
+}
+
+/*
+ * The manifest of an index that distribution answers a client that
+ * cannot take the index: the first one for linux/amd64.
+ */
+static int
+manifest_platform_child(json_t *index, struct digest *child)
+{
+	json_t		*v, *plat;
+	const char	*os, *arch, *ds;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(index, "manifests"), i, v) {
+		plat = json_object_get(v, "platform");
+		os = json_string_value(json_object_get(plat, "os"));
+		arch = json_string_value(json_object_get(plat, "architecture"));
+		ds = json_string_value(json_object_get(v, "digest"));
+		if (os != NULL && arch != NULL && ds != NULL &&
+		    strcmp(os, "linux") == 0 && strcmp(arch, "amd64") == 0 &&
+		    digest_parse(ds, child) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 static void
 manifest_fetch_free(struct manifest_fetch *m)
 {
@@ -114,24 +189,111 @@ manifest_fetch_free(struct manifest_fetch *m)
 	free(m);
 }
 
+static void
+manifest_unknown(struct manifest_fetch *m, const char *why)
+{
+	char	msg[512];
+
+	snprintf(msg, sizeof msg, "registry '%s': %s", m->registry->name, why);
+	reply_error(m->req, 404, "MANIFEST_UNKNOWN", msg);
+	manifest_fetch_free(m);
+}
+
+static int	manifest_start(struct manifest_fetch *);
+
+/*
+ * Answers m's client with what tag manifest d (of type, its bytes in
+ * data or else in the cache) means to it: d itself if it takes the type,
+ * else an index's linux/amd64 child (from the cache, or asked of the
+ * upstream by digest), else 404. Takes m.
+ */
+static void
+manifest_answer(struct manifest_fetch *m, const struct digest *d,
+    const char *type, const unsigned char *data, size_t len,
+    const char *source)
+{
+	struct proxy	*p = m->proxy;
+	char		 path[PATH_MAX], ctype[TAGINDEX_MEDIA_TYPE_MAX];
+	json_t		*root = NULL;
+	json_error_t	 jerr;
+	struct digest	 child;
+	int		 found;
+
+	if (manifest_acceptable(m->req, type)) {
+		if (data != NULL)
+			manifest_send_body(m->req, data, len, d, type);
+		else if (manifest_send_cached(p, m->req, d, type, m->head,
+		    source) != 0)
+			reply_error(m->req, 500, "UNKNOWN", "cannot read the cache");
+		manifest_fetch_free(m);
+		return;
+	}
+	if (!manifest_is_index(type)) {
+		manifest_unknown(m, "the manifest's media type is none the "
+		    "client accepts");
+		return;
+	}
+	if (data != NULL)
+		root = json_loadb((const char *)data, len, 0, &jerr);
+	else if (cache_blob_path(&p->cache, d, path, sizeof path) == 0)
+		root = json_load_file(path, 0, &jerr);
+	found = (root != NULL && manifest_platform_child(root, &child) == 0);
+	json_decref(root);
+	if (!found) {
+		manifest_unknown(m, "the client does not accept the index, and "
+		    "it lists no linux/amd64 manifest");
+		return;
+	}
+	if (cache_manifest_type_get(&p->cache, &child, ctype, sizeof ctype) == 0 &&
+	    cache_blob_exists(&p->cache, &child)) {
+		if (!manifest_acceptable(m->req, ctype))
+			manifest_unknown(m, "the index's linux/amd64 manifest is of "
+			    "a media type the client does not accept");
+		else {
+			if (manifest_send_cached(p, m->req, &child, ctype, m->head,
+			    source) != 0)
+				reply_error(m->req, 500, "UNKNOWN",
+				    "cannot read the cache");
+			manifest_fetch_free(m);
+		}
+		return;
+	}
+	if (m->registry->is_local || p->config->offline) {
+		manifest_unknown(m, "the index's linux/amd64 manifest is not in "
+		    "the cache");
+		return;
+	}
+	/* The child, by digest: the tag's index stays what it is. */
+	m->by_digest = 1;
+	m->child = 1;
+	m->digest = child;
+	m->have_stale = 0;
+	m->revalidating = 0;
+	if (manifest_start(m) != 0)
+		manifest_fetch_free(m);
+}
+
 /*
  * The upstream could not deliver: serve the cached tag if there is one,
- * else an error naming the entry and the reason.
+ * else an error naming the entry and the reason. Takes m.
  */
 static void
 manifest_fail(struct manifest_fetch *m, long status, const char *why)
 {
 	if (m->have_stale && (status == 0 || status == 429 || status >= 500) &&
-	    manifest_send_cached(m->proxy, m->req,
-	    &m->stale.digest, m->stale.media_type, m->head, "stale") == 0) {
+	    cache_blob_exists(&m->proxy->cache, &m->stale.digest)) {
 		log_warn("%s/%s:%s: upstream failed (%s), served from cache",
 		    m->registry->name, m->repo, m->tag,
 		    why != NULL ? why : "no answer");
+		m->have_stale = 0;
+		manifest_answer(m, &m->stale.digest, m->stale.media_type, NULL,
+		    0, "stale");
 		return;
 	}
 	log_info("%s/%s: upstream status %ld: %s", m->registry->name, m->repo,
 	    status, why != NULL ? why : "-");
 	reply_upstream_failure(m->req, m->registry, status, why, "MANIFEST_UNKNOWN");
+	manifest_fetch_free(m);
 }
 
 /* The manifest itself is wrong: an error of ours, never the stale copy. */
@@ -142,9 +304,33 @@ manifest_reject(struct manifest_fetch *m, const char *code, const char *why)
 
 	snprintf(msg, sizeof msg, "registry '%s': %s", m->registry->name, why);
 	reply_error(m->req, 502, code, msg);
+	manifest_fetch_free(m);
 }
 
-static int	manifest_start(struct manifest_fetch *);
+/* The answer to the revalidating HEAD; takes m. */
+static void
+manifest_revalidated(struct manifest_fetch *m, struct fetch *f)
+{
+	const char	*dc = fetch_header(f, "Docker-Content-Digest");
+	struct digest	 announced;
+
+	if (dc != NULL && digest_parse(dc, &announced) == 0 &&
+	    digest_equal(&announced, &m->stale.digest)) {
+		/* Unchanged: no GET, and fresh for another tag_ttl. */
+		m->stale.checked = time(NULL);
+		tagindex_put(&m->proxy->cache, m->registry->name, m->repo,
+		    m->tag, &m->stale);
+		m->have_stale = 0;
+		manifest_answer(m, &m->stale.digest, m->stale.media_type, NULL,
+		    0, "cache");
+		return;
+	}
+	log_info("%s/%s:%s: tag moved upstream", m->registry->name, m->repo,
+	    m->tag);
+	m->revalidating = 0;
+	if (manifest_start(m) != 0)
+		manifest_fetch_free(m);
+}
 
 static void
 manifest_done_cb(struct fetch *f, const char *error, void *arg)
@@ -156,36 +342,22 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 	json_t			*root = NULL;
 	json_error_t		 jerr;
 	const char		*dc;
-	char			 type[TAGINDEX_MEDIA_TYPE_MAX], why[256];
-	long			 status = fetch_status(f);
+	char			 type[TAGINDEX_MEDIA_TYPE_MAX];
+	char			 have_type[TAGINDEX_MEDIA_TYPE_MAX], why[256];
+	long			 status = upstream_busy(error) ? 503 : fetch_status(f);
 	size_t			 len;
 	unsigned char		*data;
 
+	if (m->magic != MANIFEST_MAGIC)
+		fatal("%s: bad magic", __func__);
 	if (m->revalidating && error == NULL && status == 200) {
-		dc = fetch_header(f, "Docker-Content-Digest");
-		if (dc != NULL && digest_parse(dc, &announced) == 0 &&
-		    digest_equal(&announced, &m->stale.digest)) {
-			/* Unchanged: no GET, and fresh for another tag_ttl. */
-			m->stale.checked = time(NULL);
-			tagindex_put(&m->proxy->cache, m->registry->name, m->repo,
-			    m->tag, &m->stale);
-			if (manifest_send_cached(m->proxy, m->req, &m->stale.digest,
-			    m->stale.media_type, m->head, "cache") != 0)
-				reply_error(m->req, 500, "UNKNOWN", "cannot read the cache");
-			goto out;
-		}
-		log_info("%s/%s:%s: tag moved upstream", m->registry->name, m->repo,
-		    m->tag);
-		m->revalidating = 0;
-		if (manifest_start(m) != 0)
-			manifest_fetch_free(m);
-		json_decref(root);
+		manifest_revalidated(m, f);
 		return;
 	}
 	if (status == 404) {
 		m->have_stale = 0;	/* the upstream's answer is the truth */
 		manifest_fail(m, status, NULL);
-		goto out;
+		return;
 	}
 	if (error != NULL || status != 200) {
 		if (error != NULL && status == 0)
@@ -193,17 +365,19 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 		else
 			snprintf(why, sizeof why, "%s", error != NULL ? error : "");
 		manifest_fail(m, status, why[0] != '\0' ? why : NULL);
-		goto out;
+		return;
 	}
 	len = evbuffer_get_length(body);
 	data = evbuffer_pullup(body, -1);
 	if (len == 0 || data == NULL ||
 	    (root = json_loadb((const char *)data, len, 0, &jerr)) == NULL ||
 	    !json_is_object(root) || manifest_type_of(f, root, type, sizeof type) != 0) {
+		json_decref(root);
 		manifest_reject(m, "MANIFEST_INVALID",
 		    "the upstream sent a malformed manifest");
-		goto out;
+		return;
 	}
+	json_decref(root);
 	hash_buffer(data, len, &actual);
 	if (m->by_digest && !digest_equal(&actual, &m->digest)) {
 		log_error("%s/%s@sha256:%s: upstream sent a manifest with digest "
@@ -212,7 +386,7 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 		stats_add(STATS_VERIFY_FAILURES, 1);
 		manifest_reject(m, "DIGEST_INVALID",
 		    "the upstream sent a manifest that does not match its digest");
-		goto out;
+		return;
 	}
 	dc = fetch_header(f, "Docker-Content-Digest");
 	if (dc != NULL && digest_parse(dc, &announced) == 0 &&
@@ -222,27 +396,42 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 		stats_add(STATS_VERIFY_FAILURES, 1);
 		manifest_reject(m, "DIGEST_INVALID",
 		    "the upstream sent a manifest that does not match its digest");
-		goto out;
+		return;
 	}
-	if (cache_put_manifest(&m->proxy->cache, &actual, data, len, type) != 0) {
+	/* Clients sharing one answer store it once. */
+	if ((cache_manifest_type_get(&m->proxy->cache, &actual, have_type,
+	    sizeof have_type) != 0 || !cache_blob_exists(&m->proxy->cache,
+	    &actual)) && cache_put_manifest(&m->proxy->cache, &actual, data, len,
+	    type) != 0) {
 		reply_error(m->req, 500, "UNKNOWN", "cannot store the manifest");
-		goto out;
+		manifest_fetch_free(m);
+		return;
 	}
-	if (!m->by_digest) {
-		memset(&e, 0, sizeof e);
-		e.digest = actual;
-		util_strlcpy(e.media_type, type, sizeof e.media_type);
-		e.checked = time(NULL);
-		tagindex_put(&m->proxy->cache, m->registry->name, m->repo, m->tag, &e);
+	if (m->by_digest) {
+		/* A digest is what it is: sent whatever the client's Accept. */
+		if (m->child && !manifest_acceptable(m->req, type))
+			manifest_unknown(m, "the index's linux/amd64 manifest is of "
+			    "a media type the client does not accept");
+		else {
+			/* From memory: the stored copy may be gone again (gc). */
+			manifest_send_body(m->req, data, len, &actual, type);
+			manifest_fetch_free(m);
+		}
+		return;
 	}
-	/* From memory: the stored copy may already be gone again (cache gc). */
-	manifest_send_body(m->req, body, &actual, type);
-out:
-	json_decref(root);
-	manifest_fetch_free(m);
+	memset(&e, 0, sizeof e);
+	e.digest = actual;
+	util_strlcpy(e.media_type, type, sizeof e.media_type);
+	e.checked = time(NULL);
+	tagindex_put(&m->proxy->cache, m->registry->name, m->repo, m->tag, &e);
+	manifest_answer(m, &actual, type, data, len, "upstream");
 }
 
-/* Asks the upstream: a HEAD when revalidating, else a GET. */
+/*
+ * Asks the upstream: a HEAD when revalidating, else a GET; with every
+ * manifest type in Accept, whatever the client's. -1: answered already
+ * (the caller frees m).
+ */
 static int
 manifest_start(struct manifest_fetch *m)
 {
@@ -261,41 +450,27 @@ manifest_start(struct manifest_fetch *m)
 		ur.ref = m->tag;
 	ur.head = m->revalidating;
 	ur.accept_manifests = 1;
-	ur.client_headers = m->accept;
 	ur.max_body = m->proxy->config->manifest_max_bytes;
 	/* With a cached answer to fall back on, never wait long. */
 	if (m->have_stale)
 		ur.timeout = m->proxy->config->connect_timeout;
 	if (upstream_start(m->proxy, m->registry, &ur, &cb, m, &status,
 	    &cause) == NULL) {
-		manifest_fail(m, status, cause);
+		log_info("%s/%s: %s", m->registry->name, m->repo, cause);
+		if (m->have_stale && status == 0 &&
+		    cache_blob_exists(&m->proxy->cache, &m->stale.digest)) {
+			free(cause);
+			m->have_stale = 0;
+			manifest_answer(m, &m->stale.digest, m->stale.media_type,
+			    NULL, 0, "stale");
+			return 0;
+		}
+		reply_upstream_failure(m->req, m->registry, status, cause,
+		    "MANIFEST_UNKNOWN");
 		free(cause);
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * Whether the client accepts a cached manifest of this media type: a
- * client that lists manifest types (an old one that knows only Docker
- * schema2, say) gets no other; wildcards and no Accept take anything.
- */
-static int
-manifest_acceptable(struct evhttp_request *req, const char *type)
-{
-	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
-	struct evkeyval		*kv;
-	int			 specific = 0;
-
-	TAILQ_FOREACH(kv, h, next) {
-		if (strcasecmp(kv->key, "Accept") != 0)
-			continue;
-		if (strstr(kv->value, type) != NULL || strstr(kv->value, "*/*") != NULL)
-			return 1;
-		if (strstr(kv->value, "application/vnd.") != NULL)
-			specific = 1;
-	}
-	return !specific;
 }
 
 void
@@ -316,29 +491,12 @@ manifest_handle(struct api_request *ar)
 		}
 		if (manifest_send_cached(p, ar->req, &d, NULL, ar->head, "cache") == 0)
 			return;
-	} else {
-		if (!reference_valid_tag(ar->ref)) {
-			reply_error(ar->req, 400, "TAG_INVALID", "invalid tag");
-			return;
-		}
+	} else if (!reference_valid_tag(ar->ref)) {
+		reply_error(ar->req, 400, "TAG_INVALID", "invalid tag");
+		return;
+	} else
 		have = (registry_resolve_tag(&p->config->registries, &p->cache,
 		    r, ar->repo, ar->ref, &e) == 0);
-		ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
-		if (have && !manifest_acceptable(ar->req, e.media_type) &&
-		    !r->is_local && !p->config->offline)
-			have = 0;	/* ask the upstream for a type it takes */
-		if (have && (r->is_local || p->config->offline ||
-		    time(NULL) - e.checked < ttl ||
-		    registry_tag_immutable(r, ar->ref)) &&
-		    manifest_send_cached(p, ar->req, &e.digest, e.media_type,
-		    ar->head, "cache") == 0)
-			return;
-	}
-	if (r->is_local) {
-		reply_error(ar->req, 404, "MANIFEST_UNKNOWN",
-		    "manifest not in the local cache");
-		return;
-	}
 
 	if ((m = calloc(1, sizeof *m)) == NULL) {
 		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
@@ -350,12 +508,23 @@ manifest_handle(struct api_request *ar)
 	m->registry = r;
 	m->head = ar->head;
 	m->by_digest = by_digest;
-	m->accept = evhttp_request_get_input_headers(ar->req);
 	if (by_digest)
 		m->digest = d;
 	else
 		util_strlcpy(m->tag, ar->ref, sizeof m->tag);
 	util_strlcpy(m->repo, ar->repo, sizeof m->repo);
+
+	ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
+	if (have && cache_blob_exists(&p->cache, &e.digest) &&
+	    (r->is_local || p->config->offline || time(NULL) - e.checked < ttl ||
+	    registry_tag_immutable(r, ar->ref))) {
+		manifest_answer(m, &e.digest, e.media_type, NULL, 0, "cache");
+		return;
+	}
+	if (r->is_local) {
+		manifest_unknown(m, "manifest not in the local cache");
+		return;
+	}
 	if (have) {
 		m->have_stale = 1;
 		m->stale = e;

@@ -2,8 +2,9 @@
  * GET /metrics: the counters of stats.c in the Prometheus text format
  * (version 0.0.4), for scrapers and for the tests: the plain counters and
  * gauges, responses by route and status class, a latency histogram per
- * route, and upstream requests, errors, bytes and breaker openings per
- * registry entry or feed.
+ * route, and per registry entry or feed its upstream requests, errors,
+ * bytes and breaker openings, and its upstream slots in use and requests
+ * in line.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -74,9 +75,9 @@ metrics_entries(struct evbuffer *b)
 		enum stats_entry_counter	 c;
 		const char			*name, *help;
 	} families[] = {
-		{ STATS_ENTRY_REQUESTS, "pullgate_upstream_requests_total",
+		{ STATS_ENTRY_REQUESTS, "pullgate_upstream_entry_requests_total",
 		  "Upstream requests finished, by registry entry or feed" },
-		{ STATS_ENTRY_ERRORS, "pullgate_upstream_errors_total",
+		{ STATS_ENTRY_ERRORS, "pullgate_upstream_entry_errors_total",
 		  "Upstream requests that failed (no answer, 5xx), by entry" },
 		{ STATS_ENTRY_BYTES, "pullgate_upstream_entry_bytes_total",
 		  "Body bytes received from upstreams, by entry" },
@@ -95,12 +96,39 @@ metrics_entries(struct evbuffer *b)
 	}
 }
 
+
+/* A gauge of the upstream slots, a line per registry entry and feed. */
+static void
+metrics_slots(struct proxy *p, struct evbuffer *b, const char *name,
+    const char *help, int waiting)
+{
+	const struct registry_table	*tables[2];
+	const struct registry		*r;
+	size_t				 t, i;
+	int				 active, queued;
+
+	tables[0] = &p->config->registries;
+	tables[1] = &p->config->feeds;
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help,
+	    name);
+	for (t = 0; t < 2; t++) {
+		for (i = 0; i < tables[t]->count; i++) {
+			r = &tables[t]->entries[i];
+			if (r->is_local)
+				continue;
+			entryqueue_counts(p->queue, r, &active, &queued);
+			evbuffer_add_printf(b, "%s{%s=\"%s\"} %d\n", name,
+			    "entry", r->name,
+			    waiting ? queued : active);
+		}
+	}
+}
+
 void
 metrics_handle(struct proxy *p, struct evhttp_request *req)
 {
 	struct evbuffer	*b;
 
-	(void)p;
 	if ((b = evbuffer_new()) == NULL) {
 		reply_error(req, 500, "UNKNOWN", "out of memory");
 		return;
@@ -108,6 +136,10 @@ metrics_handle(struct proxy *p, struct evhttp_request *req)
 	metrics_counters(b);
 	metrics_requests(b);
 	metrics_entries(b);
+	metrics_slots(p, b, "pullgate_upstream_entry_in_flight",
+	    "Upstream requests holding a slot, per entry", 0);
+	metrics_slots(p, b, "pullgate_upstream_entry_waiting",
+	    "Upstream requests waiting for a slot, per entry", 1);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4");
 	reply_send(req, 200, b);

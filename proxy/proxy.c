@@ -100,7 +100,9 @@ proxy_run(struct config *c)
 		goto out;
 	}
 	if ((p.tokens = tokens_new(&p)) == NULL ||
-	    (p.fetcher = fetcher_new(p.base, c)) == NULL) {
+	    (p.fetcher = fetcher_new(p.base, c)) == NULL ||
+	    (p.queue = entryqueue_new(p.base, c->upstream_max_per_entry,
+	    c->upstream_queue_timeout)) == NULL) {
 		log_error("cannot create the upstream transfer engine");
 		goto out;
 	}
@@ -132,6 +134,7 @@ out:
 	stream_free_all(&p);
 	tokens_free(p.tokens);
 	fetcher_free(p.fetcher);
+	entryqueue_free(p.queue);
 	if (p.watch_ev != NULL)
 		event_free(p.watch_ev);
 	storewatch_free(p.watch);

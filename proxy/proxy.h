@@ -129,13 +129,26 @@ const char	*fetch_header(const struct fetch *, const char *);
 int64_t		 fetch_content_length(const struct fetch *);
 struct evbuffer	*fetch_body(const struct fetch *);
 
+/* entryqueue.c: at most N upstream requests per entry, the rest in line. */
+struct entryqueue;
+struct entryqueue_ticket;
+typedef void (*entryqueue_cb)(int, void *);
+
+struct entryqueue *entryqueue_new(struct event_base *, int, int);
+void	 entryqueue_free(struct entryqueue *);
+struct entryqueue_ticket *entryqueue_enter(struct entryqueue *, const void *,
+	     entryqueue_cb, void *, int *);
+void	 entryqueue_leave(struct entryqueue *, struct entryqueue_ticket *);
+void	 entryqueue_counts(const struct entryqueue *, const void *, int *,
+	     int *);
+
 /* proxy.c: the daemon's shared state. */
 struct transfer;
 struct stream;
-struct upstream_req;
+struct upstream_call;
 TAILQ_HEAD(transfer_list, transfer);
 TAILQ_HEAD(stream_list, stream);
-TAILQ_HEAD(upstream_list, upstream_req);
+TAILQ_HEAD(upstream_list, upstream_call);
 
 struct proxy {
 	struct event_base	*base;
@@ -152,6 +165,7 @@ struct proxy {
 	struct transfer_list	 transfers;	/* downloads in flight */
 	struct stream_list	 streams;	/* clients following them */
 	struct upstream_list	 upstreams;	/* upstream requests in flight */
+	struct entryqueue	*queue;		/* their slots per entry */
 	struct event		*sigint, *sigterm;
 	struct evhttp		*control;	/* the owner-only control socket */
 	char			 control_path[108];
@@ -216,8 +230,7 @@ struct upstream_request {
 	const char		*ref;		/* or NULL */
 	const char		*query;		/* or NULL */
 	int			 head;
-	int			 accept_manifests;
-	struct evkeyvalq	*client_headers;	/* their Accept values */
+	int			 accept_manifests;	/* every manifest type */
 	size_t			 max_body;
 	int			 timeout;	/* seconds; 0: low-speed limits only */
 	const char		*url;		/* a whole URL instead (feeds) */
@@ -229,6 +242,7 @@ struct upstream_req *upstream_start(struct proxy *, struct registry *,
 	     const struct upstream_request *, const struct fetch_callbacks *,
 	     void *, long *, char **);
 void	 upstream_cancel(struct upstream_req *);
+int	 upstream_busy(const char *);
 void	 upstream_shutdown(struct proxy *);
 
 /* api.c: the /v2/ pull API, routed to the handlers below. */

@@ -285,6 +285,11 @@ reply_upstream_failure(struct evhttp_request *req, const struct registry *r,
 	case 429:
 		reply_error(req, 429, "TOOMANYREQUESTS", msg);
 		break;
+	case 503:	/* no slot of the entry's in time (upstream_busy) */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", "10");
+		reply_error(req, 503, "UNAVAILABLE", msg);
+		break;
 	case 507:	/* ours: the byte budget */
 		reply_error(req, 507, "UNAVAILABLE", msg);
 		break;

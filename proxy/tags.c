@@ -1,7 +1,8 @@
 /*
  * tags/list: asked of the upstream while it answers (with the client's
  * n and last), otherwise — and always for the local entry — the tags in
- * the cache, paginated the same way.
+ * the cache, paginated the same way. Clients asking the same page at
+ * once share one upstream request (upstream.c).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -140,10 +141,10 @@ static void
 tags_done_cb(struct fetch *f, const char *error, void *arg)
 {
 	struct tags_fetch	*tf = arg;
-	struct evbuffer		*body = fetch_body(f);
+	struct evbuffer		*body = fetch_body(f), *copy;
 	json_t			*root;
 	json_error_t		 jerr;
-	long			 status = fetch_status(f);
+	long			 status = upstream_busy(error) ? 503 : fetch_status(f);
 	size_t			 len;
 
 	if (status == 0 || status == 429 || status >= 500) {
@@ -173,7 +174,14 @@ tags_done_cb(struct fetch *f, const char *error, void *arg)
 	}
 	json_decref(root);
 	tags_pass_link(tf, fetch_header(f, "Link"));
-	reply_json(tf->req, 200, body);
+	/* A copy: clients asking the same share one upstream answer. */
+	if ((copy = evbuffer_new()) == NULL ||
+	    evbuffer_add(copy, evbuffer_pullup(body, -1), len) != 0)
+		reply_error(tf->req, 500, "UNKNOWN", "out of memory");
+	else
+		reply_json(tf->req, 200, copy);
+	if (copy != NULL)
+		evbuffer_free(copy);
 out:
 	free(tf);
 }

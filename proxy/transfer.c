@@ -237,7 +237,8 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 		goto out;
 	if (error != NULL) {
 		log_warn("%s: %s", t->what, error);
-		transfer_fail(t, 0, "upstream transfer failed: %s", error);
+		transfer_fail(t, upstream_busy(error) ? 503 : 0,
+		    "upstream transfer failed: %s", error);
 		goto out;
 	}
 	if (t->http_status == 304) {

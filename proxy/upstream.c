@@ -9,28 +9,42 @@
  *           challenge, one token fetch (token.c) and one retry
  *   mtls    the client certificate and key, if the identity is usable
  *
- * The client's own Authorization header is never passed on. A redirect to
+ * The client's own Authorization header is never passed on, nor its
+ * Accept: a manifest is always asked for with every manifest type, so
+ * the answer (a tag's index) is the same whoever asked. A redirect to
  * another host carries no credentials: curl drops the Authorization
  * header and basic credentials when the host changes.
+ *
+ * Upstream work is bounded: identical requests in flight are one call
+ * (upstream_key), and each call holds one of its entry's slots
+ * (entryqueue.c) while it runs, waiting in line for one if needed.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "proxy.h"
 
 #define UPSTREAM_MAGIC	0x55505354	/* "UPST" */
+#define UPSTREAM_CALL_MAGIC	0x5550434c	/* "UPCL" */
 
-struct upstream_req {
+/* What a request that got no slot in time ends with (upstream_busy). */
+static const char upstream_queue_timeout[] =
+    "too many requests to this upstream at once: no slot within the queue "
+    "timeout";
+
+/*
+ * One request to an entry as it goes out: identical requests in flight
+ * (the same key) are one call with several callers, so 20 clients asking
+ * for one uncached tag make one upstream GET. It holds one of its entry's
+ * slots (entryqueue.c) while it runs.
+ */
+struct upstream_call {
 	unsigned		 magic;
 	struct proxy		*proxy;
 	struct registry		*registry;
+	char			*key;		/* NULL: never shared */
 	char			*url;
 	char			*accept;	/* "Accept: ..." or NULL */
 	struct curl_slist	*extra;		/* more request headers */
@@ -39,15 +53,25 @@ struct upstream_req {
 	int			 timeout;
 	int			 no_redirect;
 	char			 scope[TOKEN_SCOPE_MAX];
-	struct fetch_callbacks	 cb;
-	void			*arg;
+	struct fetch_callbacks	 cb;		/* the only caller's, if unshared */
+	struct entryqueue_ticket *ticket;	/* its slot, or its place in line */
 	struct fetch		*fetch;		/* the running attempt */
 	struct fetch		*held;		/* the 401, while a token comes */
 	struct token_waiter	*waiter;
 	int			 attempt;
 	int			 want_token;
 	struct challenge	 challenge;
-	TAILQ_ENTRY(upstream_req) entry;	/* proxy->upstreams */
+	TAILQ_HEAD(, upstream_req) callers;
+	TAILQ_ENTRY(upstream_call) entry;	/* proxy->upstreams */
+};
+
+/* One caller's handle on a call. */
+struct upstream_req {
+	unsigned		 magic;
+	struct upstream_call	*call;
+	struct fetch_callbacks	 cb;
+	void			*arg;
+	TAILQ_ENTRY(upstream_req) entry;	/* call->callers */
 };
 
 /* <url>/v2/<repo>/<what>[/<ref>][?<query>], or NULL. */
@@ -60,90 +84,52 @@ upstream_url(const struct registry *r, const char *repo, const char *what,
 	    query != NULL ? "?" : "", query != NULL ? query : "");
 }
 
-static int
-upstream_header_value_ok(const char *v)
-{
-	for (; *v != '\0'; v++)
-		if (iscntrl((unsigned char)*v))
-			return 0;
-	return 1;
-}
-
-/* Every Accept value the client sent, joined, or all manifest types. */
-static char *
-upstream_accept(struct evkeyvalq *client)
-{
-	struct evkeyval	*kv;
-	char		*accept = NULL, *joined;
-
-	if (client != NULL) {
-		TAILQ_FOREACH(kv, client, next) {
-			if (strcasecmp(kv->key, "Accept") != 0 ||
-			    !upstream_header_value_ok(kv->value) ||
-			    kv->value[0] == '\0')
-				continue;
-			joined = (accept == NULL) ?
-			    util_printf("Accept: %s", kv->value) :
-			    util_printf("%s, %s", accept, kv->value);
-			free(accept);
-			if ((accept = joined) == NULL)
-				return NULL;
-			if (strlen(accept) > 4096)
-				break;
-		}
-	}
-	if (accept == NULL)
-		return util_printf("%s", mediatype_accept_header);
-	if (strstr(accept, "application/vnd.") == NULL) {
-		/* Only wildcards (curl's "*\/\*"): registries want the types. */
-		joined = util_printf("%s, %s", mediatype_accept_header, accept + 8);
-		free(accept);
-		accept = joined;
-	}
-	return accept;
-}
-
 static void
-upstream_free(struct upstream_req *u)
+upstream_call_free(struct upstream_call *c)
 {
-	TAILQ_REMOVE(&u->proxy->upstreams, u, entry);
-	stats_add(STATS_UPSTREAM_ACTIVE, -1);
-	if (u->held != NULL)
-		fetch_release(u->held);
-	if (u->waiter != NULL)
-		token_forget(u->proxy->tokens, u->waiter);
-	free(u->url);
-	free(u->accept);
-	curl_slist_free_all(u->extra);
-	u->magic = 0;
-	free(u);
+	TAILQ_REMOVE(&c->proxy->upstreams, c, entry);
+	if (c->fetch != NULL)
+		fetch_cancel(c->fetch);
+	if (c->held != NULL)
+		fetch_release(c->held);
+	if (c->waiter != NULL)
+		token_forget(c->proxy->tokens, c->waiter);
+	if (c->ticket != NULL)
+		entryqueue_leave(c->proxy->queue, c->ticket);
+	free(c->key);
+	free(c->url);
+	free(c->accept);
+	curl_slist_free_all(c->extra);
+	c->magic = 0;
+	free(c);
 }
 
-static int	upstream_attempt(struct upstream_req *);
+static int	upstream_attempt(struct upstream_call *);
 
 static int
 upstream_headers_cb(struct fetch *f, long status, void *arg)
 {
-	struct upstream_req	*u = arg;
+	struct upstream_call	*c = arg;
 
-	if (status == 401 && (u->registry->auth & AUTH_TOKEN) && u->attempt == 0 &&
-	    challenge_parse(fetch_header(f, "WWW-Authenticate"), &u->challenge) == 0) {
-		u->want_token = 1;
+	if (status == 401 && (c->registry->auth & AUTH_TOKEN) && c->attempt == 0 &&
+	    challenge_parse(fetch_header(f, "WWW-Authenticate"), &c->challenge) == 0) {
+		c->want_token = 1;
 		return -1;	/* ends this attempt; on_done asks for a token */
 	}
-	if (u->cb.on_headers != NULL)
-		return u->cb.on_headers(f, status, u->arg);
+	if (c->cb.on_headers != NULL)	/* unshared calls only */
+		return c->cb.on_headers(f, status,
+		    TAILQ_FIRST(&c->callers)->arg);
 	return 0;
 }
 
 static int
 upstream_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 {
-	struct upstream_req	*u = arg;
+	struct upstream_call	*c = arg;
 
 	stats_add(STATS_UPSTREAM_BYTES, (int64_t)len);
-	stats_entry_add(u->registry->name, STATS_ENTRY_BYTES, (int64_t)len);
-	return u->cb.on_data(f, data, len, u->arg);
+	stats_entry_add(c->registry->name, STATS_ENTRY_BYTES, (int64_t)len);
+	return c->cb.on_data(f, data, len, TAILQ_FIRST(&c->callers)->arg);
 }
 
 /*
@@ -153,11 +139,11 @@ upstream_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
  * timeout. Any answer closes it again.
  */
 static void
-upstream_breaker(struct upstream_req *u, struct fetch *f, const char *error)
+upstream_breaker(struct upstream_call *c, struct fetch *f, const char *error)
 {
-	struct registry	*r = u->registry;
+	struct registry	*r = c->registry;
 	long		 status = fetch_status(f);
-	int		 secs = u->proxy->config->breaker_seconds;
+	int		 secs = c->proxy->config->breaker_seconds;
 
 	if (f == NULL)
 		return;
@@ -177,78 +163,103 @@ upstream_breaker(struct upstream_req *u, struct fetch *f, const char *error)
 	}
 }
 
-/* Ends the request: the caller's on_done, then nothing more. */
+/*
+ * Ends the call: every caller's on_done, in the order they came, then
+ * nothing more. The slot is given back first, so the next in line starts.
+ */
 static void
-upstream_finish(struct upstream_req *u, struct fetch *f, const char *error)
+upstream_finish(struct upstream_call *c, struct fetch *f, const char *error)
 {
-	upstream_breaker(u, f, error);
-	stats_entry_add(u->registry->name, STATS_ENTRY_REQUESTS, 1);
+	struct upstream_req	*u;
+
+	upstream_breaker(c, f, error);
+	stats_entry_add(c->registry->name, STATS_ENTRY_REQUESTS, 1);
 	if (error != NULL || f == NULL || fetch_status(f) >= 500)
-		stats_entry_add(u->registry->name, STATS_ENTRY_ERRORS, 1);
-	u->cb.on_done(f, error, u->arg);
-	upstream_free(u);
+		stats_entry_add(c->registry->name, STATS_ENTRY_ERRORS, 1);
+	free(c->key);		/* a request made from a callback starts anew */
+	c->key = NULL;
+	if (c->ticket != NULL) {
+		entryqueue_leave(c->proxy->queue, c->ticket);
+		c->ticket = NULL;
+	}
+	if (f != NULL)
+		fetch_retain(f);	/* for callers after the one releasing it */
+	while ((u = TAILQ_FIRST(&c->callers)) != NULL) {
+		TAILQ_REMOVE(&c->callers, u, entry);
+		u->cb.on_done(f, error, u->arg);
+		u->magic = 0;
+		free(u);
+	}
+	if (f != NULL)
+		fetch_release(f);
+	upstream_call_free(c);
 }
 
 static void
 upstream_token_cb(const char *error, void *arg)
 {
-	struct upstream_req	*u = arg;
+	struct upstream_call	*c = arg;
 	char			 msg[512];
+	struct fetch		*held = c->held;
 
-	u->waiter = NULL;
+	c->waiter = NULL;
 	if (error != NULL) {
 		snprintf(msg, sizeof msg, "%s", error);
-		upstream_finish(u, u->held, msg);
+		c->held = NULL;
+		upstream_finish(c, held, msg);
+		fetch_release(held);
 		return;
 	}
-	fetch_release(u->held);
-	u->held = NULL;
-	u->attempt++;
-	if (upstream_attempt(u) != 0)
-		upstream_finish(u, NULL, "cannot start the upstream request");
+	fetch_release(c->held);
+	c->held = NULL;
+	c->attempt++;
+	if (upstream_attempt(c) != 0)
+		upstream_finish(c, NULL, "cannot start the upstream request");
 }
 
 static void
 upstream_done_cb(struct fetch *f, const char *error, void *arg)
 {
-	struct upstream_req	*u = arg;
+	struct upstream_call	*c = arg;
 	char			*cause = NULL;
 
-	u->fetch = NULL;
-	if (!u->want_token) {
-		upstream_finish(u, f, error);
+	c->fetch = NULL;
+	if (!c->want_token) {
+		upstream_finish(c, f, error);
 		return;
 	}
-	u->want_token = 0;
+	c->want_token = 0;
 	fetch_retain(f);
-	u->held = f;
-	if (token_request(u->proxy->tokens, u->registry, u->scope, &u->challenge,
-	    upstream_token_cb, u, &u->waiter, &cause) != 0) {
-		upstream_finish(u, f, cause);
+	c->held = f;
+	if (token_request(c->proxy->tokens, c->registry, c->scope, &c->challenge,
+	    upstream_token_cb, c, &c->waiter, &cause) != 0) {
+		c->held = NULL;
+		upstream_finish(c, f, cause);
+		fetch_release(f);
 		free(cause);
 	}
 }
 
 static int
-upstream_attempt(struct upstream_req *u)
+upstream_attempt(struct upstream_call *c)
 {
 	struct fetch_callbacks	 cb = { upstream_headers_cb,
-	    u->cb.on_data != NULL ? upstream_data_cb : NULL, upstream_done_cb };
-	struct registry		*r = u->registry;
+	    c->cb.on_data != NULL ? upstream_data_cb : NULL, upstream_done_cb };
+	struct registry		*r = c->registry;
 	struct fetch_request	 fr;
 	struct curl_slist	*h = NULL, *n, *x;
 	const char		*token;
 	char			*auth = NULL;
 
 	memset(&fr, 0, sizeof fr);
-	fr.url = u->url;
-	fr.head = u->head;
-	fr.max_body = u->max_body;
-	fr.timeout = u->timeout;
-	fr.no_redirect = u->no_redirect;
-	if (u->accept != NULL && (h = curl_slist_append(h, u->accept)) == NULL)
+	fr.url = c->url;
+	fr.head = c->head;
+	fr.max_body = c->max_body;
+	fr.timeout = c->timeout;
+	fr.no_redirect = c->no_redirect;
+	if (c->accept != NULL && (h = curl_slist_append(h, c->accept)) == NULL)
 		return -1;
-	for (x = u->extra; x != NULL; x = x->next) {
+	for (x = c->extra; x != NULL; x = x->next) {
 		if ((n = curl_slist_append(h, x->data)) == NULL) {
 			curl_slist_free_all(h);
 			return -1;
@@ -258,7 +269,7 @@ upstream_attempt(struct upstream_req *u)
 	if (r->auth & AUTH_BEARER)
 		auth = util_printf("Authorization: Bearer %s", r->bearer);
 	else if ((r->auth & AUTH_TOKEN) &&
-	    (token = token_lookup(u->proxy->tokens, r, u->scope)) != NULL)
+	    (token = token_lookup(c->proxy->tokens, r, c->scope)) != NULL)
 		auth = util_printf("Authorization: Bearer %s", token);
 	else if ((r->auth & AUTH_BASIC) && !(r->auth & AUTH_TOKEN)) {
 		fr.username = r->username;
@@ -276,26 +287,103 @@ upstream_attempt(struct upstream_req *u)
 	}
 	fr.headers = h;
 	fetch_request_tls(&fr, r);
-	if ((u->fetch = fetch_start(u->proxy->fetcher, &fr, &cb, u)) == NULL) {
+	if ((c->fetch = fetch_start(c->proxy->fetcher, &fr, &cb, c)) == NULL) {
 		curl_slist_free_all(h);
 		return -1;
 	}
+	stats_add(STATS_UPSTREAM_REQUESTS, 1);
 	return 0;
 }
 
+/* The call got its slot after waiting in line, or waited too long. */
+static void
+upstream_slot_cb(int granted, void *arg)
+{
+	struct upstream_call	*c = arg;
+
+	if (c->magic != UPSTREAM_CALL_MAGIC)
+		fatal("%s: bad magic", __func__);
+	if (!granted) {
+		c->ticket = NULL;	/* gone */
+		log_warn("registry '%s': %s", c->registry->name,
+		    upstream_queue_timeout);
+		upstream_finish(c, NULL, upstream_queue_timeout);
+		return;
+	}
+	if (upstream_attempt(c) != 0)
+		upstream_finish(c, NULL, "cannot start the upstream request");
+}
+
 /*
- * Starts a request to registry r for repository repo. Returns NULL with
- * *cause (never a secret) and *status (401 when our own credentials are
- * unusable, else 0) if it cannot be made at all.
+ * Whether a request ended because it got no slot of its entry in time
+ * (error is its on_done's): its caller answers 503 with Retry-After, or
+ * from the cache.
+ */
+int
+upstream_busy(const char *error)
+{
+	return error == upstream_queue_timeout;
+}
+
+/*
+ * What makes two requests one: entry, method, URL, the Accept sent, and
+ * what the answer may be. Only requests whose whole answer goes to
+ * on_done (no streaming callbacks, no extra headers) are shared.
+ */
+static char *
+upstream_key(const struct registry *r, const struct upstream_call *c,
+    const struct fetch_callbacks *cb)
+{
+	if (cb->on_headers != NULL || cb->on_data != NULL || c->extra != NULL)
+		return NULL;
+	return util_printf("%s %s %s|%s|%zu|%d|%d", r->name,
+	    c->head ? "HEAD" : "GET", c->url, c->accept != NULL ? c->accept : "",
+	    c->max_body, c->timeout, c->no_redirect);
+}
+
+static struct upstream_call *
+upstream_find(struct proxy *p, const char *key)
+{
+	struct upstream_call	*c;
+
+	TAILQ_FOREACH(c, &p->upstreams, entry)
+		if (c->key != NULL && strcmp(c->key, key) == 0)
+			return c;
+	return NULL;
+}
+
+static struct upstream_req *
+upstream_caller(struct upstream_call *c, const struct fetch_callbacks *cb,
+    void *arg)
+{
+	struct upstream_req	*u;
+
+	if ((u = calloc(1, sizeof *u)) == NULL)
+		return NULL;
+	u->magic = UPSTREAM_MAGIC;
+	u->call = c;
+	u->cb = *cb;
+	u->arg = arg;
+	TAILQ_INSERT_TAIL(&c->callers, u, entry);
+	return u;
+}
+
+/*
+ * Starts a request to registry r for repository repo, or joins the
+ * identical one in flight. It waits for a slot of r's if all are taken.
+ * Returns NULL with *cause (never a secret) and *status (401 when our own
+ * credentials are unusable, else 0) if it cannot be made at all.
  */
 struct upstream_req *
 upstream_start(struct proxy *p, struct registry *r,
     const struct upstream_request *ur, const struct fetch_callbacks *cb,
     void *arg, long *status, char **cause)
 {
+	struct upstream_call	*c, *same;
 	struct upstream_req	*u;
 	struct curl_slist	*x;
 	char			 why[600];
+	int			 granted;
 
 	*status = 0;
 	if (r->is_local || r->url[0] == '\0') {
@@ -318,65 +406,93 @@ upstream_start(struct proxy *p, struct registry *r,
 		    "no client certificate configured" : why);
 		return NULL;
 	}
-	if ((u = calloc(1, sizeof *u)) == NULL) {
+	if ((c = calloc(1, sizeof *c)) == NULL) {
 		*cause = util_printf("out of memory");
 		return NULL;
 	}
-	u->magic = UPSTREAM_MAGIC;
-	u->proxy = p;
-	TAILQ_INSERT_TAIL(&p->upstreams, u, entry);
-	stats_add(STATS_UPSTREAM_ACTIVE, 1);
-	u->registry = r;
-	u->head = ur->head;
-	u->max_body = ur->max_body;
-	u->timeout = ur->timeout;
-	u->no_redirect = ur->no_redirect;
-	u->cb = *cb;
-	u->arg = arg;
-	snprintf(u->scope, sizeof u->scope, "repository:%s:pull",
+	c->magic = UPSTREAM_CALL_MAGIC;
+	c->proxy = p;
+	TAILQ_INIT(&c->callers);
+	TAILQ_INSERT_TAIL(&p->upstreams, c, entry);
+	c->registry = r;
+	c->head = ur->head;
+	c->max_body = ur->max_body;
+	c->timeout = ur->timeout;
+	c->no_redirect = ur->no_redirect;
+	c->cb = *cb;
+	snprintf(c->scope, sizeof c->scope, "repository:%s:pull",
 	    ur->repo != NULL ? ur->repo : "");
 	if (ur->url != NULL)
-		u->url = util_printf("%s", ur->url);
+		c->url = util_printf("%s", ur->url);
 	else
-		u->url = upstream_url(r, ur->repo, ur->what, ur->ref, ur->query);
+		c->url = upstream_url(r, ur->repo, ur->what, ur->ref, ur->query);
 	for (x = ur->extra_headers; x != NULL; x = x->next)
-		u->extra = curl_slist_append(u->extra, x->data);
+		c->extra = curl_slist_append(c->extra, x->data);
 	if (ur->accept_manifests)
-		u->accept = upstream_accept(ur->client_headers);
-	if (u->url == NULL || (ur->accept_manifests && u->accept == NULL) ||
-	    upstream_attempt(u) != 0) {
-		upstream_free(u);
-		*cause = util_printf("cannot start the upstream request");
-		return NULL;
+		c->accept = util_printf("%s", mediatype_accept_header);
+	if (c->url == NULL || (ur->accept_manifests && c->accept == NULL))
+		goto fail;
+	c->key = upstream_key(r, c, cb);
+	if (c->key != NULL && (same = upstream_find(p, c->key)) != NULL &&
+	    same != c) {
+		upstream_call_free(c);
+		if ((u = upstream_caller(same, cb, arg)) == NULL) {
+			*cause = util_printf("out of memory");
+			return NULL;
+		}
+		stats_add(STATS_UPSTREAM_SHARED, 1);
+		log_debug("%s: %s: joined the request in flight", __func__,
+		    same->url);
+		return u;
 	}
+	if ((u = upstream_caller(c, cb, arg)) == NULL)
+		goto fail;
+	c->ticket = entryqueue_enter(p->queue, r, upstream_slot_cb, c, &granted);
+	if (c->ticket == NULL || (granted && upstream_attempt(c) != 0))
+		goto fail;
+	if (!granted)
+		log_debug("%s: %s: waiting for a slot", __func__, c->url);
 	return u;
+fail:
+	while ((u = TAILQ_FIRST(&c->callers)) != NULL) {
+		TAILQ_REMOVE(&c->callers, u, entry);
+		free(u);
+	}
+	upstream_call_free(c);
+	*cause = util_printf("cannot start the upstream request");
+	return NULL;
 }
 
-/* Stops a request; its callbacks are never called again. */
+/* Stops a caller's request; its callbacks are never called again. */
 void
 upstream_cancel(struct upstream_req *u)
 {
-	if (u->fetch != NULL)
-		fetch_cancel(u->fetch);
-	upstream_free(u);
+	struct upstream_call	*c = u->call;
+
+	if (u->magic != UPSTREAM_MAGIC)
+		fatal("%s: bad magic", __func__);
+	TAILQ_REMOVE(&c->callers, u, entry);
+	u->magic = 0;
+	free(u);
+	if (TAILQ_EMPTY(&c->callers))
+		upstream_call_free(c);	/* nobody waits for it any more */
 }
 
 /*
  * At shutdown, while the clients' connections still exist: every request
- * in flight ends with an error for its caller (who answers its client),
- * and nothing is left behind.
+ * in flight or in line ends with an error for its callers (who answer
+ * their clients), and nothing is left behind.
  */
 void
 upstream_shutdown(struct proxy *p)
 {
-	struct upstream_req	*u;
+	struct upstream_call	*c;
 
-	while ((u = TAILQ_FIRST(&p->upstreams)) != NULL) {
-		if (u->fetch != NULL) {
-			fetch_cancel(u->fetch);
-			u->fetch = NULL;
+	while ((c = TAILQ_FIRST(&p->upstreams)) != NULL) {
+		if (c->fetch != NULL) {
+			fetch_cancel(c->fetch);
+			c->fetch = NULL;
 		}
-		u->cb.on_done(NULL, "pullgate is shutting down", u->arg);
-		upstream_free(u);
+		upstream_finish(c, NULL, "pullgate is shutting down");
 	}
 }

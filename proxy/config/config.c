@@ -35,6 +35,8 @@ config_defaults(struct config *c)
 	c->low_speed_time = 30;
 	c->low_speed_limit = 1024;
 	c->manifest_max_bytes = 4 * 1024 * 1024;
+	c->upstream_max_per_entry = 16;
+	c->upstream_queue_timeout = 60;
 	c->tag_ttl = 300;
 	c->breaker_seconds = 30;
 	c->feed_ttl = 300;
@@ -174,6 +176,12 @@ static const struct config_key config_transfer_keys[] = {
 	{ "manifest_max_bytes", CONFIG_KEY_INT,
 	    CONFIG_FIELD(struct config, manifest_max_bytes),
 	    .min = 4096, .max = 64L << 20, .unit = "bytes" },
+	{ "max_per_entry", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, upstream_max_per_entry),
+	    .min = 1, .max = 1024, .unit = "requests" },
+	{ "queue_timeout", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, upstream_queue_timeout),
+	    .min = 1, .max = 3600, .unit = "seconds" },
 	{ NULL }
 };
 

@@ -119,6 +119,8 @@ struct config {
 	int	 low_speed_time;		/* seconds below low_speed_limit */
 	long	 low_speed_limit;		/* bytes per second */
 	size_t	 manifest_max_bytes;
+	int	 upstream_max_per_entry;	/* requests at once per entry */
+	int	 upstream_queue_timeout;	/* seconds one waits for a slot */
 	int	 tag_ttl;			/* seconds a cached tag is fresh */
 	int	 breaker_seconds;		/* skip a failed upstream this long */
 	int64_t	 cache_max_bytes;		/* 0: no budget */

@@ -37,7 +37,7 @@ check "upstream bytes counted, per entry too" sh -c \
     "test $(m pullgate_upstream_bytes_total) -ge 600000 &&
      test $(m 'pullgate_upstream_entry_bytes_total{entry="remote"}') -ge 600000"
 check "upstream requests counted for the entry" \
-    test "$(m 'pullgate_upstream_requests_total{entry="remote"}')" -ge 5
+    test "$(m 'pullgate_upstream_entry_requests_total{entry="remote"}')" -ge 5
 check "no downloads or streams left in flight" sh -c \
     "test $(m pullgate_transfers_in_flight) = 0 && test $(m pullgate_streams_in_flight) = 0"
 
@@ -56,7 +56,7 @@ check "with the upstream stopped the tag is served" \
 check "... as a stale answer" \
     test "$(m 'pullgate_answers_total{source="stale"}')" -gt "$s0"
 check "... the entry's upstream error counted" \
-    test "$(m 'pullgate_upstream_errors_total{entry="remote"}')" -ge 1
+    test "$(m 'pullgate_upstream_entry_errors_total{entry="remote"}')" -ge 1
 check "... and its breaker opening" \
     test "$(m 'pullgate_breaker_openings_total{entry="remote"}')" = 1
 curl -s -o /dev/null "http://127.0.0.1:$PG_PORT/nothing-here"

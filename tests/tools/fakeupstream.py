@@ -12,18 +12,43 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
   --delay   pause after each chunk (a slow upstream)
   --bearer KEY     answer 401 unless "Authorization: Bearer KEY"
   --redirect BASE  answer blob requests with a 302 to BASE + path
+  --answer-delay S wait S seconds before answering (a slow upstream)
 Each request's Authorization header, if any, is logged after the path.
+
+Manifests: files in the blobs directory are also manifests by digest
+(Content-Type from their mediaType), and a file tags/<repo path>/<tag>
+holding a digest makes that tag. GET /_fake/stats (not logged) answers
+{"max": most requests in progress at once, "now": in progress}.
+
+Hostile upstreams, chosen by a repository's first component, whatever
+--mode says:
+  stall/...        headers with a Content-Length, then no byte, ever
+  endless/...      a status line, then header lines without end
+  loop/...         a redirect to itself, forever
+  wrongdigest/...  a manifest by digest answers another valid manifest
 """
 import argparse
+import hashlib
 import http.server
+import json
 import os
 import re
 import sys
+import threading
 import time
 
 from testhttp import Server, reply_json
 
 BLOB = re.compile(r"^/v2/(.+)/blobs/sha256:([0-9a-f]{64})$")
+MANIFEST = re.compile(r"^/v2/(.+)/manifests/([^/]+)$")
+LOCK = threading.Lock()
+STATS = {"now": 0, "max": 0}
+
+
+def busy(n):
+    with LOCK:
+        STATS["now"] += n
+        STATS["max"] = max(STATS["max"], STATS["now"])
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -39,10 +64,77 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                    " AUTH " + auth if auth else ""))
 
     def do_HEAD(self):
-        self.handle_any(head=True)
+        self.counted(head=True)
 
     def do_GET(self):
-        self.handle_any(head=False)
+        if self.path == "/_fake/stats":
+            with LOCK:
+                reply_json(self, 200, dict(STATS))
+            return
+        self.counted(head=False)
+
+    def counted(self, head):
+        busy(1)
+        try:
+            self.handle_any(head)
+        finally:
+            busy(-1)
+
+    def hostile(self, kind, path):
+        """The misbehaviours; True when one answered."""
+        if kind == "stall":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(120)
+            self.close_connection = True
+            return True
+        if kind == "endless":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            line = b"X-Endless: " + b"a" * 1000 + b"\r\n"
+            try:
+                for _ in range(1000000):      # 1 GB at most
+                    self.wfile.write(line)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return True
+        if kind == "loop":
+            self.send_response(302)
+            self.send_header("Location", path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        return False
+
+    def manifest(self, repo, ref, head, wrong):
+        """A manifest by digest (a file of the blobs directory) or tag."""
+        o = self.server.opts
+        if not ref.startswith("sha256:"):
+            t = os.path.join(o.blobs, "tags", repo, ref)
+            if not os.path.exists(t):
+                return False
+            ref = open(t).read().strip()
+        f = os.path.join(o.blobs, ref[len("sha256:"):])
+        if not os.path.exists(f):
+            return False
+        data = open(f, "rb").read()
+        if wrong:   # another manifest, valid, announced as what it is
+            data = json.dumps(dict(json.loads(data), annotations={
+                "wrong": "yes"})).encode()
+        mt = json.loads(data).get("mediaType",
+                                  "application/vnd.oci.image.manifest.v1+json")
+        self.send_response(200)
+        self.send_header("Content-Type", mt)
+        self.send_header("Docker-Content-Digest",
+                         "sha256:" + hashlib.sha256(data).hexdigest())
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+        return True
 
     def handle_any(self, head):
         self.record()
@@ -51,6 +143,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if o.bearer and self.headers.get("Authorization") != "Bearer " + o.bearer:
             reply_json(self, 401, {"errors": [{"code": "UNAUTHORIZED",
                                                "message": "key"}]}, head)
+            return
+        if o.answer_delay and path != "/v2/":
+            time.sleep(o.answer_delay)
+        kind = path.split("/")[2] if path.count("/") > 2 else ""
+        if self.hostile(kind, path):
+            return
+        m = MANIFEST.match(path)
+        if m and self.manifest(m.group(1), m.group(2), head,
+                               kind == "wrongdigest"):
             return
         if o.redirect and BLOB.match(path):
             self.send_response(302)
@@ -114,6 +215,7 @@ def main():
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--bearer", default="")
     ap.add_argument("--redirect", default="")
+    ap.add_argument("--answer-delay", type=float, default=0.0)
     ap.add_argument("--host", default="127.0.0.1")
     opts = ap.parse_args()
     srv = Server((opts.host, opts.port), Handler)
