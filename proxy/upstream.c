@@ -10,8 +10,8 @@
  *   mtls    the client certificate and key, if the identity is usable
  *
  * The client's own Authorization header is never passed on. A redirect to
- * another host carries no credentials: curl drops the Authorization
- * header and basic credentials when the host changes.
+ * another origin carries no credentials and no client certificate
+ * (fetch.c follows redirects, by one rule for every request).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -37,7 +37,6 @@ struct upstream_req {
 	int			 head;
 	size_t			 max_body;
 	int			 timeout;
-	int			 no_redirect;
 	char			 scope[TOKEN_SCOPE_MAX];
 	struct fetch_callbacks	 cb;
 	void			*arg;
@@ -209,7 +208,8 @@ upstream_done_cb(struct fetch *f, const char *error, void *arg)
 	u->want_token = 0;
 	fetch_retain(f);
 	u->held = f;
-	if (token_request(u->proxy->tokens, u->registry, u->scope, &u->challenge,
+	if (token_request(u->proxy->tokens, u->registry, u->url, u->scope,
+	    &u->challenge,
 	    upstream_token_cb, u, &u->waiter, &cause) != 0) {
 		upstream_finish(u, f, cause);
 		free(cause);
@@ -232,7 +232,6 @@ upstream_attempt(struct upstream_req *u)
 	fr.head = u->head;
 	fr.max_body = u->max_body;
 	fr.timeout = u->timeout;
-	fr.no_redirect = u->no_redirect;
 	if (u->accept != NULL && (h = curl_slist_append(h, u->accept)) == NULL)
 		return -1;
 	for (x = u->extra; x != NULL; x = x->next) {
@@ -245,7 +244,7 @@ upstream_attempt(struct upstream_req *u)
 	if (r->auth & AUTH_BEARER)
 		auth = util_printf("Authorization: Bearer %s", r->bearer);
 	else if ((r->auth & AUTH_TOKEN) &&
-	    (token = token_lookup(u->proxy->tokens, r, u->scope)) != NULL)
+	    (token = token_lookup(u->proxy->tokens, r, u->url, u->scope)) != NULL)
 		auth = util_printf("Authorization: Bearer %s", token);
 	else if ((r->auth & AUTH_BASIC) && !(r->auth & AUTH_TOKEN)) {
 		fr.username = r->username;
@@ -316,7 +315,6 @@ upstream_start(struct proxy *p, struct registry *r,
 	u->head = ur->head;
 	u->max_body = ur->max_body;
 	u->timeout = ur->timeout;
-	u->no_redirect = ur->no_redirect;
 	u->cb = *cb;
 	u->arg = arg;
 	snprintf(u->scope, sizeof u->scope, "repository:%s:pull",
