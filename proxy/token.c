@@ -291,8 +291,8 @@ token_request(struct tokens *t, struct registry *r, const char *url,
 		log_warn("%s '%s': refused the token realm on host %s, which the "
 		    "entry does not trust (token_hosts)",
 		    r->is_feed ? "feed" : "registry", r->name, host);
-		*cause = util_printf("refused the token realm: its host is not one "
-		    "the entry trusts (token_hosts)");
+		*cause = util_printf("refused the token realm: the entry does not "
+		    "trust its host (token_hosts)");
 		return -1;
 	}
 	if (token_key(&k, r, url, scope) != 0) {
