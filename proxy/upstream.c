@@ -209,8 +209,7 @@ upstream_done_cb(struct fetch *f, const char *error, void *arg)
 	fetch_retain(f);
 	u->held = f;
 	if (token_request(u->proxy->tokens, u->registry, u->url, u->scope,
-	    &u->challenge,
-	    upstream_token_cb, u, &u->waiter, &cause) != 0) {
+	    &u->challenge, upstream_token_cb, u, &u->waiter, &cause) != 0) {
 		upstream_finish(u, f, cause);
 		free(cause);
 	}
