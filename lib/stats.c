@@ -58,6 +58,14 @@ static const struct {
 	    "Upstream requests holding a slot of their entry", 1 },
 	[STATS_UPSTREAM_WAITING] = { "pullgate_upstream_waiting",
 	    "Upstream requests waiting for a slot of their entry", 1 },
+	[STATS_TOKENS_FETCHED] = { "pullgate_tokens_fetched_total",
+	    "Bearer tokens fetched from token services", 0 },
+	[STATS_REDIRECTS] = { "pullgate_upstream_redirects_total",
+	    "Upstream redirects followed", 0 },
+	[STATS_REDIRECTS_CROSS_ORIGIN] = {
+	    "pullgate_upstream_redirects_cross_origin_total",
+	    "Redirects to another origin, followed without credentials or "
+	    "client certificate", 0 },
 	[STATS_CACHE_WRITE_ERRORS] = { "pullgate_cache_write_errors_total",
 	    "Downloads that failed writing to the cache (a full disk...)", 0 },
 	[STATS_FEED_SET_SWITCHES] = { "pullgate_feed_set_switches_total",

@@ -1,7 +1,8 @@
 /*
  * Blobs: a cache hit is sent from the file with sendfile (an evbuffer file
- * segment), with Range; a miss joins or starts the one upstream transfer
- * of that digest and streams from it (stream.c). The blob kind of
+ * segment), with Range; a miss joins or starts an upstream download of
+ * that digest (transfer.c says which it may join) and streams from it
+ * (stream.c). The blob kind of
  * transfer lives here: verified by digest, published into blobs/, errors
  * answered as OCI error bodies.
  */

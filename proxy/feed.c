@@ -129,7 +129,6 @@ feed_head_upstream(struct proxy *p, struct evhttp_request *req,
 	memset(&ur, 0, sizeof ur);
 	ur.url = url;
 	ur.head = 1;
-	ur.no_redirect = 1;
 	if (upstream_start(p, f, &ur, &cb, req, &status, &cause) == NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Retry-After", "60");

@@ -222,7 +222,6 @@ feedfile_fetch(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	memset(&ur, 0, sizeof ur);
 	ur.url = url;
 	ur.extra_headers = hdrs;
-	ur.no_redirect = 1;	/* a feed answers itself, or not at all */
 	memset(&tr, 0, sizeof tr);
 	tr.kind = kind;
 	tr.state = ks;

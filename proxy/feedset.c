@@ -283,7 +283,6 @@ feedset_member_start(struct feedset_switch *sw, const char *rel,
 	snprintf(what, sizeof what, "feed %s/%s (new set)", hs->feed->name, rel);
 	memset(&ur, 0, sizeof ur);
 	ur.url = url;
-	ur.no_redirect = 1;
 	memset(&tr, 0, sizeof tr);
 	tr.kind = &feedset_member_kind;
 	tr.state = ff;

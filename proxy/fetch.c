@@ -4,13 +4,26 @@
  * tells us which sockets to watch and when its timer fires; we tell curl
  * when a socket is ready. Nothing here blocks.
  *
- * Redirects are followed (registries send blob downloads to a CDN); curl
- * sends a custom Authorization header only to the host it was given for.
+ * Redirects: every upstream request follows them, by one rule, here —
+ * registries send blob downloads to a CDN and apt mirrors send clients to
+ * other mirrors, and what arrives is verified by digest (blobs, a signed
+ * set's indexes, packages an index lists) whichever host sent it. Curl does
+ * not follow: fetch_redirect does, at most FETCH_MAX_REDIRECTS times, to
+ * http and https URLs only, and the credentials of the request (basic
+ * auth, an Authorization header, the client certificate and key) go to
+ * the origin (scheme, host, port) of the URL it was given for and never
+ * to another: curl itself would keep offering the client certificate.
+ *
+ * A failure reaches the caller (and so the client) as its class only —
+ * unreachable, refused, timed out, TLS, connection broken — never curl's
+ * text, which names hosts and addresses; the full detail is logged here.
  */
 #include <sys/queue.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,9 +54,14 @@ struct fetch {
 	size_t			 max_body;
 	const char		*abort_reason;
 	int			 cancelled;
-	int			 follow;	/* curl follows redirects */
+	char			*url;		/* of the current hop */
+	char			*location;	/* a 3xx's, resolved; to follow */
+	int			 redirects;	/* followed so far */
+	int			 foreign;	/* left the origin: no credentials */
+	int			 head;
+	int64_t			 deadline_ms;	/* whole transfer; 0: none */
 	char			 errbuf[CURL_ERROR_SIZE];
-	char			 message[CURL_ERROR_SIZE + 128];
+	char			 message[256];
 	TAILQ_ENTRY(fetch)	 entry;		/* fetcher->cancelled */
 	TAILQ_ENTRY(fetch)	 all;		/* fetcher->fetches */
 };
@@ -73,6 +91,8 @@ fetch_free(struct fetch *f)
 	f->magic = 0;
 	curl_easy_cleanup(f->easy);
 	curl_slist_free_all(f->headers);
+	free(f->url);
+	free(f->location);
 	evhttp_clear_headers(&f->response_headers);
 	if (f->body != NULL)
 		evbuffer_free(f->body);
@@ -104,6 +124,183 @@ fetch_tls_failure(struct fetch *f, CURLcode code)
 	}
 }
 
+static int64_t
+fetch_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * What went wrong, as a client may be told it: the class of the failure,
+ * never curl's text (it names hosts and addresses).
+ */
+static const char *
+fetch_failure_class(struct fetch *f, CURLcode code)
+{
+	long	oserr = 0;
+
+	if (fetch_tls_failure(f, code))
+		return "TLS connection to the upstream failed (server "
+		    "certificate, CA bundle, or a client certificate the upstream "
+		    "refused)";
+	switch (code) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return "upstream unreachable (its name does not resolve)";
+	case CURLE_COULDNT_CONNECT:
+		curl_easy_getinfo(f->easy, CURLINFO_OS_ERRNO, &oserr);
+		if (oserr == ECONNREFUSED)
+			return "the upstream refused the connection";
+		return "upstream unreachable";
+	case CURLE_OPERATION_TIMEDOUT:
+		return "the upstream timed out";
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return "TLS failure talking to the upstream";
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+		return "the upstream connection broke";
+	default:
+		return "the upstream transfer failed";
+	}
+}
+
+/*
+ * The origin of url — "scheme://host:port", lowercase, the scheme's port
+ * when the URL names none — where credentials may go; -1 if it has none.
+ */
+int
+fetch_origin(const char *url, char *buf, size_t len)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *port = NULL;
+	int	 n = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		n = snprintf(buf, len, "%s://%s:%s", scheme, host, port);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	for (; *buf != '\0'; buf++)
+		*buf = (char)tolower((unsigned char)*buf);
+	return 0;
+}
+
+/* location resolved against the URL of the current hop, or NULL. */
+static char *
+fetch_resolve(const char *base, const char *location)
+{
+	CURLU	*u;
+	char	*out = NULL, *url = NULL;
+
+	if ((u = curl_url()) == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &url, 0) == CURLUE_OK)
+		out = util_printf("%s", url);
+	curl_free(url);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* The request without its Authorization header, for another origin. */
+static void
+fetch_drop_credentials(struct fetch *f)
+{
+	struct curl_slist	*kept = NULL, *h, *n;
+
+	curl_easy_setopt(f->easy, CURLOPT_USERNAME, NULL);
+	curl_easy_setopt(f->easy, CURLOPT_PASSWORD, NULL);
+	curl_easy_setopt(f->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE);
+	curl_easy_setopt(f->easy, CURLOPT_SSLCERT, NULL);
+	curl_easy_setopt(f->easy, CURLOPT_SSLKEY, NULL);
+	for (h = f->headers; h != NULL; h = h->next) {
+		if (strncasecmp(h->data, "Authorization:", 14) == 0)
+			continue;
+		if ((n = curl_slist_append(kept, h->data)) == NULL)
+			break;		/* fewer headers, never the credential */
+		kept = n;
+	}
+	curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, kept);
+	curl_slist_free_all(f->headers);
+	f->headers = kept;
+	f->foreign = 1;
+}
+
+/*
+ * Follows the 3xx the last hop answered: the same easy handle, the next
+ * URL; credentials only if it has the first URL's origin. NULL when the
+ * next hop runs, else why not.
+ */
+static const char *
+fetch_redirect(struct fetch *f)
+{
+	struct fetcher	*fr = f->fetcher;
+	char		 from[512], to[512];
+	char		*next = f->location;
+	int64_t		 left = 0;
+
+	f->location = NULL;
+	if (++f->redirects > FETCH_MAX_REDIRECTS) {
+		log_warn("%s: %s: more than %d redirects", __func__, f->url,
+		    FETCH_MAX_REDIRECTS);
+		free(next);
+		return "the upstream redirected too many times";
+	}
+	if ((strncasecmp(next, "http://", 7) != 0 &&
+	    strncasecmp(next, "https://", 8) != 0) ||
+	    fetch_origin(next, to, sizeof to) != 0) {
+		log_warn("%s: %s: redirect to a URL that is not http or https",
+		    __func__, f->url);
+		free(next);
+		return "the upstream redirected to an unusable URL";
+	}
+	if (f->deadline_ms > 0 && (left = f->deadline_ms - fetch_now_ms()) <= 0) {
+		free(next);
+		return "the upstream timed out";
+	}
+	if (!f->foreign && (fetch_origin(f->url, from, sizeof from) != 0 ||
+	    strcmp(from, to) != 0)) {
+		fetch_drop_credentials(f);
+		stats_add(STATS_REDIRECTS_CROSS_ORIGIN, 1);
+	}
+	stats_add(STATS_REDIRECTS, 1);
+	log_debug("%s: %s -> %s%s", __func__, f->url, next,
+	    f->foreign ? " (no credentials)" : "");
+	free(f->url);
+	f->url = next;
+	f->status = 0;
+	f->headers_done = 0;
+	f->errbuf[0] = '\0';
+	f->abort_reason = NULL;
+	evhttp_clear_headers(&f->response_headers);
+	f->nheaders = 0;
+	curl_easy_setopt(f->easy, CURLOPT_URL, f->url);
+	if (f->deadline_ms > 0)
+		curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, (long)left);
+	if (curl_multi_add_handle(fr->multi, f->easy) != CURLM_OK)
+		return "cannot follow the upstream's redirect";
+	return NULL;
+}
+
 static void
 fetcher_check_done(struct fetcher *fr)
 {
@@ -122,18 +319,19 @@ fetcher_check_done(struct fetcher *fr)
 			continue;	/* freed with the cancelled list */
 		curl_multi_remove_handle(fr->multi, f->easy);
 		error = NULL;
-		if (msg->data.result != CURLE_OK) {
+		if (f->location != NULL) {
+			/* The 3xx hop was cut after its headers on purpose. */
+			if ((error = fetch_redirect(f)) == NULL)
+				continue;
+		} else if (msg->data.result != CURLE_OK) {
 			if (f->abort_reason != NULL)
 				error = f->abort_reason;
 			else {
-				/* curl's category, then its detail. */
-				snprintf(f->message, sizeof f->message, "%s%s%s%s",
-				    fetch_tls_failure(f, msg->data.result) ?
-				    "TLS connection failed (server certificate, CA "
-				    "bundle, or a client certificate the upstream "
-				    "refused): " : "",
-				    curl_easy_strerror(msg->data.result),
+				log_warn("%s %s: %s%s%s", f->head ? "HEAD" : "GET",
+				    f->url, curl_easy_strerror(msg->data.result),
 				    f->errbuf[0] != '\0' ? ": " : "", f->errbuf);
+				snprintf(f->message, sizeof f->message, "%s",
+				    fetch_failure_class(f, msg->data.result));
 				error = f->message;
 			}
 		}
@@ -325,6 +523,7 @@ fetch_header_cb(char *line, size_t size, size_t n, void *arg)
 	struct fetch	*f = arg;
 	size_t		 len = size * n;
 	long		 code = 0;
+	const char	*location;
 
 	if (f->cancelled)
 		return 0;
@@ -341,9 +540,14 @@ fetch_header_cb(char *line, size_t size, size_t n, void *arg)
 	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (code < 200)
 		return len;
-	if (f->follow && code >= 300 && code < 400 &&
-	    evhttp_find_header(&f->response_headers, "Location") != NULL)
-		return len;	/* curl follows it */
+	if (code >= 300 && code < 400 && (location =
+	    evhttp_find_header(&f->response_headers, "Location")) != NULL) {
+		/* Cut here: fetch_redirect follows it, by our rule. */
+		if ((f->location = fetch_resolve(f->url, location)) == NULL)
+			f->abort_reason = "the upstream redirected to an "
+			    "unusable URL";
+		return 0;
+	}
 	f->status = code;
 	f->headers_done = 1;
 	if (f->cb.on_headers != NULL && f->cb.on_headers(f, code, f->arg) != 0) {
@@ -415,20 +619,18 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	f->arg = arg;
 	f->headers = r->headers;
 	f->max_body = r->max_body;
+	f->head = r->head;
 	TAILQ_INIT(&f->response_headers);
-	if ((f->body = evbuffer_new()) == NULL || (f->easy = curl_easy_init()) == NULL)
+	if ((f->url = util_printf("%s", r->url)) == NULL ||
+	    (f->body = evbuffer_new()) == NULL || (f->easy = curl_easy_init()) == NULL)
 		goto fail;
 
-	curl_easy_setopt(f->easy, CURLOPT_URL, r->url);
+	curl_easy_setopt(f->easy, CURLOPT_URL, f->url);
 	curl_easy_setopt(f->easy, CURLOPT_PRIVATE, (char *)f);
 	curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, f->errbuf);
 	curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(f->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	f->follow = !r->no_redirect;
-	curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, (long)f->follow);
-	curl_easy_setopt(f->easy, CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRECTS);
-	curl_easy_setopt(f->easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	curl_easy_setopt(f->easy, CURLOPT_FOLLOWLOCATION, 0L);	/* ours */
 	curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);
 	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME, (long)c->low_speed_time);
 	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT, c->low_speed_limit);
@@ -440,7 +642,7 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	if (r->head)
 		curl_easy_setopt(f->easy, CURLOPT_NOBODY, 1L);
 	if (r->username != NULL) {
-		/* Sent to this URL's host only, never after a redirect elsewhere. */
+		/* Sent to this URL's origin only (fetch_redirect). */
 		curl_easy_setopt(f->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(f->easy, CURLOPT_USERNAME, r->username);
 		curl_easy_setopt(f->easy, CURLOPT_PASSWORD,
@@ -458,8 +660,10 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	}
 	if (r->tls_ca != NULL)
 		curl_easy_setopt(f->easy, CURLOPT_CAINFO, r->tls_ca);
-	if (r->timeout > 0)
+	if (r->timeout > 0) {
 		curl_easy_setopt(f->easy, CURLOPT_TIMEOUT, (long)r->timeout);
+		f->deadline_ms = fetch_now_ms() + (int64_t)r->timeout * 1000;
+	}
 	if (f->headers != NULL)
 		curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
 	if (curl_multi_add_handle(fr->multi, f->easy) != CURLM_OK)

@@ -113,12 +113,12 @@ struct fetch_request {
 	int			 tls_key_der;
 	const char		*tls_ca;	/* CA bundle; NULL: the system's */
 	int			 timeout;	/* whole transfer, seconds; 0: none */
-	int			 no_redirect;	/* do not follow 3xx */
 };
 
 struct fetcher	*fetcher_new(struct event_base *, const struct config *);
 void		 fetcher_free(struct fetcher *);
 void		 fetch_request_tls(struct fetch_request *, const struct registry *);
+int		 fetch_origin(const char *, char *, size_t);
 struct fetch	*fetch_start(struct fetcher *, const struct fetch_request *,
 		     const struct fetch_callbacks *, void *);
 void		 fetch_cancel(struct fetch *);
@@ -206,7 +206,7 @@ void	 reply_text(struct evhttp_request *, int, const char *);
 int	 reply_file(struct evhttp_request *, int, off_t, int);
 void	 reply_tune_connection(struct evhttp_request *);
 
-/* token.c: Docker token flow tokens, per entry and scope. */
+/* token.c: Docker token flow tokens, per entry, origin and scope. */
 #define TOKEN_SCOPE_MAX		(REFERENCE_NAME_MAX + 32)
 
 struct tokens;
@@ -215,9 +215,10 @@ typedef void (*token_cb)(const char *, void *);
 
 struct tokens	*tokens_new(struct proxy *);
 void		 tokens_free(struct tokens *);
-const char	*token_lookup(struct tokens *, const struct registry *, const char *);
+const char	*token_lookup(struct tokens *, const struct registry *,
+		     const char *, const char *);
 int		 token_request(struct tokens *, struct registry *, const char *,
-		     const struct challenge *, token_cb, void *,
+		     const char *, const struct challenge *, token_cb, void *,
 		     struct token_waiter **, char **);
 void		 token_forget(struct tokens *, struct token_waiter *);
 
@@ -234,7 +235,6 @@ struct upstream_request {
 	size_t			 max_body;
 	int			 timeout;	/* seconds; 0: low-speed limits only */
 	const char		*url;		/* a whole URL instead (feeds) */
-	int			 no_redirect;	/* a 3xx is the answer */
 	struct curl_slist	*extra_headers;	/* copied */
 };
 

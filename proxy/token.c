@@ -1,8 +1,13 @@
 /*
  * The Docker token flow's tokens: fetched from the realm a 401 named (only
  * if the entry trusts the realm's host), anonymously or with the entry's
- * credentials, and cached per entry and scope until they expire. Several
- * requests that need the same token wait on one fetch.
+ * credentials, and cached until they expire. A token is keyed to what it
+ * was issued for: the entry (the entry itself, not a number: every feed
+ * has id 0, and two entries on one realm may hold different credentials),
+ * the origin that asked for it (scheme, host, port of the challenged
+ * URL), and the scope. It is only ever sent back to that entry's requests
+ * to that origin. Several requests that need the same token wait on one
+ * fetch.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -17,11 +22,18 @@
 #define TOKEN_MAX_CACHED	256
 #define TOKEN_MAX_LEN		16384
 #define TOKEN_DEFAULT_TTL	60
+#define TOKEN_ORIGIN_MAX	300
+
+/* What a token is for: the entry, the origin it was issued for, the scope. */
+struct token_key {
+	const struct registry	*registry;
+	char			 origin[TOKEN_ORIGIN_MAX];
+	char			 scope[TOKEN_SCOPE_MAX];
+};
 
 struct token_entry {
 	TAILQ_ENTRY(token_entry) entry;
-	int			 registry_id;
-	char			 scope[TOKEN_SCOPE_MAX];
+	struct token_key	 key;
 	char			*token;
 	time_t			 expires;
 };
@@ -36,7 +48,7 @@ struct token_pending {
 	TAILQ_ENTRY(token_pending) entry;
 	struct tokens		*tokens;
 	struct registry		*registry;
-	char			 scope[TOKEN_SCOPE_MAX];
+	struct token_key	 key;
 	struct fetch		*fetch;
 	TAILQ_HEAD(, token_waiter) waiters;
 };
@@ -93,28 +105,54 @@ tokens_free(struct tokens *t)
 	free(t);
 }
 
-/* A cached, unexpired token of registry r for scope, or NULL. */
+/* The key of entry r's request to url for scope; -1 if url has no origin. */
+static int
+token_key(struct token_key *k, const struct registry *r, const char *url,
+    const char *scope)
+{
+	memset(k, 0, sizeof *k);
+	k->registry = r;
+	if (fetch_origin(url, k->origin, sizeof k->origin) != 0)
+		return -1;
+	return util_strlcpy(k->scope, scope, sizeof k->scope);
+}
+
+static int
+token_key_equal(const struct token_key *a, const struct token_key *b)
+{
+	return a->registry == b->registry && strcmp(a->origin, b->origin) == 0 &&
+	    strcmp(a->scope, b->scope) == 0;
+}
+
+/*
+ * A cached, unexpired token of entry r for its request to url, for
+ * scope; NULL if there is none.
+ */
 const char *
-token_lookup(struct tokens *t, const struct registry *r, const char *scope)
+token_lookup(struct tokens *t, const struct registry *r, const char *url,
+    const char *scope)
 {
 	struct token_entry	*e, *next;
+	struct token_key	 k;
 	time_t			 now = time(NULL);
 
+	if (token_key(&k, r, url, scope) != 0)
+		return NULL;
 	for (e = TAILQ_FIRST(&t->cached); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, entry);
 		if (e->expires <= now) {
 			token_entry_free(t, e);
 			continue;
 		}
-		if (e->registry_id == r->id && strcmp(e->scope, scope) == 0)
+		if (token_key_equal(&e->key, &k))
 			return e->token;
 	}
 	return NULL;
 }
 
 static void
-token_store(struct tokens *t, const struct registry *r, const char *scope,
-    const char *token, long ttl)
+token_store(struct tokens *t, const struct token_key *k, const char *token,
+    long ttl)
 {
 	struct token_entry	*e;
 
@@ -126,8 +164,7 @@ token_store(struct tokens *t, const struct registry *r, const char *scope,
 		free(e);
 		return;
 	}
-	e->registry_id = r->id;
-	util_strlcpy(e->scope, scope, sizeof e->scope);
+	e->key = *k;
 	/* Renew a little early, so a token never expires in flight. */
 	e->expires = time(NULL) + (ttl > 10 ? ttl - 2 : ttl);
 	TAILQ_INSERT_TAIL(&t->cached, e, entry);
@@ -187,12 +224,15 @@ token_done_cb(struct fetch *f, const char *error, void *arg)
 	else if (token_parse(f, &token, &ttl, &root) != 0)
 		snprintf(why, sizeof why, "the token service sent no usable token");
 	else {
-		token_store(t, tp->registry, tp->scope, token, ttl);
-		log_debug("%s: registry '%s' scope %s: token for %ld s", __func__,
-		    tp->registry->name, tp->scope, ttl);
+		token_store(t, &tp->key, token, ttl);
+		stats_add(STATS_TOKENS_FETCHED, 1);
+		log_debug("%s: %s '%s' at %s scope %s: token for %ld s", __func__,
+		    tp->registry->is_feed ? "feed" : "registry", tp->registry->name,
+		    tp->key.origin, tp->key.scope, ttl);
 	}
 	if (why[0] != '\0')
-		log_warn("registry '%s': %s", tp->registry->name, why);
+		log_warn("%s '%s': %s", tp->registry->is_feed ? "feed" :
+		    "registry", tp->registry->name, why);
 	TAILQ_REMOVE(&t->pending, tp, entry);
 	while ((w = TAILQ_FIRST(&tp->waiters)) != NULL) {
 		TAILQ_REMOVE(&tp->waiters, w, entry);
@@ -223,28 +263,40 @@ token_query_add(char *url, const char *name, const char *value)
 }
 
 /*
- * Asks for a token of r for scope, following challenge c; cb runs when it
- * is cached (error NULL) or could not be had. Returns -1 with *cause at
- * once when the realm is not trusted.
+ * Asks for a token of entry r for its request to url (which answered with
+ * challenge c), for scope; cb runs when it is cached (error NULL) or
+ * could not be had. Returns -1 with *cause at once when the realm is not
+ * trusted. Causes name no host: they reach clients; the log has it.
  */
 int
-token_request(struct tokens *t, struct registry *r, const char *scope,
-    const struct challenge *c, token_cb cb, void *arg, struct token_waiter **wp,
-    char **cause)
+token_request(struct tokens *t, struct registry *r, const char *url,
+    const char *scope, const struct challenge *c, token_cb cb, void *arg,
+    struct token_waiter **wp, char **cause)
 {
 	struct fetch_callbacks	 fcb = { NULL, NULL, token_done_cb };
 	struct fetch_request	 fr;
 	struct token_pending	*tp;
 	struct token_waiter	*w;
-	char			 host[256], *url;
+	struct token_key	 k;
+	char			 host[256], *why = NULL, *realm;
 
-	if (registry_parse_url(c->realm, host, sizeof host, cause) != 0)
+	if (registry_parse_url(c->realm, host, sizeof host, &why) != 0) {
+		log_warn("%s '%s': the upstream named an unusable token realm: %s",
+		    r->is_feed ? "feed" : "registry", r->name, why);
+		free(why);
+		*cause = util_printf("the upstream named an unusable token realm");
 		return -1;
+	}
 	if (!registry_trusts_host(r, host)) {
-		free(*cause);
-		*cause = util_printf("refused the token realm on host %s, which "
-		    "the entry does not trust (token_hosts)", host);
-		log_warn("registry '%s': %s", r->name, *cause);
+		log_warn("%s '%s': refused the token realm on host %s, which the "
+		    "entry does not trust (token_hosts)",
+		    r->is_feed ? "feed" : "registry", r->name, host);
+		*cause = util_printf("refused the token realm: the entry does not "
+		    "trust its host (token_hosts)");
+		return -1;
+	}
+	if (token_key(&k, r, url, scope) != 0) {
+		*cause = util_printf("no token for this request");
 		return -1;
 	}
 	if ((w = calloc(1, sizeof *w)) == NULL) {
@@ -254,7 +306,7 @@ token_request(struct tokens *t, struct registry *r, const char *scope,
 	w->cb = cb;
 	w->arg = arg;
 	TAILQ_FOREACH(tp, &t->pending, entry) {
-		if (tp->registry == r && strcmp(tp->scope, scope) == 0) {
+		if (token_key_equal(&tp->key, &k)) {
 			TAILQ_INSERT_TAIL(&tp->waiters, w, entry);
 			*wp = w;
 			return 0;
@@ -267,30 +319,31 @@ token_request(struct tokens *t, struct registry *r, const char *scope,
 	}
 	tp->tokens = t;
 	tp->registry = r;
-	util_strlcpy(tp->scope, scope, sizeof tp->scope);
+	tp->key = k;
 	TAILQ_INIT(&tp->waiters);
 	TAILQ_INSERT_TAIL(&tp->waiters, w, entry);
 
-	url = util_printf("%s", c->realm);
-	url = token_query_add(url, "service", c->service);
-	url = token_query_add(url, "scope", c->scope[0] != '\0' ? c->scope : scope);
+	realm = util_printf("%s", c->realm);
+	realm = token_query_add(realm, "service", c->service);
+	realm = token_query_add(realm, "scope", c->scope[0] != '\0' ? c->scope :
+	    scope);
 	memset(&fr, 0, sizeof fr);
-	fr.url = url;
+	fr.url = realm;
 	fr.max_body = 2 * TOKEN_MAX_LEN + 4096;
 	if ((r->auth & AUTH_BASIC) && r->password != NULL) {
 		fr.username = r->username;
 		fr.password = r->password;
 	}
 	fetch_request_tls(&fr, r);
-	if (url == NULL || (tp->fetch = fetch_start(t->proxy->fetcher, &fr, &fcb,
-	    tp)) == NULL) {
-		free(url);
+	if (realm == NULL || (tp->fetch = fetch_start(t->proxy->fetcher, &fr,
+	    &fcb, tp)) == NULL) {
+		free(realm);
 		free(w);
 		free(tp);
 		*cause = util_printf("cannot ask the token service");
 		return -1;
 	}
-	free(url);
+	free(realm);
 	TAILQ_INSERT_TAIL(&t->pending, tp, entry);
 	*wp = w;
 	return 0;

@@ -16,6 +16,17 @@
  * UNCHANGED (a 304 to a conditional kind), and FAILED from any of the
  * first three.
  *
+ * Sharing: a request joins the running download of its key when that
+ * download asks the same source (the same entry, the same repository) or
+ * has already had its 200 — from then on its body is the content the key
+ * names, verified whoever asked for it. A download of another source that
+ * is still waiting for its answer is never joined: its 404, 401 or
+ * unreachable upstream is that source's answer, not this request's (a
+ * client asking an entry that lacks a blob must not fail the pulls of it
+ * through the entry that has it). Such a request starts its own download
+ * of the key; two of one key may then run side by side, each publishing
+ * the same verified file.
+ *
  * References: each reader holds one, and the download holds one while it
  * is in flight (the upstream request, then an asynchronous publish); the
  * temporary file's descriptor and the kind's state live as long as the
@@ -45,6 +56,8 @@ struct transfer {
 	const struct transfer_kind *kind;
 	void			*kstate;	/* the kind's */
 	char			 key[TRANSFER_KEY_MAX];	/* one download per key */
+	const struct registry	*registry;	/* the source: entry, */
+	char			 repo[REFERENCE_NAME_MAX + 1];	/* repository */
 	int			 verify;	/* digest is what it must hash to */
 	struct digest		 digest;
 	char			 what[TRANSFER_KEY_MAX + 80];
@@ -279,15 +292,26 @@ out:
 	transfer_unref(t);	/* the in-flight reference */
 }
 
+/*
+ * The running download of key that a request to entry r for repository
+ * repo may join: one of the same source, else one of another source that
+ * has its 200 already (see the top of the file); NULL if none.
+ */
 static struct transfer *
-transfer_find(struct proxy *p, const char *key)
+transfer_find(struct proxy *p, const char *key, const struct registry *r,
+    const char *repo)
 {
-	struct transfer	*t;
+	struct transfer	*t, *answered = NULL;
 
-	TAILQ_FOREACH(t, &p->transfers, entry)
-		if (strcmp(t->key, key) == 0)
+	TAILQ_FOREACH(t, &p->transfers, entry) {
+		if (strcmp(t->key, key) != 0)
+			continue;
+		if (t->registry == r && strcmp(t->repo, repo) == 0)
 			return t;
-	return NULL;
+		if (answered == NULL && t->state != TRANSFER_CONNECTING)
+			answered = t;
+	}
+	return answered;
 }
 
 /*
@@ -307,9 +331,11 @@ transfer_start(struct proxy *p, struct registry *r,
 	    transfer_done_cb };
 	struct transfer		*t;
 	struct digest		 label;
+	const char		*repo = tr->upstream->repo != NULL ?
+	    tr->upstream->repo : "";
 
 	*status = 0;
-	if ((t = transfer_find(p, tr->key)) != NULL) {
+	if ((t = transfer_find(p, tr->key, r, repo)) != NULL) {
 		transfer_ref(t);
 		stats_add(STATS_TRANSFERS_JOINED, 1);
 		tr->kind->free(tr->state);
@@ -328,6 +354,12 @@ transfer_start(struct proxy *p, struct registry *r,
 	t->proxy = p;
 	t->kind = tr->kind;
 	util_strlcpy(t->key, tr->key, sizeof t->key);
+	t->registry = r;
+	if (util_strlcpy(t->repo, repo, sizeof t->repo) != 0) {
+		*cause = util_printf("name too long");
+		free(t);
+		return NULL;
+	}
 	if (tr->digest != NULL) {
 		t->verify = 1;
 		t->digest = *tr->digest;

@@ -12,8 +12,8 @@
  * The client's own Authorization header is never passed on, nor its
  * Accept: a manifest is always asked for with every manifest type, so
  * the answer (a tag's index) is the same whoever asked. A redirect to
- * another host carries no credentials: curl drops the Authorization
- * header and basic credentials when the host changes.
+ * another origin carries no credentials and no client certificate
+ * (fetch.c follows redirects, by one rule for every request).
  *
  * Upstream work is bounded: identical requests in flight are one call
  * (upstream_key), and each call holds one of its entry's slots
@@ -51,7 +51,6 @@ struct upstream_call {
 	int			 head;
 	size_t			 max_body;
 	int			 timeout;
-	int			 no_redirect;
 	char			 scope[TOKEN_SCOPE_MAX];
 	struct fetch_callbacks	 cb;		/* the only caller's, if unshared */
 	struct entryqueue_ticket *ticket;	/* its slot, or its place in line */
@@ -231,8 +230,8 @@ upstream_done_cb(struct fetch *f, const char *error, void *arg)
 	c->want_token = 0;
 	fetch_retain(f);
 	c->held = f;
-	if (token_request(c->proxy->tokens, c->registry, c->scope, &c->challenge,
-	    upstream_token_cb, c, &c->waiter, &cause) != 0) {
+	if (token_request(c->proxy->tokens, c->registry, c->url, c->scope,
+	    &c->challenge, upstream_token_cb, c, &c->waiter, &cause) != 0) {
 		c->held = NULL;
 		upstream_finish(c, f, cause);
 		fetch_release(f);
@@ -256,7 +255,6 @@ upstream_attempt(struct upstream_call *c)
 	fr.head = c->head;
 	fr.max_body = c->max_body;
 	fr.timeout = c->timeout;
-	fr.no_redirect = c->no_redirect;
 	if (c->accept != NULL && (h = curl_slist_append(h, c->accept)) == NULL)
 		return -1;
 	for (x = c->extra; x != NULL; x = x->next) {
@@ -269,7 +267,7 @@ upstream_attempt(struct upstream_call *c)
 	if (r->auth & AUTH_BEARER)
 		auth = util_printf("Authorization: Bearer %s", r->bearer);
 	else if ((r->auth & AUTH_TOKEN) &&
-	    (token = token_lookup(c->proxy->tokens, r, c->scope)) != NULL)
+	    (token = token_lookup(c->proxy->tokens, r, c->url, c->scope)) != NULL)
 		auth = util_printf("Authorization: Bearer %s", token);
 	else if ((r->auth & AUTH_BASIC) && !(r->auth & AUTH_TOKEN)) {
 		fr.username = r->username;
@@ -336,9 +334,9 @@ upstream_key(const struct registry *r, const struct upstream_call *c,
 {
 	if (cb->on_headers != NULL || cb->on_data != NULL || c->extra != NULL)
 		return NULL;
-	return util_printf("%s %s %s|%s|%zu|%d|%d", r->name,
+	return util_printf("%s %s %s|%s|%zu|%d", r->name,
 	    c->head ? "HEAD" : "GET", c->url, c->accept != NULL ? c->accept : "",
-	    c->max_body, c->timeout, c->no_redirect);
+	    c->max_body, c->timeout);
 }
 
 static struct upstream_call *
@@ -418,7 +416,6 @@ upstream_start(struct proxy *p, struct registry *r,
 	c->head = ur->head;
 	c->max_body = ur->max_body;
 	c->timeout = ur->timeout;
-	c->no_redirect = ur->no_redirect;
 	c->cb = *cb;
 	snprintf(c->scope, sizeof c->scope, "repository:%s:pull",
 	    ur->repo != NULL ? ur->repo : "");

@@ -13,6 +13,7 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
   --bearer KEY     answer 401 unless "Authorization: Bearer KEY"
   --redirect BASE  answer blob requests with a 302 to BASE + path
   --answer-delay S wait S seconds before answering (a slow upstream)
+  --slow-404 SECONDS  wait that long before answering a 404
 Each request's Authorization header, if any, is logged after the path.
 
 Manifests: files in the blobs directory are also manifests by digest
@@ -165,6 +166,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m = BLOB.match(path)
         f = os.path.join(o.blobs, m.group(2)) if m else None
         if f is None or not os.path.exists(f):
+            time.sleep(o.slow_404)
             reply_json(self, 404, {"errors": [{"code": "BLOB_UNKNOWN",
                                                "message": "unknown"}]}, head)
             return
@@ -216,6 +218,7 @@ def main():
     ap.add_argument("--bearer", default="")
     ap.add_argument("--redirect", default="")
     ap.add_argument("--answer-delay", type=float, default=0.0)
+    ap.add_argument("--slow-404", type=float, default=0.0)
     ap.add_argument("--host", default="127.0.0.1")
     opts = ap.parse_args()
     srv = Server((opts.host, opts.port), Handler)
