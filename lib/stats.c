@@ -63,6 +63,15 @@ static const struct {
 	    "by=\"name\"" },
 	[STATS_ROUTED_DEFAULT] = { "pullgate_requests_routed_total", NULL, 0,
 	    "by=\"default\"" },
+	[STATS_ACCESS_REFUSED_ADDRESS] = { "pullgate_access_total",
+	    "Client access decisions: refused by address, refused or accepted "
+	    "credentials", 0, "result=\"refused_address\"" },
+	[STATS_ACCESS_REFUSED_CREDENTIALS] = { "pullgate_access_total", NULL, 0,
+	    "result=\"refused_credentials\"" },
+	[STATS_ACCESS_ACCEPTED_CREDENTIALS] = { "pullgate_access_total", NULL, 0,
+	    "result=\"accepted_credentials\"" },
+	[STATS_ACCESS_BCRYPT_RUNS] = { "pullgate_access_bcrypt_runs_total",
+	    "Client passwords checked with bcrypt (the rest hit the cache)", 0 },
 };
 
 static int64_t	stats_values[STATS_COUNT];

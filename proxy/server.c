@@ -1,7 +1,7 @@
 /*
  * The client side: one evhttp server with its limits set (header and body
- * size, timeouts), dispatching /v2/ to the pull API and answering
- * /healthz itself.
+ * size, timeouts), admitting only the clients access.c lets in,
+ * dispatching /v2/ to the pull API and answering /healthz itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +107,9 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	const char		*path = evhttp_uri_get_path(uri);
 	struct evbuffer		*b;
 
+	/* Who may use the proxy at all, before the request does anything. */
+	if (access_client(p, req) != 0)
+		return;
 	if (evhttp_uri_get_host(uri) != NULL) {
 		/* An absolute-form target: a configured feed, or refused. */
 		server_proxy_request(p, req, uri);
@@ -167,6 +170,9 @@ server_start(struct proxy *p, char **cause)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(p->http, server_request_cb, p);
+	/* A request whose credentials were checked comes back the same way. */
+	if (access_start(p, server_request_cb, p, cause) != 0)
+		return -1;
 	if (evhttp_bind_socket_with_handle(p->http, c->listen_host,
 	    (ev_uint16_t)c->listen_port) == NULL) {
 		*cause = util_printf("cannot listen on %s:%d (address in use, "
@@ -184,4 +190,5 @@ server_stop(struct proxy *p)
 	if (p->http != NULL)
 		evhttp_free(p->http);
 	p->http = NULL;
+	access_stop(p);
 }
