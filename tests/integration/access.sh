@@ -99,7 +99,8 @@ check "an allowed address gets /healthz" test "$(code 2 /healthz)" = 200
 before=$(upstream_requests)
 check "an address outside 'clients' gets 403 for /healthz" test "$(code 4 /healthz)" = 403
 check "... and 403 for /metrics" test "$(code 4 /metrics)" = 403
-check "... and 403 for a pull" test "$(code 4 /v2/open/acme/app/manifests/v1 -H "$ACCEPT")" = 403
+c4=$(code 4 /v2/open/acme/app/manifests/v1 -H "$ACCEPT")
+check "... and 403 for a pull" test "$c4" = 403
 check "... and for an HTTP-proxy request" \
     test "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.4 \
     --proxy "http://127.0.0.1:$PG_PORT" "http://$UP/f/x")" = 403
@@ -107,18 +108,19 @@ curl -s --interface 127.0.0.4 "http://127.0.0.1:$PG_PORT/v2/open/acme/app/manife
 check "the refusal is DENIED and does not list the allowed clients" \
     sh -c "grep -q DENIED '$WORK/denied.json' && ! grep -q '127.0.0' '$WORK/denied.json'"
 check "counter: refused by address (5 so far)" test "$(m "$REFUSED_ADDR")" = 5
-check "a refused client caused no upstream request" test "$(upstream_requests)" = "$before"
+check "a refused client caused no upstream request" \
+    sh -c "test $c4 = 403 && test $(upstream_requests) = $before"
 check "an allowed address pulls through an open entry" \
     test "$(code 3 /v2/open/acme/app/manifests/v1 -H "$ACCEPT")" = 200
 
 # --- An entry kept to some clients. --------------------------------------
 before=$(upstream_requests)
-check "entry only2 refuses 127.0.0.3 (403)" \
-    test "$(code 3 /v2/only2/acme/app/manifests/v1 -H "$ACCEPT")" = 403
-check "... also when routed to it by ?ns=" \
-    test "$(code 3 "/v2/acme/app/manifests/v1?ns=only2.example" -H "$ACCEPT")" = 403
+c1=$(code 3 /v2/only2/acme/app/manifests/v1 -H "$ACCEPT")
+c2=$(code 3 "/v2/acme/app/manifests/v1?ns=only2.example" -H "$ACCEPT")
+check "entry only2 refuses 127.0.0.3 (403)" test "$c1" = 403
+check "... also when routed to it by ?ns=" test "$c2" = 403
 check "... and nothing was asked upstream for the refused requests" \
-    test "$(upstream_requests)" = "$before"
+    sh -c "test $c1$c2 = 403403 && test $(upstream_requests) = $before"
 check "entry only2 serves 127.0.0.2" \
     test "$(code 2 /v2/only2/acme/app/manifests/v1 -H "$ACCEPT")" = 200
 check "feed fonly2 refuses 127.0.0.3 (403)" test "$(code 3 /feeds/fonly2/dists/x/Release)" = 403
@@ -146,7 +148,8 @@ rm -rf "$WORK/out-right"
 skopeo --insecure-policy copy -q --all --src-tls-verify=false --src-creds "gw:$PW" \
     "docker://$PG/cred/acme/app:v1" "oci:$WORK/out-right:pulled" > "$WORK/skopeo-right.log" 2>&1
 check "skopeo with the right --src-creds pulls through entry cred" blobs_verified "$WORK/out-right"
-check "... the same blobs as pushed" same_blobs "$WORK/img" "$WORK/out-right"
+check "... the same blobs as pushed" sh -c "test -d '$WORK/out-right/blobs' &&
+    test \"\$(ls '$WORK/img/blobs/sha256' | sort)\" = \"\$(ls '$WORK/out-right/blobs/sha256' | sort)\""
 rm -rf "$WORK/out-wrong"
 rc=0; skopeo --insecure-policy copy -q --all --src-tls-verify=false --src-creds "gw:not-$PW" \
     "docker://$PG/cred/acme/app:v1" "oci:$WORK/out-wrong:pulled" > "$WORK/skopeo-wrong.log" 2>&1 || rc=$?
@@ -158,7 +161,7 @@ check "counter: requests accepted by credentials (a whole pull)" test "$(m "$ACC
 check "counter: requests refused for their credentials" test "$(m "$REFUSED_CRED")" -ge 2
 runs=$(m "$BCRYPT")
 check "bcrypt ran once per distinct credentials, not per request ($runs runs, $(m "$ACCEPTED") accepted)" \
-    test "$runs" -le 3
+    sh -c "test $runs -ge 1 && test $runs -le 3"
 
 # Twenty simultaneous requests with credentials never seen: one bcrypt,
 # all answered, none refused.
@@ -185,8 +188,9 @@ check "... and that client's credentials were checked once and pass now" \
 
 # What a client presented never reaches the logs or the upstream.
 B64=$(printf 'gw:%s' "$PW" | base64)
-check "no client password in the daemon log" \
-    sh -c "! grep -q -e '$PW' -e '$PW2' -e '$PW3' -e '$B64' '$PG_LOG'"
+check "no client password in the daemon log (which logged the requests)" \
+    sh -c "test -s '$PG_LOG' && grep -q cred/acme '$PG_LOG' &&
+    ! grep -q -e '$PW' -e '$PW2' -e '$PW3' -e '$B64' '$PG_LOG'"
 check "no client password in the registry's log" \
     sh -c "! grep -q -e '$PW' -e '$B64' '$UP_LOG'"
 
