@@ -49,8 +49,6 @@ struct access_job;
 
 /* A request waiting for a check. */
 struct access_waiter {
-	struct access			*access;
-	struct access_job		*job;
 	struct evhttp_request		*req;	/* NULL once gone */
 	struct evhttp_connection	*evcon;
 	TAILQ_ENTRY(access_waiter)	 entry;
@@ -434,6 +432,8 @@ access_done_cb(evutil_socket_t fd, short what, void *arg)
 	time_t			 now = time(NULL);
 
 	(void)what;
+	if (a->magic != ACCESS_MAGIC)
+		fatal("%s: bad magic", __func__);
 	while (read(fd, buf, sizeof buf) > 0)
 		;
 	TAILQ_INIT(&done);
@@ -492,8 +492,6 @@ access_wait(struct access *a, struct evhttp_request *req,
 			access_job_free(a, j);
 		return -1;
 	}
-	w->access = a;
-	w->job = j;
 	w->req = req;
 	w->evcon = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(w->evcon, access_close_cb, w);
