@@ -53,7 +53,9 @@ CFLAGS		?= -O2 -g
 CFLAGS		+= $(CROSS_FLAGS) -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
 		   -Wformat=2 -Wno-format-nonliteral -D_GNU_SOURCE \
 		   $(LAYERS:%=-I%)
-LDLIBS		:=
+# libcrypt (libxcrypt) checks clients' bcrypt passwords: neither OpenSSL
+# nor mbedTLS has bcrypt.
+LDLIBS		:= -lcrypt -lpthread
 
 LDFLAGS		+= $(CROSS_LDFLAGS)
 

@@ -79,6 +79,10 @@ enum stats_counter {
 	STATS_CLIENT_EVICTED,
 	STATS_CLIENT_HEAD_TIMEOUTS,
 	STATS_CLIENT_ACCEPT_PAUSES,
+	STATS_ACCESS_REFUSED_ADDRESS,	/* a family: keep these three together */
+	STATS_ACCESS_REFUSED_CREDENTIALS,
+	STATS_ACCESS_ACCEPTED_CREDENTIALS,
+	STATS_ACCESS_BCRYPT_RUNS,
 	STATS_COUNT
 };
 
@@ -181,5 +185,24 @@ int	 challenge_parse(const char *, struct challenge *);
 
 /* notify.c: the service manager's readiness protocol (sd_notify). */
 int	 notify_service(const char *);
+/* prefix.c: IPv4 and IPv6 address prefixes, and peers inside them. */
+struct sockaddr;
+
+struct prefix {
+	int		 family;	/* AF_INET or AF_INET6 */
+	unsigned	 bits;
+	unsigned char	 addr[16];
+};
+
+int	 prefix_parse(const char *, struct prefix *);
+int	 prefix_match(const struct prefix *, const struct sockaddr *);
+int	 prefix_match_list(const struct prefix *, size_t,
+	     const struct sockaddr *);
+int	 prefix_loopback(const struct sockaddr *);
+
+/* basicauth.c: a client's Authorization: Basic header. */
+#define BASICAUTH_MAX	256	/* user and password, each with its NUL */
+
+int	 basicauth_parse(const char *, char *, char *);
 
 #endif

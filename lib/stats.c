@@ -119,6 +119,15 @@ static const struct {
 	[STATS_CLIENT_ACCEPT_PAUSES] = { "pullgate_client_accept_pauses_total",
 	    "Times new connections were left waiting: every slot busy, or "
 	    "accept(2) failed (out of descriptors)", 0 },
+	[STATS_ACCESS_REFUSED_ADDRESS] = { "pullgate_access_total",
+	    "Client access decisions: refused by address, refused or accepted "
+	    "credentials", 0, "result=\"refused_address\"" },
+	[STATS_ACCESS_REFUSED_CREDENTIALS] = { "pullgate_access_total", NULL, 0,
+	    "result=\"refused_credentials\"" },
+	[STATS_ACCESS_ACCEPTED_CREDENTIALS] = { "pullgate_access_total", NULL, 0,
+	    "result=\"accepted_credentials\"" },
+	[STATS_ACCESS_BCRYPT_RUNS] = { "pullgate_access_bcrypt_runs_total",
+	    "Client passwords checked with bcrypt (the rest hit the cache)", 0 },
 };
 
 static const char *stats_routes[STATS_ROUTE_COUNT] = {

@@ -6,7 +6,8 @@
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev
-libssl-dev libjansson-dev libconfig-dev libmbedtls-dev zlib1g-dev liblzma-dev"
+libssl-dev libjansson-dev libconfig-dev libmbedtls-dev zlib1g-dev liblzma-dev
+libcrypt-dev"
 TEST_PKGS="libcmocka-dev mandoc prometheus debhelper lintian systemd adduser iproute2 shellcheck crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user-static file docker-registry skopeo apache2-utils python3 curl
 openssl ca-certificates containerd bc nginx-light apt-utils gnupg
 binutils xz-utils"

@@ -44,9 +44,12 @@ api_parse(struct api_request *ar, const char *path)
 	return 0;
 }
 
-/* Picks the entry and strips a leading "<name>/" or "<id>/" from repo. */
+/*
+ * Picks the entry and strips a leading "<name>/" or "<id>/" from repo;
+ * *rule is the counter of the rule that chose it.
+ */
 static int
-api_route(struct api_request *ar, const char *query)
+api_route(struct api_request *ar, const char *query, enum stats_counter *rule)
 {
 	struct registry_table	*t = &ar->proxy->config->registries;
 	struct evkeyvalq	 params;
@@ -67,19 +70,19 @@ api_route(struct api_request *ar, const char *query)
 	}
 	evhttp_clear_headers(&params);
 	if (r != NULL)
-		stats_add(STATS_ROUTED_NS, 1);
+		*rule = STATS_ROUTED_NS;
 	if (r == NULL && (slash = strchr(ar->repo, '/')) != NULL) {
 		*slash = '\0';
 		r = registry_lookup(t, ar->repo);
 		*slash = '/';
 		if (r != NULL) {
 			memmove(ar->repo, slash + 1, strlen(slash + 1) + 1);
-			stats_add(STATS_ROUTED_NAME, 1);
+			*rule = STATS_ROUTED_NAME;
 		}
 	}
 	if (r == NULL) {
 		r = registry_default(t);
-		stats_add(STATS_ROUTED_DEFAULT, 1);
+		*rule = STATS_ROUTED_DEFAULT;
 	}
 	ar->registry = r;
 	/* One name per image, in the cache and upstream. */
@@ -98,6 +101,7 @@ api_handle(struct proxy *proxy, struct evhttp_request *req, const char *rawpath)
 	char			*path = NULL;
 	size_t			 len;
 	enum evhttp_cmd_type	 method;
+	enum stats_counter	 rule;
 
 	memset(&ar, 0, sizeof ar);
 	ar.proxy = proxy;
@@ -111,6 +115,8 @@ api_handle(struct proxy *proxy, struct evhttp_request *req, const char *rawpath)
 			reply_error(req, 405, "UNSUPPORTED", "method not allowed");
 			return;
 		}
+		if (access_ping(proxy, req) != 0)
+			return;
 		struct evbuffer *b = evbuffer_new();
 		if (b != NULL)
 			evbuffer_add(b, "{}", 2);
@@ -127,8 +133,12 @@ api_handle(struct proxy *proxy, struct evhttp_request *req, const char *rawpath)
 	if (api_parse(&ar, path) != 0)
 		goto out;
 	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	if (api_route(&ar, query) != 0)
+	if (api_route(&ar, query, &rule) != 0)
 		goto out;
+	/* The one place a request's entry is known: may this client use it? */
+	if (access_entry(proxy, req, ar.registry) != ACCESS_ALLOWED)
+		goto out;
+	stats_add(rule, 1);
 	if (!reference_valid_name(ar.repo)) {
 		reply_error(req, 400, "NAME_INVALID", "invalid repository name");
 		goto out;

@@ -158,6 +158,8 @@ feed_handle(struct proxy *p, struct evhttp_request *req, struct registry *f,
 	off_t			 have;
 	int			 immutable, cached, passthrough = 0;
 
+	if (access_entry(p, req, f) != ACCESS_ALLOWED)
+		return;
 	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
 		reply_text(req, 405, "feeds are read-only");
 		return;

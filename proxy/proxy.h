@@ -41,6 +41,20 @@ void	 conn_request(struct conns *, struct evhttp_request *);
 void	 conn_request_done(struct conns *, struct evhttp_request *);
 void	 conn_set_closecb(struct conns *, struct evhttp_connection *,
 	     void (*)(struct evhttp_connection *, void *), void *);
+/* access.c: who may use the proxy, and which entry. */
+#define ACCESS_ALLOWED	0
+#define ACCESS_ANSWERED	(-1)	/* refused: the request is answered */
+#define ACCESS_PENDING	1	/* credentials being checked: hands off */
+
+struct access;
+
+int	 access_start(struct proxy *, void (*)(struct evhttp_request *, void *),
+	     void *, char **);
+void	 access_stop(struct proxy *);
+int	 access_client(struct proxy *, struct evhttp_request *);
+int	 access_entry(struct proxy *, struct evhttp_request *,
+	     const struct registry *);
+int	 access_ping(struct proxy *, struct evhttp_request *);
 
 /* feed.c: apt and opkg feeds through the cache, by HTTP proxy or /feeds/. */
 void	 feed_handle(struct proxy *, struct evhttp_request *, struct registry *,
@@ -162,6 +176,7 @@ struct proxy {
 	struct event		*watch_ev;
 	struct fetcher		*fetcher;
 	struct tokens		*tokens;
+	struct access		*access;	/* who may use it */
 	struct transfer_list	 transfers;	/* downloads in flight */
 	struct stream_list	 streams;	/* clients following them */
 	struct upstream_list	 upstreams;	/* upstream requests in flight */

@@ -1,7 +1,8 @@
 /*
  * The client side: one evhttp server with its limits set (header and body
- * size, timeouts; connections through conn.c), dispatching /v2/ to the
- * pull API and answering /healthz itself.
+ * size, timeouts; connections through conn.c), admitting only the
+ * clients access.c lets in, dispatching /v2/ to the pull API and
+ * answering /healthz itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,9 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	conn_request(p->conns, req);
 	reqstat_begin(req, server_route(uri, path));
 	evhttp_request_set_on_complete_cb(req, server_complete_cb, p);
+	/* Who may use the proxy at all, before the request does anything. */
+	if (access_client(p, req) != 0)
+		return;
 	if (evhttp_uri_get_host(uri) != NULL) {
 		/* An absolute-form target: a configured feed, or refused. */
 		server_proxy_request(p, req, uri);
@@ -199,6 +203,9 @@ server_start(struct proxy *p, char **cause)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(p->http, server_request_cb, p);
+	/* A request whose credentials were checked comes back the same way. */
+	if (access_start(p, server_request_cb, p, cause) != 0)
+		return -1;
 	if ((bound = evhttp_bind_socket_with_handle(p->http, c->listen_host,
 	    (ev_uint16_t)c->listen_port)) == NULL) {
 		*cause = util_printf("cannot listen on %s:%d (address in use, "
@@ -221,4 +228,5 @@ server_stop(struct proxy *p)
 	p->http = NULL;
 	conn_free(p->conns);
 	p->conns = NULL;
+	access_stop(p);
 }

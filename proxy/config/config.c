@@ -103,6 +103,7 @@ enum config_key_type {
 	CONFIG_KEY_STRING,	/* a char[size] */
 	CONFIG_KEY_PATH,	/* a char[size]: an absolute path */
 	CONFIG_KEY_HOSTS,	/* char[max][size] host[:port]s; a size_t count */
+	CONFIG_KEY_PREFIXES,	/* struct prefix[max]; a size_t count */
 	CONFIG_KEY_GROUP,	/* a group { ... } of the keys of sub */
 	CONFIG_KEY_CUSTOM,	/* read by apply */
 	CONFIG_KEY_ENTRY	/* read where a registry entry is made */
@@ -209,6 +210,8 @@ static const struct config_key config_keys[] = {
 	{ "offline", CONFIG_KEY_BOOL, CONFIG_FIELD(struct config, offline) },
 	{ "server_names", CONFIG_KEY_HOSTS,
 	    CONFIG_HOSTS_FIELD(struct config, server_names, nserver_names) },
+	{ "clients", CONFIG_KEY_PREFIXES,
+	    CONFIG_HOSTS_FIELD(struct config, clients, nclients) },
 	{ "cache_max_bytes", CONFIG_KEY_INT,
 	    CONFIG_FIELD(struct config, cache_max_bytes),
 	    .min = 0, .max = INT64_MAX, .unit = "bytes; 0: no budget" },
@@ -258,6 +261,10 @@ static const struct config_key config_entry_keys[] = {
 	    .only = CONFIG_IN_REGISTRY },
 	{ "immutable_tags", CONFIG_KEY_CUSTOM, .apply = config_immutable_tags,
 	    .only = CONFIG_IN_REGISTRY },
+	{ "clients", CONFIG_KEY_PREFIXES,
+	    CONFIG_HOSTS_FIELD(struct registry, clients, nclients) },
+	{ "client_credentials", CONFIG_KEY_PATH,
+	    CONFIG_FIELD(struct registry, client_credentials) },
 	{ NULL }
 };
 
@@ -380,6 +387,42 @@ fail:
 	return -1;
 }
 
+/*
+ * A non-empty list of at most k->max addresses or prefixes ("10.0.0.0/8",
+ * "192.168.1.20", "fd00::/8"); an empty list would let no one in, which
+ * is never what a configuration means.
+ */
+static int
+config_key_prefixes(const struct config_key *k, config_setting_t *s,
+    struct prefix *field, size_t *count, char **cause)
+{
+	config_setting_t	*h;
+	unsigned		 i;
+
+	if ((!config_setting_is_array(s) && !config_setting_is_list(s)) ||
+	    config_setting_length(s) == 0 ||
+	    (long long)config_setting_length(s) > k->max) {
+		*cause = util_printf("line %d: '%s' must be a list of 1 to %lld "
+		    "addresses or prefixes", config_setting_source_line(s),
+		    k->name, k->max);
+		return -1;
+	}
+	for (i = 0; (h = config_setting_get_elem(s, i)) != NULL; i++) {
+		if (config_setting_type(h) != CONFIG_TYPE_STRING ||
+		    prefix_parse(config_setting_get_string(h), &field[i]) != 0) {
+			*cause = util_printf("line %d: '%s': not an address or "
+			    "prefix (a.b.c.d[/n] or an IPv6 address[/n], no bits "
+			    "set past the length): %.100s",
+			    config_setting_source_line(s), k->name,
+			    config_setting_type(h) == CONFIG_TYPE_STRING ?
+			    config_setting_get_string(h) : "(not a string)");
+			return -1;
+		}
+	}
+	*count = i;
+	return 0;
+}
+
 static int	config_keys_apply(const struct config_key *, unsigned,
 		    config_setting_t *, void *, char **);
 
@@ -409,6 +452,9 @@ config_key_apply(const struct config_key *k, unsigned where,
 		return config_key_string(k, s, field, cause);
 	case CONFIG_KEY_HOSTS:
 		return config_key_hosts(k, s, field,
+		    (size_t *)(void *)((char *)base + k->count), cause);
+	case CONFIG_KEY_PREFIXES:
+		return config_key_prefixes(k, s, (struct prefix *)(void *)field,
 		    (size_t *)(void *)((char *)base + k->count), cause);
 	case CONFIG_KEY_GROUP:
 		if (!config_setting_is_group(s)) {

@@ -26,6 +26,9 @@
 #define AUTH_MTLS	0x08	/* the device's client certificate */
 
 struct identity;
+struct htpasswd;
+
+#define REGISTRY_CLIENTS_MAX	32
 
 struct registry {
 	int	 id;
@@ -54,6 +57,11 @@ struct registry {
 	regex_t	 immutable;		/* tags that never move once cached */
 	char	 immutable_src[256];
 
+	/* Which clients may use the entry: none given is any allowed one. */
+	struct prefix	 clients[REGISTRY_CLIENTS_MAX];
+	size_t		 nclients;
+	char		 client_credentials[REGISTRY_PATH_MAX];	/* or "" */
+
 	/* Runtime state: the circuit breaker, and what status reports. */
 	time_t	 down_until;		/* skip the upstream until then */
 	time_t	 last_success;		/* its last answer below 500 */
@@ -64,6 +72,7 @@ struct registry {
 	char		*password;
 	char		*bearer;
 	struct identity	*identity;
+	struct htpasswd	*client_users;	/* from client_credentials */
 };
 
 struct registry_table {
@@ -127,6 +136,8 @@ struct config {
 	int	 offline;			/* never touch the network */
 	char	 server_names[8][256];		/* accepted Host names */
 	size_t	 nserver_names;
+	struct prefix clients[64];		/* who may connect; none: any */
+	size_t	 nclients;			/* (a loopback listener only) */
 
 	/* The device identity: certificate and key for mtls entries. */
 	char	 device_cert[REGISTRY_PATH_MAX];
@@ -152,7 +163,16 @@ int	 config_control_socket(const struct config *, char *, size_t);
 
 /* secret.c: secrets live in files only their owner can read. */
 int	 secret_read(const char *, char **, char **);
+int	 secret_read_text(const char *, size_t, char **, size_t *, char **);
 int	 secret_check(const char *, char **);
 void	 secret_free(char *);
+
+/* htpasswd.c: client credential files, user:bcrypt lines. */
+#define HTPASSWD_HASH_MAX	64
+
+struct htpasswd *htpasswd_load(const char *, char **);
+void	 htpasswd_free(struct htpasswd *);
+int	 htpasswd_hash(const struct htpasswd *, const char *, char *);
+int	 htpasswd_check(const char *, const char *);
 
 #endif

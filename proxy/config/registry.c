@@ -101,6 +101,8 @@ registry_load_secrets(struct registry *r, char **cause)
 	secret_free(r->password);
 	secret_free(r->bearer);
 	r->password = r->bearer = NULL;
+	htpasswd_free(r->client_users);
+	r->client_users = NULL;
 	if ((r->auth & AUTH_BASIC) &&
 	    secret_read(r->password_file, &r->password, &why) != 0)
 		goto fail;
@@ -110,6 +112,10 @@ registry_load_secrets(struct registry *r, char **cause)
 	/* The client key (the device's, or the entry's) is a secret too. */
 	if ((r->auth & AUTH_MTLS) && r->key[0] != '\0' &&
 	    secret_check(r->key, &why) != 0)
+		goto fail;
+	/* What this entry's clients must present (checked in proxy/access.c). */
+	if (r->client_credentials[0] != '\0' &&
+	    (r->client_users = htpasswd_load(r->client_credentials, &why)) == NULL)
 		goto fail;
 	return 0;
 fail:
@@ -448,6 +454,7 @@ registry_table_free(struct registry_table *t)
 		secret_free(t->entries[i].password);
 		secret_free(t->entries[i].bearer);
 		identity_free(t->entries[i].identity);
+		htpasswd_free(t->entries[i].client_users);
 	}
 	free(t->entries);
 	t->entries = NULL;

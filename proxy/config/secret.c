@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,8 +59,13 @@ secret_check(const char *path, char **cause)
 	return 0;
 }
 
+/*
+ * Reads a whole secret file of at most max bytes (lines and all) into
+ * *out, NUL-terminated; its length in *len. Free it with secret_free.
+ */
 int
-secret_read(const char *path, char **out, char **cause)
+secret_read_text(const char *path, size_t max, char **out, size_t *len,
+    char **cause)
 {
 	struct stat	 st;
 	char		*buf;
@@ -69,9 +75,9 @@ secret_read(const char *path, char **out, char **cause)
 	*out = NULL;
 	if ((fd = secret_open(path, &st, cause)) == -1)
 		return -1;
-	if (st.st_size > SECRET_MAX) {
-		*cause = util_printf("secret file %s: larger than %d bytes", path,
-		    SECRET_MAX);
+	if ((uintmax_t)st.st_size > max) {
+		*cause = util_printf("secret file %s: larger than %zu bytes", path,
+		    max);
 		close(fd);
 		return -1;
 	}
@@ -87,9 +93,23 @@ secret_read(const char *path, char **out, char **cause)
 		free(buf);
 		return -1;
 	}
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int
+secret_read(const char *path, char **out, char **cause)
+{
+	char	*buf;
+	size_t	 n;
+
+	*out = NULL;
+	if (secret_read_text(path, SECRET_MAX, &buf, &n, cause) != 0)
+		return -1;
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	if (n == 0 || strlen(buf) != (size_t)n || strpbrk(buf, "\r\n") != NULL) {
+	if (n == 0 || strlen(buf) != n || strpbrk(buf, "\r\n") != NULL) {
 		*cause = util_printf("secret file %s: empty, or more than one line",
 		    path);
 		secret_free(buf);
