@@ -31,7 +31,8 @@ serve_usage(FILE *f)
 "      --log-level LEVEL error, warn, info (default) or debug\n"
 "  -h, --help            show this help\n"
 "\n"
-"Flags override the file. SIGINT or SIGTERM stop the daemon.\n");
+"Flags override the file. SIGINT or SIGTERM stop the daemon; SIGHUP is\n"
+"logged and changes nothing yet (restart to apply a new configuration).\n");
 }
 
 struct serve_flags {

@@ -116,6 +116,8 @@ static const struct {
 	[STATS_CLIENT_HEAD_TIMEOUTS] = { "pullgate_client_head_timeouts_total",
 	    "Client connections closed without a complete request within "
 	    "client.head_timeout", 0 },
+	[STATS_RELOADS_REFUSED] = { "pullgate_reloads_refused_total",
+	    "Reload requests (SIGHUP) that left the configuration unchanged", 0 },
 	[STATS_CLIENT_ACCEPT_PAUSES] = { "pullgate_client_accept_pauses_total",
 	    "Times new connections were left waiting: every slot busy, or "
 	    "accept(2) failed (out of descriptors)", 0 },

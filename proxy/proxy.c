@@ -21,6 +21,22 @@ proxy_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(p->base, NULL);
 }
 
+/*
+ * SIGHUP asks for a reload (systemd's ExecReload, procd's reload). Live
+ * reload is not built yet: the daemon says so and goes on unchanged,
+ * rather than dying of the signal's default action.
+ */
+static void
+proxy_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_warn("SIGHUP: live reload is not supported yet; the configuration "
+	    "in force is unchanged (restart the daemon to apply changes)");
+	stats_add(STATS_RELOADS_REFUSED, 1);
+}
+
 static void
 proxy_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -112,8 +128,10 @@ proxy_run(struct config *c)
 	}
 	p.sigint = evsignal_new(p.base, SIGINT, proxy_signal_cb, &p);
 	p.sigterm = evsignal_new(p.base, SIGTERM, proxy_signal_cb, &p);
-	if (p.sigint == NULL || p.sigterm == NULL ||
-	    evsignal_add(p.sigint, NULL) != 0 || evsignal_add(p.sigterm, NULL) != 0) {
+	p.sighup = evsignal_new(p.base, SIGHUP, proxy_hup_cb, &p);
+	if (p.sigint == NULL || p.sigterm == NULL || p.sighup == NULL ||
+	    evsignal_add(p.sigint, NULL) != 0 || evsignal_add(p.sigterm, NULL) != 0 ||
+	    evsignal_add(p.sighup, NULL) != 0) {
 		log_error("cannot install signal handlers");
 		goto out;
 	}
@@ -144,6 +162,8 @@ out:
 		event_free(p.sigint);
 	if (p.sigterm != NULL)
 		event_free(p.sigterm);
+	if (p.sighup != NULL)
+		event_free(p.sighup);
 	if (p.base != NULL)
 		event_base_free(p.base);
 	curl_global_cleanup();

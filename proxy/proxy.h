@@ -181,7 +181,7 @@ struct proxy {
 	struct stream_list	 streams;	/* clients following them */
 	struct upstream_list	 upstreams;	/* upstream requests in flight */
 	struct entryqueue	*queue;		/* their slots per entry */
-	struct event		*sigint, *sigterm;
+	struct event		*sigint, *sigterm, *sighup;
 	struct evhttp		*control;	/* the owner-only control socket */
 	char			 control_path[108];
 	time_t			 started;

@@ -73,6 +73,13 @@ check "with the upstream stopped the entry's breaker is open" \
 check "... with its last error" \
     test "$(j "$WORK/s3.json" '[e["last_error"] is not None for e in d["registries"] if e["name"]=="acme"][0]')" = True
 
+kill -HUP "$PG_PID"
+sleep 0.5
+check "SIGHUP does not stop the daemon" sh -c \
+    "kill -0 $PG_PID && curl -sf http://127.0.0.1:$PG_PORT/healthz > /dev/null"
+check "... and is counted as a reload that changed nothing" \
+    test "$(metric pullgate_reloads_refused_total)" = 1
+
 # A second daemon on the same cache must not take the first one's socket.
 P2=$(free_port)
 "$PULLGATE" serve -c "$WORK/pg.conf" --listen "127.0.0.1:$P2" --cache "$PG_CACHE" \
