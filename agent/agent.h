@@ -47,6 +47,7 @@ int	 cmd_prefill_main(int, char **);
 int	 cmd_import_main(int, char **);
 int	 cmd_export_main(int, char **);
 int	 cmd_status_main(int, char **);
+int	 cmd_reload_main(int, char **);
 
 /* daemon_client.c: blocking requests of the commands to the daemon. */
 struct daemon_client {
@@ -74,6 +75,7 @@ int	 daemon_client_up(const struct daemon_client *);
 int	 daemon_client_get(const struct daemon_client *, const char *, size_t,
 	     struct daemon_client_reply *, char **);
 void	 daemon_client_reply_free(struct daemon_client_reply *);
+int	 daemon_client_reload(const struct config *, char **, char **);
 
 /* cmd_prefill.c, cmd_prefill_feed.c */
 #define PREFILL_BODY_MAX	(64 * 1024 * 1024)	/* a manifest, an index */

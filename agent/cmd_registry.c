@@ -36,7 +36,35 @@ cmd_registry_usage(FILE *f)
 "\n"
 "Edits go to the registries file named in the configuration and are\n"
 "refused, with the reason, if the configuration would not load with them.\n"
-"Restart the daemon to apply them.\n");
+"A running daemon is asked to read it again at once (as 'pullgate\n"
+"reload' does), and the outcome is printed.\n");
+}
+
+/* The edit is written: the running daemon takes it now, or says why not. */
+static int
+cmd_registry_apply(const struct config *c)
+{
+	char	*note = NULL, *cause = NULL;
+	int	 rc = 0;
+
+	switch (daemon_client_reload(c, &note, &cause)) {
+	case 1:
+		printf("applied to the running daemon\n");
+		if (note != NULL)
+			printf("note: %s\n", note);
+		break;
+	case 0:
+		printf("no daemon is running: the change applies when it starts\n");
+		break;
+	default:
+		fprintf(stderr, "pullgate registry: the running daemon refused "
+		    "the new configuration (it keeps the one in force): %s\n",
+		    cause);
+		rc = 1;
+	}
+	free(note);
+	free(cause);
+	return rc;
 }
 
 static json_t *
@@ -311,9 +339,11 @@ cmd_registry_add(int argc, char **argv)
 			config_setting_set_string_elem(h, -1, f.hosts[i]);
 	}
 	rc = cmd_registry_commit(&cf, file, c.registries_file);
-	if (rc == 0)
-		printf("added registry %ld '%s' to %s; restart pullgate to use it\n",
-		    id, name, c.registries_file);
+	if (rc == 0) {
+		printf("added registry %ld '%s' to %s\n", id, name,
+		    c.registries_file);
+		rc = cmd_registry_apply(&c);
+	}
 	config_destroy(&cf);
 	config_free(&c);
 	return rc;
@@ -365,9 +395,10 @@ cmd_registry_rm(int argc, char **argv)
 	else {
 		config_setting_remove_elem(list, i);
 		rc = cmd_registry_commit(&cf, file, c.registries_file);
-		if (rc == 0)
-			printf("removed registry %d '%s'; restart pullgate to apply\n",
-			    r->id, r->name);
+		if (rc == 0) {
+			printf("removed registry %d '%s'\n", r->id, r->name);
+			rc = cmd_registry_apply(&c);
+		}
 	}
 	config_destroy(&cf);
 out:

@@ -119,5 +119,7 @@ command_begin(const struct command *cmd, int argc, char **argv,
 		config_free(c);
 		return -1;
 	}
+	c->flags_set = (cache != NULL ? CONFIG_FLAG_CACHE : 0) |
+	    (listen != NULL ? CONFIG_FLAG_LISTEN : 0);
 	return optind;
 }

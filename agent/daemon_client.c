@@ -167,6 +167,8 @@ daemon_client_message(const char *body, char *dst, size_t len)
 		return;
 	m = json_string_value(json_object_get(json_array_get(json_object_get(root,
 	    "errors"), 0), "message"));
+	if (m == NULL)		/* the control socket's {"error": ...} */
+		m = json_string_value(json_object_get(root, "error"));
 	if (m != NULL)
 		util_strlcpy(dst, m, len);
 	json_decref(root);
@@ -179,9 +181,9 @@ daemon_client_message(const char *body, char *dst, size_t len)
  * no answer), r->no_daemon when nothing listens, and r->message when the
  * daemon sent an OCI error. Free r with daemon_client_reply_free either way.
  */
-int
-daemon_client_get(const struct daemon_client *dc, const char *path, size_t max,
-    struct daemon_client_reply *r, char **cause)
+static int
+daemon_client_request(const struct daemon_client *dc, int post,
+    const char *path, size_t max, struct daemon_client_reply *r, char **cause)
 {
 	struct daemon_client_xfer	 x;
 	struct curl_slist		*h;
@@ -208,6 +210,10 @@ daemon_client_get(const struct daemon_client *dc, const char *path, size_t max,
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	if (post) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+	}
 	if (dc->unix_path[0] != '\0')
 		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, dc->unix_path);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, DAEMON_CLIENT_CONNECT_TIMEOUT);
@@ -242,10 +248,63 @@ daemon_client_get(const struct daemon_client *dc, const char *path, size_t max,
 	return 0;
 }
 
+int
+daemon_client_get(const struct daemon_client *dc, const char *path, size_t max,
+    struct daemon_client_reply *r, char **cause)
+{
+	return daemon_client_request(dc, 0, path, max, r, cause);
+}
+
+/* The same as a POST with no body (the control socket's actions). */
+static int
+daemon_client_post(const struct daemon_client *dc, const char *path,
+    size_t max, struct daemon_client_reply *r, char **cause)
+{
+	return daemon_client_request(dc, 1, path, max, r, cause);
+}
+
 void
 daemon_client_reply_free(struct daemon_client_reply *r)
 {
 	free(r->body);
 	r->body = NULL;
 	r->len = 0;
+}
+
+/*
+ * Asks the daemon of configuration c, over its control socket, to read
+ * its configuration again. Returns 1 when it did (*note: what waits for a
+ * restart, or NULL), 0 when no daemon answers, -1 when it refused or
+ * could not be asked (*cause). The caller frees *note and *cause.
+ */
+int
+daemon_client_reload(const struct config *c, char **note, char **cause)
+{
+	struct daemon_client		 dc;
+	struct daemon_client_reply	 r;
+	json_t				*root;
+	const char			*n;
+	int				 rc;
+
+	*note = NULL;
+	if (daemon_client_init_control(&dc, c) != 0) {
+		*cause = util_printf("control socket path too long");
+		return -1;
+	}
+	dc.timeout = 60;
+	if (daemon_client_post(&dc, "/reload", 65536, &r, cause) != 0) {
+		rc = r.no_daemon ? 0 : -1;
+		if (rc == -1 && r.message[0] != '\0') {
+			free(*cause);
+			*cause = util_printf("%s", r.message);
+		}
+		daemon_client_reply_free(&r);
+		return rc;
+	}
+	if ((root = json_loadb(r.body, r.len, 0, NULL)) != NULL &&
+	    (n = json_string_value(json_object_get(root, "note"))) != NULL)
+		*note = util_printf("%s", n);
+	json_decref(root);
+	daemon_client_reply_free(&r);
+	return 1;
 }

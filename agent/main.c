@@ -21,6 +21,7 @@ main_usage(FILE *f)
 "  registry  list, add or remove entries of the registry table\n"
 "  cert      show the device certificate, or make a key and CSR\n"
 "  status    the running daemon's state, over its control socket\n"
+"  reload    make the running daemon read its configuration again\n"
 "  resolve   print the digest an image resolves to, and from where\n"
 "  cache     list, pin, remove, collect and verify the cached images\n"
 "  prefill   fetch images into the cache and pin them\n"
@@ -59,6 +60,8 @@ main(int argc, char **argv)
 		return cmd_prefill_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cache") == 0)
 		return cmd_cache_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "reload") == 0)
+		return cmd_reload_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "status") == 0)
 		return cmd_status_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "resolve") == 0)

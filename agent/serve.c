@@ -31,8 +31,8 @@ serve_usage(FILE *f)
 "      --log-level LEVEL error, warn, info (default) or debug\n"
 "  -h, --help            show this help\n"
 "\n"
-"Flags override the file. SIGINT or SIGTERM stop the daemon; SIGHUP is\n"
-"logged and changes nothing yet (restart to apply a new configuration).\n");
+"Flags override the file, also at a reload. SIGINT or SIGTERM stop the\n"
+"daemon; SIGHUP reads the configuration again (see 'pullgate reload').\n");
 }
 
 struct serve_flags {
@@ -65,7 +65,7 @@ serve_main(int argc, char **argv)
 	const struct command	 cmd = { "pullgate serve", serve_usage,
 	    COMMAND_CONFIG | COMMAND_CACHE | COMMAND_LISTEN, longopts, NULL,
 	    serve_option, &f, 0, 0 };
-	struct config		 c;
+	struct config		 c, *owned;
 	char			*cause = NULL;
 	int			 rc;
 
@@ -83,9 +83,12 @@ serve_main(int argc, char **argv)
 	log_set_level(c.log_level);
 	if (c.file[0] != '\0')
 		log_info("configuration from %s", c.file);
-	rc = proxy_run(&c);
-	config_free(&c);
-	return rc;
+	if ((owned = malloc(sizeof *owned)) == NULL) {
+		cause = util_printf("out of memory");
+		goto fail;
+	}
+	*owned = c;		/* the daemon's now: a reload replaces it */
+	return proxy_run(owned, f.upstream, f.level);
 fail:
 	fprintf(stderr, "pullgate serve: %s\n", cause);
 	free(cause);

@@ -116,8 +116,13 @@ static const struct {
 	[STATS_CLIENT_HEAD_TIMEOUTS] = { "pullgate_client_head_timeouts_total",
 	    "Client connections closed without a complete request within "
 	    "client.head_timeout", 0 },
+	[STATS_RELOADS] = { "pullgate_reloads_total",
+	    "New configurations put in force while running", 0 },
+	[STATS_CONFIGS_RETIRED] = { "pullgate_configs_retired",
+	    "Replaced configurations kept until what is in flight finishes", 1 },
 	[STATS_RELOADS_REFUSED] = { "pullgate_reloads_refused_total",
-	    "Reload requests (SIGHUP) that left the configuration unchanged", 0 },
+	    "Reloads refused: the configuration did not load, the one in "
+	    "force stayed", 0 },
 	[STATS_CLIENT_ACCEPT_PAUSES] = { "pullgate_client_accept_pauses_total",
 	    "Times new connections were left waiting: every slot busy, or "
 	    "accept(2) failed (out of descriptors)", 0 },

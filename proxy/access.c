@@ -169,18 +169,13 @@ access_listen_loopback(const char *host, char **cause)
 static void	access_done_cb(evutil_socket_t, short, void *);
 
 /*
- * Checks the listen address against the allow-list and makes ready for
- * credential checks. resume(req, arg) dispatches a request again once its
- * check is done. -1 with *cause.
+ * Whether configuration c may be in force: a listener on an address that
+ * is not loopback needs 'clients'. -1 with *cause.
  */
 int
-access_start(struct proxy *p, void (*resume)(struct evhttp_request *, void *),
-    void *arg, char **cause)
+access_check(const struct config *c, char **cause)
 {
-	const struct config	*c = p->config;
-	struct access		*a;
-	size_t			 i;
-	int			 lo, need = 0;
+	int	lo;
 
 	if ((lo = access_listen_loopback(c->listen_host, cause)) == -1)
 		return -1;
@@ -191,24 +186,19 @@ access_start(struct proxy *p, void (*resume)(struct evhttp_request *, void *),
 		    "the README)", c->listen_host);
 		return -1;
 	}
-	if ((a = calloc(1, sizeof *a)) == NULL) {
-		*cause = util_printf("out of memory");
-		return -1;
-	}
-	a->magic = ACCESS_MAGIC;
-	a->proxy = p;
-	a->resume = resume;
-	a->resume_arg = arg;
-	a->pipe[0] = a->pipe[1] = -1;
-	TAILQ_INIT(&a->jobs);
-	TAILQ_INIT(&a->queue);
-	TAILQ_INIT(&a->finished);
-	p->access = a;
-	for (i = 0; i < c->registries.count; i++)
-		need |= c->registries.entries[i].client_users != NULL;
-	for (i = 0; i < c->feeds.count; i++)
-		need |= c->feeds.entries[i].client_users != NULL;
-	if (!need)
+	return 0;
+}
+
+/*
+ * The checking thread, started the first time an entry asks for client
+ * credentials (at start or at a reload). -1 with *cause.
+ */
+static int
+access_worker_start(struct access *a, char **cause)
+{
+	struct proxy	*p = a->proxy;
+
+	if (a->started)
 		return 0;
 	if (getrandom(a->salt, sizeof a->salt, 0) != (ssize_t)sizeof a->salt ||
 	    pipe2(a->pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
@@ -228,6 +218,66 @@ access_start(struct proxy *p, void (*resume)(struct evhttp_request *, void *),
 	}
 	a->started = 1;
 	return 0;
+}
+
+/* Whether an entry of c asks its clients for credentials. */
+static int
+access_needs_worker(const struct config *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->registries.count; i++)
+		if (c->registries.entries[i].client_users != NULL)
+			return 1;
+	for (i = 0; i < c->feeds.count; i++)
+		if (c->feeds.entries[i].client_users != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Makes ready for credential checks. resume(req, arg) dispatches a
+ * request again once its check is done. -1 with *cause.
+ */
+int
+access_start(struct proxy *p, void (*resume)(struct evhttp_request *, void *),
+    void *arg, char **cause)
+{
+	struct access	*a;
+
+	if (access_check(p->config, cause) != 0)
+		return -1;
+	if ((a = calloc(1, sizeof *a)) == NULL) {
+		*cause = util_printf("out of memory");
+		return -1;
+	}
+	a->magic = ACCESS_MAGIC;
+	a->proxy = p;
+	a->resume = resume;
+	a->resume_arg = arg;
+	a->pipe[0] = a->pipe[1] = -1;
+	TAILQ_INIT(&a->jobs);
+	TAILQ_INIT(&a->queue);
+	TAILQ_INIT(&a->finished);
+	p->access = a;
+	if (!access_needs_worker(p->config))
+		return 0;
+	return access_worker_start(a, cause);
+}
+
+/*
+ * A new configuration is in force: remembered answers go (a credentials
+ * file may have changed), and the thread starts if an entry now asks.
+ */
+int
+access_reload(struct proxy *p, char **cause)
+{
+	struct access	*a = p->access;
+
+	memset(a->slots, 0, sizeof a->slots);
+	if (!access_needs_worker(p->config))
+		return 0;
+	return access_worker_start(a, cause);
 }
 
 /*

@@ -6,6 +6,9 @@
  * last success and last error and certificate expiry, the cache against
  * its budget, and the downloads in flight with their progress.
  *
+ * POST /reload reads the configuration again (reload.c) and answers
+ * the outcome ('pullgate reload', 'pullgate registry add|rm').
+ *
  * The socket is control_socket, by default control.sock in the cache
  * directory (always writable by the daemon, also under systemd's
  * ProtectSystem=strict). A socket there that still answers belongs to
@@ -132,21 +135,51 @@ control_status(struct proxy *p)
 	return s;
 }
 
+/* POST /reload: the outcome, as JSON, 200 or 409 (refused). */
+static json_t *
+control_reload(struct proxy *p, int *status)
+{
+	char	*cause = NULL, *note = NULL;
+	json_t	*s;
+
+	if (reload_apply(p, &note, &cause) != 0) {
+		*status = 409;
+		s = json_pack("{s:b, s:s}", "reloaded", 0, "error",
+		    cause != NULL ? cause : "refused");
+	} else {
+		*status = 200;
+		s = json_pack("{s:b}", "reloaded", 1);
+		if (s != NULL && note != NULL)
+			json_object_set_new(s, "note", json_string(note));
+	}
+	free(cause);
+	free(note);
+	return s;
+}
+
 static void
 control_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct proxy	*p = arg;
 	const char	*path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	struct evbuffer	*b;
 	json_t		*s;
 	char		*text;
+	int		 status = 200;
 
-	if (path == NULL || strcmp(path, "/status") != 0 ||
-	    evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		reply_text(req, 404, "the control socket answers GET /status");
+	if (path != NULL && strcmp(path, "/status") == 0 &&
+	    method == EVHTTP_REQ_GET)
+		s = control_status(p);
+	else if (path != NULL && strcmp(path, "/reload") == 0 &&
+	    method == EVHTTP_REQ_POST)
+		s = control_reload(p, &status);
+	else {
+		reply_text(req, 404, "the control socket answers GET /status "
+		    "and POST /reload");
 		return;
 	}
-	if ((s = control_status(p)) == NULL ||
+	if (s == NULL ||
 	    (text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL) {
 		json_decref(s);
 		reply_text(req, 500, "out of memory");
@@ -158,7 +191,7 @@ control_request_cb(struct evhttp_request *req, void *arg)
 	free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
-	reply_send(req, 200, b);
+	reply_send(req, status, b);
 	if (b != NULL)
 		evbuffer_free(b);
 }

@@ -83,6 +83,24 @@ entryqueue_free(struct entryqueue *q)
 	free(q);
 }
 
+/*
+ * Forgets the lines nobody is in (a reload retired the entries they were
+ * for; a line is made again when its entry asks).
+ */
+void
+entryqueue_prune(struct entryqueue *q)
+{
+	struct entryqueue_line	*l, *next;
+
+	for (l = TAILQ_FIRST(&q->lines); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, next);
+		if (l->active == 0 && TAILQ_EMPTY(&l->waiting)) {
+			TAILQ_REMOVE(&q->lines, l, next);
+			free(l);
+		}
+	}
+}
+
 static struct entryqueue_line *
 entryqueue_line(struct entryqueue *q, const void *entry)
 {

@@ -602,6 +602,13 @@ fetch_request_tls(struct fetch_request *fr, const struct registry *r)
 		fr->tls_ca = r->ca;
 }
 
+/* The configuration new fetches take their limits from (a reload). */
+void
+fetcher_set_config(struct fetcher *fr, const struct config *config)
+{
+	fr->config = config;
+}
+
 struct fetch *
 fetch_start(struct fetcher *fr, const struct fetch_request *r,
     const struct fetch_callbacks *cb, void *arg)

@@ -22,19 +22,25 @@ proxy_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * SIGHUP asks for a reload (systemd's ExecReload, procd's reload). Live
- * reload is not built yet: the daemon says so and goes on unchanged,
- * rather than dying of the signal's default action.
+ * SIGHUP: a reload (systemd's ExecReload, procd's reload_service). The
+ * service manager hears that the daemon reloads, then that it is ready.
  */
 static void
 proxy_hup_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct proxy	*p = arg;
+	char		*cause = NULL, *note = NULL;
+
 	(void)sig;
 	(void)what;
-	(void)arg;
-	log_warn("SIGHUP: live reload is not supported yet; the configuration "
-	    "in force is unchanged (restart the daemon to apply changes)");
-	stats_add(STATS_RELOADS_REFUSED, 1);
+	notify_service("RELOADING=1");
+	if (reload_apply(p, &note, &cause) != 0)
+		notify_service("READY=1\nSTATUS=reload refused; the configuration "
+		    "in force is unchanged");
+	else
+		notify_service("READY=1\nSTATUS=serving");
+	free(cause);
+	free(note);
 }
 
 static void
@@ -84,8 +90,13 @@ proxy_store_start(struct proxy *p, char **cause)
 	return 0;
 }
 
+/*
+ * Runs the daemon on configuration c, which it owns from now on (a reload
+ * replaces it); upstream and level are serve's --upstream and
+ * --log-level, or NULL, kept over every configuration read again.
+ */
 int
-proxy_run(struct config *c)
+proxy_run(struct config *c, const char *upstream, const char *level)
 {
 	struct proxy	 p;
 	char		*cause = NULL;
@@ -93,6 +104,8 @@ proxy_run(struct config *c)
 
 	memset(&p, 0, sizeof p);
 	p.config = c;
+	p.upstream_flag = upstream;
+	p.level_flag = level;
 	p.started = time(NULL);
 	TAILQ_INIT(&p.transfers);
 	TAILQ_INIT(&p.streams);
@@ -102,7 +115,7 @@ proxy_run(struct config *c)
 		log_error("cannot initialise libcurl");
 		return 1;
 	}
-	if ((p.base = event_base_new()) == NULL) {
+	if ((p.base = event_base_new()) == NULL || reload_start(&p) != 0) {
 		log_error("cannot create the event loop");
 		goto out;
 	}
@@ -164,6 +177,9 @@ out:
 		event_free(p.sigterm);
 	if (p.sighup != NULL)
 		event_free(p.sighup);
+	reload_stop(&p);
+	config_free(p.config);
+	free(p.config);
 	if (p.base != NULL)
 		event_base_free(p.base);
 	curl_global_cleanup();

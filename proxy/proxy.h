@@ -51,6 +51,8 @@ struct access;
 int	 access_start(struct proxy *, void (*)(struct evhttp_request *, void *),
 	     void *, char **);
 void	 access_stop(struct proxy *);
+int	 access_check(const struct config *, char **);
+int	 access_reload(struct proxy *, char **);
 int	 access_client(struct proxy *, struct evhttp_request *);
 int	 access_entry(struct proxy *, struct evhttp_request *,
 	     const struct registry *);
@@ -130,6 +132,7 @@ struct fetch_request {
 };
 
 struct fetcher	*fetcher_new(struct event_base *, const struct config *);
+void		 fetcher_set_config(struct fetcher *, const struct config *);
 void		 fetcher_free(struct fetcher *);
 void		 fetch_request_tls(struct fetch_request *, const struct registry *);
 int		 fetch_origin(const char *, char *, size_t);
@@ -150,6 +153,7 @@ typedef void (*entryqueue_cb)(int, void *);
 
 struct entryqueue *entryqueue_new(struct event_base *, int, int);
 void	 entryqueue_free(struct entryqueue *);
+void	 entryqueue_prune(struct entryqueue *);
 struct entryqueue_ticket *entryqueue_enter(struct entryqueue *, const void *,
 	     entryqueue_cb, void *, int *);
 void	 entryqueue_leave(struct entryqueue *, struct entryqueue_ticket *);
@@ -163,6 +167,7 @@ struct upstream_call;
 TAILQ_HEAD(transfer_list, transfer);
 TAILQ_HEAD(stream_list, stream);
 TAILQ_HEAD(upstream_list, upstream_call);
+TAILQ_HEAD(reload_list, reload_retired);
 
 struct proxy {
 	struct event_base	*base;
@@ -182,12 +187,21 @@ struct proxy {
 	struct upstream_list	 upstreams;	/* upstream requests in flight */
 	struct entryqueue	*queue;		/* their slots per entry */
 	struct event		*sigint, *sigterm, *sighup;
+	struct reload_list	 retired;	/* configurations still pointed into */
+	struct event		*collect_ev;	/* frees them once nothing is */
+	const char		*upstream_flag;	/* serve --upstream, kept at reload */
+	const char		*level_flag;	/* serve --log-level, likewise */
 	struct evhttp		*control;	/* the owner-only control socket */
 	char			 control_path[108];
 	time_t			 started;
 };
 
-int	 proxy_run(struct config *);
+int	 proxy_run(struct config *, const char *, const char *);
+
+/* reload.c: a new configuration while running. */
+int	 reload_start(struct proxy *);
+void	 reload_stop(struct proxy *);
+int	 reload_apply(struct proxy *, char **, char **);
 
 /* control.c: the control socket (status, and what only the operator asks). */
 int	 control_start(struct proxy *, char **);
@@ -230,6 +244,8 @@ typedef void (*token_cb)(const char *, void *);
 
 struct tokens	*tokens_new(struct proxy *);
 void		 tokens_free(struct tokens *);
+void		 tokens_flush(struct tokens *);
+int		 tokens_idle(const struct tokens *);
 const char	*token_lookup(struct tokens *, const struct registry *,
 		     const char *, const char *);
 int		 token_request(struct tokens *, struct registry *, const char *,

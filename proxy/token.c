@@ -82,6 +82,26 @@ token_entry_free(struct tokens *t, struct token_entry *e)
 	free(e);
 }
 
+/*
+ * Forgets every cached token (a reload: they were keyed by entries of the
+ * configuration that was in force).
+ */
+void
+tokens_flush(struct tokens *t)
+{
+	struct token_entry	*e;
+
+	while ((e = TAILQ_FIRST(&t->cached)) != NULL)
+		token_entry_free(t, e);
+}
+
+/* No token is being fetched. */
+int
+tokens_idle(const struct tokens *t)
+{
+	return TAILQ_EMPTY(&t->pending);
+}
+
 /* At shutdown; the fetches of pending tokens are the fetcher's to free. */
 void
 tokens_free(struct tokens *t)

@@ -109,6 +109,7 @@ int	 registry_resolve_tag(const struct registry_table *, const struct cache *,
 /* config.c: everything the daemon reads from its file and flags. */
 struct config {
 	char	 file[REGISTRY_PATH_MAX];	/* the file read; empty: none */
+	unsigned flags_set;			/* CONFIG_FLAG_*: over the file */
 	char	 listen_host[256];
 	int	 listen_port;
 	char	 cache_dir[1024];
@@ -153,6 +154,8 @@ struct config {
 };
 
 #define CONFIG_DEFAULT_FILE	"/etc/pullgate/pullgate.conf"
+#define CONFIG_FLAG_CACHE	0x1	/* --cache gave cache_dir */
+#define CONFIG_FLAG_LISTEN	0x2	/* --listen gave listen */
 
 int	 config_read_all(struct config *, const char *, const char *, char **);
 int	 config_load_secrets(struct config *, char **);

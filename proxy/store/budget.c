@@ -44,6 +44,13 @@ budget_gauges(const struct budget *b)
 }
 
 /* Builds the index of the store at c; max 0 means no budget. */
+/* A new budget (a reload); a smaller one is met at the next reservation. */
+void
+budget_set_max(struct budget *b, int64_t max)
+{
+	b->max = max > 0 ? max : 0;
+}
+
 struct budget *
 budget_new(const struct cache *c, int64_t max, char **cause)
 {

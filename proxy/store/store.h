@@ -131,6 +131,7 @@ size_t	 storeindex_memory(const struct storeindex *);
 struct budget;
 
 struct budget *budget_new(const struct cache *, int64_t, char **);
+void	 budget_set_max(struct budget *, int64_t);
 void	 budget_free(struct budget *);
 struct storeindex *budget_index(struct budget *);
 int	 budget_rebuild(struct budget *, char **);
