@@ -6,7 +6,9 @@
 # secrets directories, one containers.local line, service enabled, unit
 # verified); the installed daemon started as the service would start it
 # (as pullgate, shipped configuration, READY=1 on NOTIFY_SOCKET) answering
-# on containers.local:8080; an upgrade keeps the configuration and cache;
+# on containers.local:8080, then taking a registry that 'pullgate registry
+# add' adds (a docker-registry in the namespace) and pulling from it with
+# skopeo without a restart; an upgrade keeps the configuration and cache;
 # purge removes what install made and leaves the operator's hosts line.
 # Packaging does not depend on the crypto variant: checked once, with the
 # OpenSSL build.
@@ -53,6 +55,7 @@ cat > "$WORK/inroot.sh" <<'INROOT'
 chk() { n=$1; shift; if "$@"; then echo "ok - $MODE: $n"; else echo "not ok - $MODE: $n"; fi; }
 MODE=$1
 DEB=$2
+TOOLS=$3
 ip link set lo up
 hostlines() { grep -Ec '^[^#]*[[:space:]]containers\.local([[:space:]]|$)' /etc/hosts; }
 grep -v 'containers\.local' /etc/hosts > /tmp/hosts.new; cat /tmp/hosts.new > /etc/hosts
@@ -99,6 +102,25 @@ chk "it answers on containers.local:8080 as user pullgate" \
     sh -c "curl -sf --max-time 5 http://containers.local:8080/healthz | grep -q ok"
 chk "its cache is made by user pullgate" \
     test "$(stat -c %U /var/lib/pullgate/blobs 2>/dev/null)" = pullgate
+
+# A private registry appears: 'pullgate registry add' (as root, the way an
+# operator runs it) reaches the running service, which pulls from it at
+# once, without a restart.
+mkdir -p /tmp/regdata
+printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /tmp/regdata\nhttp:\n  addr: 127.0.0.1:5000\n' > /tmp/reg.yml
+docker-registry serve /tmp/reg.yml > /tmp/reg.log 2>&1 &
+RPID=$!
+i=0; while ! curl -s -o /dev/null http://127.0.0.1:5000/v2/ && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+python3 "$TOOLS/mkimage.py" /tmp/img --tag v1 --layers 2 --size 50000 > /dev/null
+skopeo --insecure-policy copy -q --dest-tls-verify=false oci:/tmp/img:v1 \
+    docker://127.0.0.1:5000/acme/app:v1 > /tmp/push.log 2>&1
+pullgate registry add --name acme --url http://127.0.0.1:5000 > /tmp/add.out 2>&1
+chk "registry add is applied to the running service" grep -q "applied to the running daemon" /tmp/add.out
+chk "the service pulls from the new entry without a restart" sh -c \
+    "skopeo --insecure-policy copy -q --src-tls-verify=false docker://containers.local:8080/3/acme/app:v1 oci:/tmp/out:v1 > /tmp/pull.log 2>&1 && kill -0 $DPID"
+chk "pullgate reload answers as the operator" sh -c "pullgate reload | grep -q '^reloaded'"
+chk "pullgate status shows the new entry" sh -c "pullgate status | grep -q 'registry 3 .*acme'"
+kill $RPID 2>/dev/null; wait $RPID 2>/dev/null
 kill $DPID; wait $DPID
 chk "it says STOPPING=1 on SIGTERM" sh -c "sleep 0.3; grep -q STOPPING=1 /run/pgtest/notify.out"
 kill $LPID 2>/dev/null; wait $LPID 2>/dev/null
@@ -129,7 +151,7 @@ for mode in fresh operator; do
 	    mount --rbind /dev $ov/root/dev &&
 	    mount --rbind /sys $ov/root/sys &&
 	    mount -t tmpfs tmpfs $ov/root/run &&
-	    chroot $ov/root sh $WORK/inroot.sh $mode $WORK/pullgate.deb" \
+	    chroot $ov/root sh $WORK/inroot.sh $mode $WORK/pullgate.deb $TOOLS" \
 	    > "$WORK/inroot-$mode.out" 2>&1
 	cat "$WORK/inroot-$mode.out" | grep -E '^(not )?ok - '
 	FAILED=$((FAILED + $(grep -c '^not ok - ' "$WORK/inroot-$mode.out")))
