@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev
 libssl-dev libjansson-dev libconfig-dev libmbedtls-dev zlib1g-dev liblzma-dev"
 TEST_PKGS="libcmocka-dev docker-registry skopeo apache2-utils python3 curl
 openssl ca-certificates containerd bc nginx-light apt-utils gnupg
-binutils xz-utils"
+binutils xz-utils clang-14 libfuzzer-14-dev"
 BENCH_PKGS="nginx-light bc apache2-utils"
 
 case "${1:-build}" in
