@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the libFuzzer targets (build/fuzz/fuzz_*, from 'make fuzz-bins'),
 # each with its checked-in seed corpus, and prints one line per target:
-#   ok - fuzz TARGET: N execs, cov C, ft F, corpus N
-#   not ok - fuzz TARGET: crash (the report, the input under ARTIFACTS)
+#   ok - fuzz TARGET: N execs, cov C, ft F, corpus N, 0 crashes
+#   not ok - fuzz TARGET: exit N after N execs, cov C, ft F, 1 crash: INPUT
+#       (then the sanitizer's or the broken check's lines)
 #
 #   tests/fuzz/run.sh -max_total_time=60     (make fuzz FUZZ_SECONDS=60)
 #   tests/fuzz/run.sh -runs=2000             (the slice tests/run.sh runs)
@@ -46,11 +47,12 @@ for t in $TARGETS; do
 	ft=$(echo "$covline" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(echo "$covline" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
 	if [ $rc -eq 0 ]; then
-		echo "ok - fuzz $t: ${execs:-?} execs, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}"
+		echo "ok - fuzz $t: ${execs:-?} execs, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, 0 crashes"
 	else
-		echo "not ok - fuzz $t: exit $rc after ${execs:-?} execs (log $log)"
-		grep -E 'ERROR: |runtime error|broken: |SUMMARY|Test unit written' \
-		    "$log" | head -8 | sed 's/^/    /'
+		input=$(sed -n 's/.*Test unit written to \(.*\)/\1/p' "$log" | tail -1)
+		echo "not ok - fuzz $t: exit $rc after ${execs:-?} execs, cov ${cov:-?}, ft ${ft:-?}, 1 crash: ${input:-none kept} (log $log)"
+		grep -E 'ERROR: |runtime error|broken: |SUMMARY|#[0-3] 0x' \
+		    "$log" | head -12 | sed 's/^/    /'
 		failed=$((failed + 1))
 	fi
 done
