@@ -10,7 +10,8 @@
 #                             with its corpus: executions, coverage, crashes
 #
 # Objects of each variant go to build/<crypto>[-<sanitizer>]/, so variants
-# never mix; ./pullgate is the binary of the last variant built.
+# never mix (the fuzz targets' clang objects to build/fuzz/); ./pullgate is
+# the binary of the last variant built.
 
 CRYPTO		?= openssl
 SANITIZER	?=
