@@ -10,9 +10,12 @@
 #                             armhf) against a sysroot of Debian's packages
 #   make install              install (PREFIX=/usr/local, DESTDIR, SYSCONFDIR)
 #   make deb [ARCH=arm64]     the Debian package, in build/deb/
+#   make fuzz [FUZZ_SECONDS=60]  every libFuzzer target (clang-14) that long,
+#                             with its corpus: executions, coverage, crashes
 #
 # Objects of each variant go to build/<crypto>[-<sanitizer>]/, so variants
-# never mix; ./pullgate is the binary of the last variant built.
+# never mix (the fuzz targets' clang objects to build/fuzz/); ./pullgate is
+# the binary of the last variant built.
 
 CRYPTO		?= openssl
 SANITIZER	?=
@@ -78,7 +81,8 @@ HEADERS		:= $(wildcard $(LAYERS:%=%/*.h))
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test-deps run test unit integration bench clean install deb
+.PHONY: all deps test-deps run test unit integration bench clean install deb \
+		fuzz-bins fuzz
 
 all: pullgate
 
@@ -119,7 +123,44 @@ test: test-deps
 	$(MAKE) pullgate unit-bins
 	$(MAKE) CRYPTO=mbedtls unit-bins build/mbedtls/pullgate
 	$(MAKE) SANITIZER=address unit-bins build/openssl-address/pullgate
+	$(MAKE) fuzz-bins
 	sh tests/run.sh
+
+# The libFuzzer targets (tests/fuzz/fuzz_*.c): clang-14 with ASan and
+# UBSan, the library objects instrumented apart in build/fuzz/, always
+# with OpenSSL, so they never mix with a gcc variant's.
+FUZZ_CC		:= clang-14
+FUZZ_BUILD	:= build/fuzz
+FUZZ_SECONDS	?= 60
+FUZZ_PKGS	:= libevent libcurl jansson libconfig zlib liblzma openssl
+FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra \
+		   -Wno-unused-parameter -Wno-missing-field-initializers \
+		   -D_GNU_SOURCE $(LAYERS:%=-I%) $(FUZZ_SAN)
+FUZZ_SRCS	:= $(filter-out agent/main.c certs/crypto_%.c,$(wildcard \
+		   $(LAYERS:%=%/*.c))) certs/crypto_openssl.c
+FUZZ_OBJS	:= $(FUZZ_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_BINS	:= $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard \
+		   tests/fuzz/fuzz_*.c))
+
+$(FUZZ_BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	    $(shell $(PKG_CONFIG) --cflags $(FUZZ_PKGS)) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	    $(shell $(PKG_CONFIG) --cflags $(FUZZ_PKGS)) -o $@ $< $(FUZZ_OBJS) \
+	    $(shell $(PKG_CONFIG) --libs $(FUZZ_PKGS)) $(LDLIBS)
+
+# Only pattern rules name them: keep them, not as intermediate files.
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: test-deps
+	$(MAKE) fuzz-bins
+	sh tests/fuzz/run.sh -max_total_time=$(FUZZ_SECONDS)
 
 bench:
 	sh packaging/install-deps.sh bench

@@ -1,7 +1,8 @@
 /*
  * pullgate's basics, the bottom layer: logging, bounded strings and small
  * file helpers, and the parsers of what arrives from the network (digests,
- * image references, Range, WWW-Authenticate challenges). Nothing here
+ * image references, Range, WWW-Authenticate challenges, token answers, tag
+ * lists). Nothing here
  * knows of the cache, the configuration or the event loop.
  */
 #ifndef PULLGATE_LIB_H
@@ -207,5 +208,17 @@ int	 prefix_loopback(const struct sockaddr *);
 #define BASICAUTH_MAX	256	/* user and password, each with its NUL */
 
 int	 basicauth_parse(const char *, char *, char *);
+
+/* tokenreply.c: the token service's answer. */
+#define TOKENREPLY_MAX_LEN	16384
+#define TOKENREPLY_DEFAULT_TTL	60
+
+int	 tokenreply_parse(const char *, size_t, char **, long *);
+
+/* taglist.c: the tags/list document. */
+int	 taglist_parse(const char *, size_t, char ***, size_t *);
+void	 taglist_free(char **, size_t);
+char	*taglist_page(const char *, char **, size_t, long, const char *,
+	     char *, size_t);
 
 #endif

@@ -4,7 +4,6 @@
  * the cache, paginated the same way. Clients asking the same page at
  * once share one upstream request (upstream.c).
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +26,6 @@ struct tags_fetch {
 	char			 last[REFERENCE_TAG_MAX + 1];
 };
 
-static int
-tags_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
  * Answers with tags (sorted here), applying n and last as the API says,
  * with a Link to the next page.
@@ -42,32 +35,15 @@ tags_reply(struct tags_fetch *tf, char **tags, size_t count, int stale)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(tf->req);
 	struct evbuffer		*b;
-	json_t			*root, *list;
-	char			*text, link[1024];
-	size_t			 i;
-	long			 added = 0;
+	char			*text, link[1024], next[REFERENCE_TAG_MAX + 1];
 
-	qsort(tags, count, sizeof *tags, tags_cmp);
-	list = json_array();
-	for (i = 0; i < count; i++) {
-		if (tf->last[0] != '\0' && strcmp(tags[i], tf->last) <= 0)
-			continue;
-		if (tf->n >= 0 && added == tf->n) {
-			if (added > 0) {
-				snprintf(link, sizeof link, "<%s/tags/list?n=%ld&"
-				    "last=%s>; rel=\"next\"", tf->prefix, tf->n,
-				    json_string_value(json_array_get(list,
-				    (size_t)added - 1)));
-				evhttp_add_header(h, "Link", link);
-			}
-			break;
-		}
-		json_array_append_new(list, json_string(tags[i]));
-		added++;
+	text = taglist_page(tf->repo, tags, count, tf->n, tf->last, next,
+	    sizeof next);
+	if (next[0] != '\0') {
+		snprintf(link, sizeof link, "<%s/tags/list?n=%ld&last=%s>; "
+		    "rel=\"next\"", tf->prefix, tf->n, next);
+		evhttp_add_header(h, "Link", link);
 	}
-	root = json_pack("{s:s, s:o}", "name", tf->repo, "tags", list);
-	text = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
 	b = evbuffer_new();
 	if (b != NULL && text != NULL)
 		evbuffer_add_printf(b, "%s\n", text);
@@ -99,29 +75,6 @@ tags_send_cached(struct tags_fetch *tf, int stale)
 	tagindex_list_free(tags, count);
 }
 
-/*
- * An upstream that ignored n/last (older distribution releases do) sent
- * the whole list: paginate it here so clients see the same API.
- */
-static void
-tags_send_upstream_list(struct tags_fetch *tf, json_t *array)
-{
-	char	**tags;
-	size_t	  i, n = 0;
-	json_t	 *v;
-
-	if ((tags = calloc(json_array_size(array) + 1, sizeof *tags)) == NULL) {
-		reply_error(tf->req, 500, "UNKNOWN", "out of memory");
-		return;
-	}
-	json_array_foreach(array, i, v) {
-		if (json_is_string(v) && reference_valid_tag(json_string_value(v)))
-			tags[n++] = (char *)json_string_value(v);
-	}
-	tags_reply(tf, tags, n, 0);
-	free(tags);
-}
-
 /* Rewrites the upstream's next-page Link so it points back through us. */
 static void
 tags_pass_link(struct tags_fetch *tf, const char *link)
@@ -142,10 +95,9 @@ tags_done_cb(struct fetch *f, const char *error, void *arg)
 {
 	struct tags_fetch	*tf = arg;
 	struct evbuffer		*body = fetch_body(f), *copy;
-	json_t			*root;
-	json_error_t		 jerr;
 	long			 status = upstream_busy(error) ? 503 : fetch_status(f);
-	size_t			 len;
+	char			**tags;
+	size_t			 count;
 
 	if (status == 0 || status == 429 || status >= 500) {
 		log_info("%s/%s: tags from the cache: upstream %s", tf->registry->name,
@@ -158,25 +110,28 @@ tags_done_cb(struct fetch *f, const char *error, void *arg)
 		    "NAME_UNKNOWN");
 		goto out;
 	}
-	len = evbuffer_get_length(body);
-	root = json_loadb((const char *)evbuffer_pullup(body, -1), len, 0, &jerr);
-	if (root == NULL || !json_is_array(json_object_get(root, "tags"))) {
-		json_decref(root);
+	if (taglist_parse((const char *)evbuffer_pullup(body, -1),
+	    evbuffer_get_length(body), &tags, &count) != 0) {
 		reply_error(tf->req, 502, "UNAVAILABLE",
 		    "the upstream sent a malformed tag list");
 		goto out;
 	}
+	/*
+	 * An upstream that ignored n/last (older distribution releases do)
+	 * sent the whole list: paginate it here so clients see the same API.
+	 */
 	if (fetch_header(f, "Link") == NULL &&
 	    (tf->n >= 0 || tf->last[0] != '\0')) {
-		tags_send_upstream_list(tf, json_object_get(root, "tags"));
-		json_decref(root);
+		tags_reply(tf, tags, count, 0);
+		taglist_free(tags, count);
 		goto out;
 	}
-	json_decref(root);
+	taglist_free(tags, count);
 	tags_pass_link(tf, fetch_header(f, "Link"));
 	/* A copy: clients asking the same share one upstream answer. */
 	if ((copy = evbuffer_new()) == NULL ||
-	    evbuffer_add(copy, evbuffer_pullup(body, -1), len) != 0)
+	    evbuffer_add(copy, evbuffer_pullup(body, -1),
+	    evbuffer_get_length(body)) != 0)
 		reply_error(tf->req, 500, "UNKNOWN", "out of memory");
 	else
 		reply_json(tf->req, 200, copy);

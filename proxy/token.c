@@ -9,7 +9,6 @@
  * to that origin. Several requests that need the same token wait on one
  * fetch.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,6 @@
 #include "proxy.h"
 
 #define TOKEN_MAX_CACHED	256
-#define TOKEN_MAX_LEN		16384
-#define TOKEN_DEFAULT_TTL	60
 #define TOKEN_ORIGIN_MAX	300
 
 /* What a token is for: the entry, the origin it was issued for, the scope. */
@@ -191,46 +188,14 @@ token_store(struct tokens *t, const struct token_key *k, const char *token,
 	t->count++;
 }
 
-/* Reads the token out of the realm's answer; -1 if there is none. */
-static int
-token_parse(struct fetch *f, const char **token, long *ttl, json_t **root)
-{
-	struct evbuffer	*body = fetch_body(f);
-	json_error_t	 err;
-	json_t		*v;
-	const char	*s;
-	size_t		 i;
-
-	*root = json_loadb((const char *)evbuffer_pullup(body, -1),
-	    evbuffer_get_length(body), 0, &err);
-	if (*root == NULL)
-		return -1;
-	s = json_string_value(json_object_get(*root, "token"));
-	if (s == NULL || *s == '\0')
-		s = json_string_value(json_object_get(*root, "access_token"));
-	if (s == NULL || *s == '\0' || strlen(s) > TOKEN_MAX_LEN)
-		return -1;
-	for (i = 0; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return -1;	/* it goes into a header line */
-	*token = s;
-	*ttl = TOKEN_DEFAULT_TTL;
-	v = json_object_get(*root, "expires_in");
-	if (json_is_integer(v) && json_integer_value(v) > 0 &&
-	    json_integer_value(v) < 86400 * 30)
-		*ttl = (long)json_integer_value(v);
-	return 0;
-}
-
 static void
 token_done_cb(struct fetch *f, const char *error, void *arg)
 {
 	struct token_pending	*tp = arg;
 	struct tokens		*t = tp->tokens;
 	struct token_waiter	*w;
-	const char		*token = NULL;
-	json_t			*root = NULL;
-	char			 why[256];
+	struct evbuffer		*body = fetch_body(f);
+	char			*token = NULL, why[256];
 	long			 ttl, status = fetch_status(f);
 
 	why[0] = '\0';
@@ -241,7 +206,8 @@ token_done_cb(struct fetch *f, const char *error, void *arg)
 		    "credentials (%ld)", status);
 	else if (status != 200)
 		snprintf(why, sizeof why, "the token service answered %ld", status);
-	else if (token_parse(f, &token, &ttl, &root) != 0)
+	else if (tokenreply_parse((const char *)evbuffer_pullup(body, -1),
+	    evbuffer_get_length(body), &token, &ttl) != 0)
 		snprintf(why, sizeof why, "the token service sent no usable token");
 	else {
 		token_store(t, &tp->key, token, ttl);
@@ -259,7 +225,7 @@ token_done_cb(struct fetch *f, const char *error, void *arg)
 		w->cb(why[0] == '\0' ? NULL : why, w->arg);
 		free(w);
 	}
-	json_decref(root);
+	secret_free(token);
 	free(tp);
 }
 
@@ -349,7 +315,7 @@ token_request(struct tokens *t, struct registry *r, const char *url,
 	    scope);
 	memset(&fr, 0, sizeof fr);
 	fr.url = realm;
-	fr.max_body = 2 * TOKEN_MAX_LEN + 4096;
+	fr.max_body = 2 * TOKENREPLY_MAX_LEN + 4096;
 	if ((r->auth & AUTH_BASIC) && r->password != NULL) {
 		fr.username = r->username;
 		fr.password = r->password;

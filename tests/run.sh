@@ -1,10 +1,12 @@
 #!/bin/sh
 # Runs every test: the cmocka unit tests and the integration scripts, for
-# each build variant (OpenSSL, mbedTLS, OpenSSL with ASan+UBSan), and ends
-# with one summary line "N passed, N failed".
+# each build variant (OpenSSL, mbedTLS, OpenSSL with ASan+UBSan), a short
+# fixed slice of every fuzz target (once: build/fuzz is one clang build),
+# and ends with one summary line "N passed, N failed".
 #
 #   tests/run.sh [VARIANT...]      default: openssl mbedtls openssl-address
 #   ONLY=pull tests/run.sh         only integration scripts matching "pull"
+#                                  (the fuzz slice runs only if "fuzz" matches)
 
 cd "$(dirname "$0")/.." || exit 1
 VARIANTS=${*:-openssl mbedtls openssl-address}
@@ -34,6 +36,23 @@ f=$(grep -c '^not ok - ' "$out")
 echo "structure: $p passed, $f failed"
 [ "$f" -gt 0 ] && sed 's/^/    /' "$out"
 record "$p" "$f" structure
+
+# The fuzz targets: each replays its corpus, then FUZZ_RUNS mutations.
+FUZZ_RUNS=${FUZZ_RUNS:-2000}
+case fuzz in
+*"${ONLY:-}"*)
+	out=$LOGDIR/fuzz.log
+	FUZZ_WORK=$LOGDIR/fuzz/corpus sh tests/fuzz/run.sh -runs="$FUZZ_RUNS" \
+	    > "$out" 2>&1
+	rc=$?
+	p=$(grep -c '^ok - ' "$out")
+	f=$(grep -c '^not ok - ' "$out")
+	[ $rc -ne 0 ] && [ "$f" = 0 ] && f=1
+	echo "fuzz: $p passed, $f failed"
+	[ "$f" -gt 0 ] && sed 's/^/    /' "$out"
+	record "$p" "$f" fuzz
+	;;
+esac
 
 for v in $VARIANTS; do
 	for t in build/$v/tests/test_*; do

@@ -86,7 +86,7 @@ tar_pax_path(const char *rec, size_t len, char *out, size_t outlen)
 
 	while (p < end) {
 		n = strtol(p, &next, 10);
-		if (n <= 0 || next == p || *next != ' ' || p + n > end)
+		if (n <= 0 || next == p || *next != ' ' || n > end - p)
 			return;
 		if (strncmp(next + 1, "path=", 5) == 0) {
 			size_t vlen = (size_t)(p + n - (next + 6) - 1);
