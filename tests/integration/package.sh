@@ -63,6 +63,8 @@ grep -v 'containers\.local' /etc/hosts > /tmp/hosts.new; cat /tmp/hosts.new > /e
 before=$(hostlines)
 
 chk "dpkg -i installs" sh -c "dpkg -i $DEB > /tmp/dpkg.log 2>&1"
+chk "the configuration is a conffile" \
+    grep -qx /etc/pullgate/pullgate.conf /var/lib/dpkg/info/pullgate.conffiles
 chk "a pullgate system user exists" getent passwd pullgate
 chk "/var/lib/pullgate is pullgate's, 0750" \
     test "$(stat -c %U:%G:%a /var/lib/pullgate)" = pullgate:pullgate:750
@@ -93,8 +95,12 @@ except socket.timeout:
 PY
 LPID=$!
 i=0; while [ ! -e /run/pgtest/notify.ready ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+EXEC=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/pullgate.service)
+chk "the unit's ExecStart runs the installed binary on the shipped file" \
+    test "$EXEC" = "/usr/bin/pullgate serve -c /etc/pullgate/pullgate.conf"
+# shellcheck disable=SC2086
 runuser -u pullgate -- env NOTIFY_SOCKET=/run/pgtest/notify.sock \
-    /usr/bin/pullgate serve -c /etc/pullgate/pullgate.conf > /tmp/daemon.log 2>&1 &
+    $EXEC > /tmp/daemon.log 2>&1 &
 DPID=$!
 i=0; while ! grep -q READY=1 /run/pgtest/notify.out && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 chk "the daemon tells the service manager READY=1" grep -q READY=1 /run/pgtest/notify.out
