@@ -4,15 +4,24 @@
  * /etc/pullgate/registries.conf), so the operator's commented main file is
  * never rewritten. An edit is written to a temporary file, the whole
  * configuration is loaded with it (secrets included), and only if that
- * succeeds does it replace the file. The daemon reads it at start.
+ * succeeds does it replace the file; then a running daemon is asked to
+ * read it again.
+ *
+ * add takes the forms IoT platforms use (ioFog's): --url with or without
+ * a scheme (https assumed), --name optional (made from the host), the
+ * password on standard input (kept in a 0600 file in the secrets
+ * directory beside the registries file, owned like that directory).
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -22,16 +31,22 @@ cmd_registry_usage(FILE *f)
 {
 	fprintf(f,
 "usage: pullgate registry list [-c FILE]\n"
-"       pullgate registry add [-c FILE] --name NAME --url URL [--id N]\n"
-"                [--auth SCHEME[,SCHEME]] [--username USER]\n"
-"                [--password-file FILE] [--bearer-file FILE]\n"
+"       pullgate registry add [-c FILE] --url [SCHEME://]HOST[/PATH] [--name NAME]\n"
+"                [--id N] [--auth SCHEME[,SCHEME]] [--username USER]\n"
+"                [--password-file FILE | --password-stdin] [--bearer-file FILE]\n"
 "                [--cert FILE] [--key FILE] [--ca FILE] [--token-host HOST]...\n"
 "       pullgate registry rm [-c FILE] NAME|ID\n"
 "\n"
-"list  prints the registry table as JSON; secrets never appear, only the\n"
-"      files that hold them.\n"
-"add   adds an entry (id: the next free one from 3 unless given). Schemes:\n"
-"      none, basic, bearer, token, mtls; mtls combines with the others.\n"
+"list  prints the registry table as JSON (--json is accepted): for each\n"
+"      entry whether it is the local cache, public, and uses a certificate;\n"
+"      secrets never appear, only the files that hold them.\n"
+"add   adds an entry (id: the next free one from 3 unless given; name:\n"
+"      made from the URL's host unless given; a URL without a scheme is\n"
+"      https). Schemes: none, basic, bearer, token, mtls; mtls combines\n"
+"      with the others; a username or password makes basic the default.\n"
+"      --password-stdin stores the password read from standard input (a\n"
+"      JSON key file for username _json_key may have several lines) in\n"
+"      secrets/NAME.password beside the registries file, mode 0600.\n"
 "rm    removes an entry that 'add' created.\n"
 "\n"
 "Edits go to the registries file named in the configuration and are\n"
@@ -74,14 +89,12 @@ cmd_registry_json(const struct registry_table *t, const struct registry *r)
 	size_t	 i;
 	unsigned bit;
 
-	o = json_pack("{s:i, s:s, s:b}", "id", r->id, "name", r->name,
-	    "default", r->id == t->default_id);
-	if (o == NULL)
-		return NULL;
-	if (r->is_local) {
-		json_object_set_new(o, "local", json_true());
+	o = json_pack("{s:i, s:s, s:b, s:b, s:b, s:b}", "id", r->id,
+	    "name", r->name, "default", r->id == t->default_id,
+	    "local", r->is_local, "public", r->id == REGISTRY_ID_REMOTE,
+	    "certificate", (r->auth & AUTH_MTLS) != 0);
+	if (o == NULL || r->is_local)
 		return o;
-	}
 	json_object_set_new(o, "url", json_string(r->url));
 	auth = json_array();
 	for (bit = 1; bit <= AUTH_MTLS; bit <<= 1)
@@ -108,11 +121,25 @@ cmd_registry_json(const struct registry_table *t, const struct registry *r)
 	return o;
 }
 
+/* --json: what list prints anyway. */
+static int
+cmd_registry_list_option(int ch, const char *arg, void *p, char **cause)
+{
+	(void)arg;
+	(void)p;
+	(void)cause;
+	return ch == 'j' ? 0 : -1;
+}
+
 static int
 cmd_registry_list(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
 	const struct command	 cmd = { "pullgate registry", cmd_registry_usage,
-	    COMMAND_CONFIG, NULL, NULL, NULL, NULL, 0, 0 };
+	    COMMAND_CONFIG, longopts, NULL, cmd_registry_list_option, NULL, 0, 0 };
 	struct config		 c;
 	json_t			*list;
 	size_t			 i;
@@ -219,9 +246,95 @@ cmd_registry_set(config_setting_t *g, const char *key, const char *value)
 		    CONFIG_TYPE_STRING), value);
 }
 
+/* --url as given, https:// in front when it names no scheme. */
+static char *
+cmd_registry_url(const char *url)
+{
+	return strstr(url, "://") != NULL ? util_printf("%s", url) :
+	    util_printf("https://%s", url);
+}
+
+/*
+ * A name for an entry added without --name: its URL's host (and port),
+ * lowercase, other characters as '-'; "-ID" added when it is taken.
+ */
+static void
+cmd_registry_name(struct registry_table *t, const char *url, long id,
+    char *dst, size_t len)
+{
+	const char	*h = strstr(url, "://") + 3;
+	size_t		 n = 0;
+
+	for (; *h != '\0' && *h != '/' && n + 1 < len - 8; h++) {
+		if (isalnum((unsigned char)*h) || *h == '.' || *h == '-')
+			dst[n++] = (char)tolower((unsigned char)*h);
+		else if (*h != '@')
+			dst[n++] = '-';
+	}
+	dst[n] = '\0';
+	if (n == 0 || registry_find_name(t, dst) != NULL ||
+	    !isalpha((unsigned char)dst[0]))
+		snprintf(dst + n, len - n, "%s%ld", n == 0 ? "r" : "-", id);
+}
+
+/*
+ * --password-stdin: the password read from standard input (several lines
+ * for a JSON key) into secrets/NAME.password beside the registries file,
+ * mode 0600, owned like the secrets directory (the daemon's user, when
+ * root runs this). Its path in dst.
+ */
+static int
+cmd_registry_store_password(const char *registries_file, const char *name,
+    char *dst, size_t len)
+{
+	char		 dir[REGISTRY_PATH_MAX], buf[8192 + 1];
+	const char	*slash = strrchr(registries_file, '/');
+	struct stat	 st;
+	size_t		 n = 0;
+	ssize_t		 r;
+	int		 fd, rc = -1;
+
+	snprintf(dir, sizeof dir, "%.*s/secrets", slash != NULL ?
+	    (int)(slash - registries_file) : 1, slash != NULL ?
+	    registries_file : ".");
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "pullgate registry add: cannot create %s: %s\n",
+		    dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) != 0 || snprintf(dst, len, "%s/%s.password", dir,
+	    name) >= (int)len)
+		return -1;
+	while (n < sizeof buf - 1 && (r = read(STDIN_FILENO, buf + n,
+	    sizeof buf - 1 - n)) > 0)
+		n += (size_t)r;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n == 0 || n == sizeof buf - 1) {
+		fprintf(stderr, "pullgate registry add: --password-stdin: %s\n",
+		    n == 0 ? "nothing on standard input" : "more than 8 KiB");
+		explicit_bzero(buf, sizeof buf);
+		return -1;
+	}
+	buf[n++] = '\n';
+	if ((fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1 || fchmod(fd, 0600) != 0 ||
+	    (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) != 0) ||
+	    write(fd, buf, n) != (ssize_t)n || fsync(fd) != 0)
+		fprintf(stderr, "pullgate registry add: cannot write %s: %s\n",
+		    dst, strerror(errno));
+	else
+		rc = 0;
+	if (fd != -1)
+		close(fd);
+	explicit_bzero(buf, sizeof buf);
+	return rc;
+}
+
 /* The options of add. */
 struct cmd_registry_flags {
 	const char	*name, *url, *auth, *user, *pw, *bearer, *cert, *key, *ca;
+	int		 pw_stdin;
 	const char	*hosts[REGISTRY_TOKEN_HOSTS];
 	size_t		 nhosts;
 	long		 id;
@@ -244,6 +357,7 @@ cmd_registry_option(int ch, const char *arg, void *p, char **cause)
 	case 'a': f->auth = arg; break;
 	case 'U': f->user = arg; break;
 	case 'P': f->pw = arg; break;
+	case 'S': f->pw_stdin = 1; break;
 	case 'B': f->bearer = arg; break;
 	case 'C': f->cert = arg; break;
 	case 'K': f->key = arg; break;
@@ -272,6 +386,7 @@ cmd_registry_add(int argc, char **argv)
 		{ "auth", required_argument, NULL, 'a' },
 		{ "username", required_argument, NULL, 'U' },
 		{ "password-file", required_argument, NULL, 'P' },
+		{ "password-stdin", no_argument, NULL, 'S' },
 		{ "bearer-file", required_argument, NULL, 'B' },
 		{ "cert", required_argument, NULL, 'C' },
 		{ "key", required_argument, NULL, 'K' },
@@ -284,6 +399,8 @@ cmd_registry_add(int argc, char **argv)
 	    cmd_registry_usage, COMMAND_CONFIG, longopts, NULL,
 	    cmd_registry_option, &f, 0, 0 };
 	const char		*file, *name, *url, *auth;
+	char			*urlbuf, namebuf[REGISTRY_NAME_MAX];
+	char			 pwpath[REGISTRY_PATH_MAX];
 	struct config		 c;
 	config_setting_t	*list, *g, *a, *h;
 	config_t		 cf;
@@ -295,22 +412,43 @@ cmd_registry_add(int argc, char **argv)
 	memset(&f, 0, sizeof f);
 	if (command_begin(&cmd, argc, argv, &c, &rc) == -1)
 		return rc;
-	if (f.name == NULL || f.url == NULL) {
-		fprintf(stderr, "pullgate registry add: --name and --url are "
-		    "required\n");
+	if (f.url == NULL || (f.pw != NULL && f.pw_stdin)) {
+		fprintf(stderr, "pullgate registry add: --url is required, and "
+		    "--password-file and --password-stdin exclude each other\n");
 		config_free(&c);
 		return 2;
 	}
 	file = c.file[0] != '\0' ? c.file : NULL;
-	name = f.name;
-	url = f.url;
-	auth = f.auth;
 	id = f.id;
 	if (id == 0)
 		for (id = 3; registry_find_id(&c.registries, (int)id) != NULL; id++)
 			;
-	if (cmd_registry_open(&cf, c.registries_file, &list) != 0) {
+	if ((url = urlbuf = cmd_registry_url(f.url)) == NULL) {
 		config_free(&c);
+		return 1;
+	}
+	name = f.name;
+	if (name == NULL) {
+		cmd_registry_name(&c.registries, url, id, namebuf, sizeof namebuf);
+		name = namebuf;
+	}
+	if (f.pw_stdin) {
+		if (cmd_registry_store_password(c.registries_file, name, pwpath,
+		    sizeof pwpath) != 0) {
+			free(urlbuf);
+			config_free(&c);
+			return 1;
+		}
+		f.pw = pwpath;
+	}
+	auth = f.auth;
+	if (auth == NULL && (f.user != NULL || f.pw != NULL))
+		auth = "basic";
+	if (cmd_registry_open(&cf, c.registries_file, &list) != 0) {
+		if (f.pw_stdin)
+			unlink(pwpath);
+		config_free(&c);
+		free(urlbuf);
 		return 1;
 	}
 	g = config_setting_add(list, NULL, CONFIG_TYPE_GROUP);
@@ -343,9 +481,11 @@ cmd_registry_add(int argc, char **argv)
 		printf("added registry %ld '%s' to %s\n", id, name,
 		    c.registries_file);
 		rc = cmd_registry_apply(&c);
-	}
+	} else if (f.pw_stdin)
+		unlink(pwpath);		/* refused: keep no secret for it */
 	config_destroy(&cf);
 	config_free(&c);
+	free(urlbuf);
 	return rc;
 }
 

@@ -166,6 +166,7 @@ int	 config_control_socket(const struct config *, char *, size_t);
 
 /* secret.c: secrets live in files only their owner can read. */
 int	 secret_read(const char *, char **, char **);
+int	 secret_read_lines(const char *, char **, char **);
 int	 secret_read_text(const char *, size_t, char **, size_t *, char **);
 int	 secret_check(const char *, char **);
 void	 secret_free(char *);

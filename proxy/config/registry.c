@@ -103,7 +103,11 @@ registry_load_secrets(struct registry *r, char **cause)
 	r->password = r->bearer = NULL;
 	htpasswd_free(r->client_users);
 	r->client_users = NULL;
-	if ((r->auth & AUTH_BASIC) &&
+	/* A JSON key file (GCR, Artifact Registry) is a password of lines. */
+	if ((r->auth & AUTH_BASIC) && strcmp(r->username, "_json_key") == 0 &&
+	    secret_read_lines(r->password_file, &r->password, &why) != 0)
+		goto fail;
+	if ((r->auth & AUTH_BASIC) && strcmp(r->username, "_json_key") != 0 &&
 	    secret_read(r->password_file, &r->password, &why) != 0)
 		goto fail;
 	if ((r->auth & AUTH_BEARER) &&

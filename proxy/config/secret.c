@@ -119,6 +119,31 @@ secret_read(const char *path, char **out, char **cause)
 	return 0;
 }
 
+/*
+ * A secret of several lines, such as a JSON key file (GCR's "_json_key"
+ * password): the whole file, trailing newlines taken off; not empty, no
+ * NUL.
+ */
+int
+secret_read_lines(const char *path, char **out, char **cause)
+{
+	char	*buf;
+	size_t	 n;
+
+	*out = NULL;
+	if (secret_read_text(path, SECRET_MAX, &buf, &n, cause) != 0)
+		return -1;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0 || strlen(buf) != n) {
+		*cause = util_printf("secret file %s: empty, or not text", path);
+		secret_free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
 /* Wipes and frees a secret. */
 void
 secret_free(char *s)
