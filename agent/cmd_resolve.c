@@ -19,10 +19,13 @@ cmd_resolve_usage(FILE *f)
 "usage: pullgate resolve [-c FILE] [--registry local|remote|NAME|ID]\n"
 "                        [--listen HOST:PORT] [--json] IMAGE\n"
 "\n"
-"Prints the digest and media type IMAGE (name[:tag][@digest]) resolves to,\n"
-"and where it came from: cache, upstream, or stale (the upstream failed and\n"
-"the cached tag was used). Asks the daemon on the listen address; with no\n"
-"daemon running, reads the cache directory. Works with the uplink down.\n");
+"Prints the digest and media type IMAGE ([ENTRY/]name[:tag][@digest])\n"
+"resolves to, and where it came from: cache, upstream, or stale (the\n"
+"upstream failed and the cached tag was used). Without --registry the\n"
+"entry is the one a client's pull would reach (an entry's name or id, a\n"
+"namespace an entry claims, else the default); --json says which rule\n"
+"chose it. Asks the daemon on the listen address; with no daemon running,\n"
+"reads the cache directory. Works with the uplink down.\n");
 }
 
 struct cmd_resolve_answer {
@@ -131,7 +134,9 @@ cmd_resolve_main(int argc, char **argv)
 	struct reference		 ref;
 	struct registry			*r;
 	struct config			 c;
-	const char			*which;
+	const char			*which, *image, *rule;
+	enum registry_rule		 how;
+	size_t				 strip;
 	char				*cause = NULL;
 	json_t				*o;
 	int				 rc, first;
@@ -140,19 +145,25 @@ cmd_resolve_main(int argc, char **argv)
 		return rc;
 	rc = 1;
 	which = f.which;
-	if (reference_parse(argv[first], &ref, &cause) != 0) {
-		fprintf(stderr, "pullgate resolve: %s\n", cause);
-		free(cause);
-		rc = 2;
-		goto out;
-	}
-	r = registry_default(&c.registries);
+	image = argv[first];
 	if (which != NULL) {
+		rule = "flag";
 		r = registry_lookup(&c.registries, which);
 		if (r == NULL) {
 			fprintf(stderr, "pullgate resolve: no registry '%s'\n", which);
 			goto out;
 		}
+	} else {
+		/* The entry a client's pull of IMAGE would reach, and why. */
+		r = registry_route(&c.registries, image, &strip, &how);
+		rule = registry_rule_name(how);
+		image += strip;
+	}
+	if (reference_parse(image, &ref, &cause) != 0) {
+		fprintf(stderr, "pullgate resolve: %s\n", cause);
+		free(cause);
+		rc = 2;
+		goto out;
 	}
 	if (registry_upstream_name(r, ref.name, ref.name, sizeof ref.name) != 0) {
 		fprintf(stderr, "pullgate resolve: name too long\n");
@@ -167,8 +178,9 @@ cmd_resolve_main(int argc, char **argv)
 		goto out;
 	}
 	if (f.json) {
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "image", argv[first],
-		    "registry", r->name, "digest", a.digest, "mediaType", a.type,
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "image",
+		    argv[first], "registry", r->name, "rule", rule,
+		    "digest", a.digest, "mediaType", a.type,
 		    "source", a.source[0] != '\0' ? a.source : "upstream");
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);

@@ -1,7 +1,7 @@
 /*
  * IMAGE as the commands take it — [ENTRY/]REPOSITORY[:TAG][@DIGEST] —
- * resolved the way a client's route would be: a first component naming a
- * registry entry (name or id) selects it, else the default entry; the
+ * resolved the way a client's route would be (registry_route: an entry's
+ * name or id, a namespace an entry claims, else the default entry); the
  * name is the entry's (registry_upstream_name: Docker Hub's library/).
  */
 #include <stdio.h>
@@ -14,18 +14,12 @@ int
 imageref_parse(struct config *c, const char *arg, struct registry **rp,
     struct reference *ref, char **cause)
 {
-	struct registry	*r = NULL;
-	const char	*slash = strchr(arg, '/');
-	char		 first[REGISTRY_NAME_MAX];
+	struct registry		*r;
+	enum registry_rule	 rule;
+	size_t			 strip;
 
-	if (slash != NULL && (size_t)(slash - arg) < sizeof first) {
-		memcpy(first, arg, (size_t)(slash - arg));
-		first[slash - arg] = '\0';
-		if ((r = registry_lookup(&c->registries, first)) != NULL)
-			arg = slash + 1;
-	}
-	if (r == NULL)
-		r = registry_default(&c->registries);
+	r = registry_route(&c->registries, arg, &strip, &rule);
+	arg += strip;
 	if (reference_parse(arg, ref, cause) != 0)
 		return -1;
 	if (registry_upstream_name(r, ref->name, ref->name,

@@ -64,8 +64,9 @@ enum stats_counter {
 	STATS_IDENTITY_RELOADS,
 	STATS_IDENTITY_EXPIRY_WARNINGS,
 	STATS_INDEX_MEMORY,
-	STATS_ROUTED_NS,		/* a family: keep these three together */
+	STATS_ROUTED_NS,		/* a family: keep these four together */
 	STATS_ROUTED_NAME,
+	STATS_ROUTED_NAMESPACE,
 	STATS_ROUTED_DEFAULT,
 	STATS_ANSWER_CACHE,		/* a family: keep these three together */
 	STATS_ANSWER_UPSTREAM,

@@ -84,6 +84,8 @@ static const struct {
 	    "by=\"ns\"" },
 	[STATS_ROUTED_NAME] = { "pullgate_requests_routed_total", NULL, 0,
 	    "by=\"name\"" },
+	[STATS_ROUTED_NAMESPACE] = { "pullgate_requests_routed_total", NULL, 0,
+	    "by=\"namespace\"" },
 	[STATS_ROUTED_DEFAULT] = { "pullgate_requests_routed_total", NULL, 0,
 	    "by=\"default\"" },
 	[STATS_ANSWER_CACHE] = { "pullgate_answers_total",

@@ -45,8 +45,9 @@ api_parse(struct api_request *ar, const char *path)
 }
 
 /*
- * Picks the entry and strips a leading "<name>/" or "<id>/" from repo;
- * *rule is the counter of the rule that chose it.
+ * Picks the entry: ns=, then the path (registry_route: a leading
+ * "<name>/" or "<id>/", stripped; a namespace an entry claims; the
+ * default); *rule is the counter of the rule that chose it.
  */
 static int
 api_route(struct api_request *ar, const char *query, enum stats_counter *rule)
@@ -55,7 +56,8 @@ api_route(struct api_request *ar, const char *query, enum stats_counter *rule)
 	struct evkeyvalq	 params;
 	struct registry		*r = NULL;
 	const char		*ns;
-	char			*slash;
+	enum registry_rule	 how;
+	size_t			 strip;
 
 	TAILQ_INIT(&params);
 	if (query != NULL && evhttp_parse_query_str(query, &params) == 0 &&
@@ -71,18 +73,12 @@ api_route(struct api_request *ar, const char *query, enum stats_counter *rule)
 	evhttp_clear_headers(&params);
 	if (r != NULL)
 		*rule = STATS_ROUTED_NS;
-	if (r == NULL && (slash = strchr(ar->repo, '/')) != NULL) {
-		*slash = '\0';
-		r = registry_lookup(t, ar->repo);
-		*slash = '/';
-		if (r != NULL) {
-			memmove(ar->repo, slash + 1, strlen(slash + 1) + 1);
-			*rule = STATS_ROUTED_NAME;
-		}
-	}
 	if (r == NULL) {
-		r = registry_default(t);
-		*rule = STATS_ROUTED_DEFAULT;
+		r = registry_route(t, ar->repo, &strip, &how);
+		memmove(ar->repo, ar->repo + strip, strlen(ar->repo + strip) + 1);
+		*rule = how == REGISTRY_RULE_NAME ? STATS_ROUTED_NAME :
+		    how == REGISTRY_RULE_NAMESPACE ? STATS_ROUTED_NAMESPACE :
+		    STATS_ROUTED_DEFAULT;
 	}
 	ar->registry = r;
 	/* One name per image, in the cache and upstream. */

@@ -142,6 +142,7 @@ static int	config_default_registry(void *, config_setting_t *, char **);
 static int	config_upstream(void *, config_setting_t *, char **);
 static int	config_auth(void *, config_setting_t *, char **);
 static int	config_immutable_tags(void *, config_setting_t *, char **);
+static int	config_namespaces(void *, config_setting_t *, char **);
 
 static const struct config_key config_client_keys[] = {
 	{ "max_header_bytes", CONFIG_KEY_INT,
@@ -260,6 +261,8 @@ static const struct config_key config_entry_keys[] = {
 	    .min = 0, .max = 365L * 86400, .unit = "seconds",
 	    .only = CONFIG_IN_REGISTRY },
 	{ "immutable_tags", CONFIG_KEY_CUSTOM, .apply = config_immutable_tags,
+	    .only = CONFIG_IN_REGISTRY },
+	{ "namespaces", CONFIG_KEY_CUSTOM, .apply = config_namespaces,
 	    .only = CONFIG_IN_REGISTRY },
 	{ "clients", CONFIG_KEY_PREFIXES,
 	    CONFIG_HOSTS_FIELD(struct registry, clients, nclients) },
@@ -621,6 +624,28 @@ config_immutable_tags(void *base, config_setting_t *s, char **cause)
 	}
 	r->has_immutable = 1;
 	util_strlcpy(r->immutable_src, pattern, sizeof r->immutable_src);
+	return 0;
+}
+
+/* An entry's namespaces: an ERE over a request's first path component. */
+static int
+config_namespaces(void *base, config_setting_t *s, char **cause)
+{
+	struct registry	*r = base;
+	const char	*pattern;
+
+	if ((pattern = config_custom_string(s, cause)) == NULL)
+		return -1;
+	if (r->has_namespaces)
+		regfree(&r->namespaces);
+	r->has_namespaces = 0;
+	if (regcomp(&r->namespaces, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+		*cause = util_printf("registry '%s': namespaces is not a valid "
+		    "extended regular expression", r->name);
+		return -1;
+	}
+	r->has_namespaces = 1;
+	util_strlcpy(r->namespaces_src, pattern, sizeof r->namespaces_src);
 	return 0;
 }
 

@@ -56,6 +56,9 @@ struct registry {
 	int	 has_immutable;		/* immutable_tags was given */
 	regex_t	 immutable;		/* tags that never move once cached */
 	char	 immutable_src[256];
+	int	 has_namespaces;	/* namespaces was given */
+	regex_t	 namespaces;		/* first path components it claims */
+	char	 namespaces_src[256];
 
 	/* Which clients may use the entry: none given is any allowed one. */
 	struct prefix	 clients[REGISTRY_CLIENTS_MAX];
@@ -100,6 +103,13 @@ int	 registry_load_secrets(struct registry *, char **);
 int	 registry_trusts_host(const struct registry *, const char *);
 int	 registry_serves_host(const struct registry *, const char *);
 int	 registry_tag_immutable(const struct registry *, const char *);
+
+/* How a request's path chose its entry (after ns=, which comes first). */
+enum registry_rule { REGISTRY_RULE_NAME, REGISTRY_RULE_NAMESPACE,
+	REGISTRY_RULE_DEFAULT };
+struct registry *registry_route(struct registry_table *, const char *,
+	     size_t *, enum registry_rule *);
+const char *registry_rule_name(enum registry_rule);
 int	 registry_upstream_name(const struct registry *, const char *, char *,
 	     size_t);
 int	 registry_resolve_tag(const struct registry_table *, const struct cache *,

@@ -225,6 +225,52 @@ registry_resolve_tag(const struct registry_table *t, const struct cache *c,
 	return rc;
 }
 
+/*
+ * The entry a repository path (the part after /v2/ and before /manifests/,
+ * or an IMAGE of the commands) goes to, after ns= routing: a first
+ * component naming an entry (name or id; *strip is its length with the
+ * '/', to be taken off), else a first component that an entry's
+ * namespaces pattern claims (kept: it is part of the upstream name, like
+ * an IoT platform's 32-hex account ID), else the default entry.
+ */
+struct registry *
+registry_route(struct registry_table *t, const char *path, size_t *strip,
+    enum registry_rule *rule)
+{
+	struct registry	*r;
+	const char	*slash = strchr(path, '/');
+	char		 first[REFERENCE_NAME_MAX + 1];
+	size_t		 len, i;
+
+	*strip = 0;
+	if (slash != NULL && (len = (size_t)(slash - path)) < sizeof first) {
+		memcpy(first, path, len);
+		first[len] = '\0';
+		if ((r = registry_lookup(t, first)) != NULL) {
+			*strip = len + 1;
+			*rule = REGISTRY_RULE_NAME;
+			return r;
+		}
+		for (i = 0; i < t->count; i++) {
+			r = &t->entries[i];
+			if (r->has_namespaces &&
+			    regexec(&r->namespaces, first, 0, NULL, 0) == 0) {
+				*rule = REGISTRY_RULE_NAMESPACE;
+				return r;
+			}
+		}
+	}
+	*rule = REGISTRY_RULE_DEFAULT;
+	return registry_default(t);
+}
+
+const char *
+registry_rule_name(enum registry_rule rule)
+{
+	return rule == REGISTRY_RULE_NAME ? "name" :
+	    rule == REGISTRY_RULE_NAMESPACE ? "namespace" : "default";
+}
+
 /* Whether tag matches the entry's immutable_tags pattern. */
 int
 registry_tag_immutable(const struct registry *r, const char *tag)
@@ -455,6 +501,8 @@ registry_table_free(struct registry_table *t)
 	for (i = 0; i < t->count; i++) {
 		if (t->entries[i].has_immutable)
 			regfree(&t->entries[i].immutable);
+		if (t->entries[i].has_namespaces)
+			regfree(&t->entries[i].namespaces);
 		secret_free(t->entries[i].password);
 		secret_free(t->entries[i].bearer);
 		identity_free(t->entries[i].identity);
