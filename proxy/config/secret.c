@@ -98,27 +98,6 @@ secret_read_text(const char *path, size_t max, char **out, size_t *len,
 	return 0;
 }
 
-int
-secret_read(const char *path, char **out, char **cause)
-{
-	char	*buf;
-	size_t	 n;
-
-	*out = NULL;
-	if (secret_read_text(path, SECRET_MAX, &buf, &n, cause) != 0)
-		return -1;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	if (n == 0 || strlen(buf) != n || strpbrk(buf, "\r\n") != NULL) {
-		*cause = util_printf("secret file %s: empty, or more than one line",
-		    path);
-		secret_free(buf);
-		return -1;
-	}
-	*out = buf;
-	return 0;
-}
-
 /*
  * A secret of several lines, such as a JSON key file (GCR's "_json_key"
  * password): the whole file, trailing newlines taken off; not empty, no
@@ -141,6 +120,21 @@ secret_read_lines(const char *path, char **out, char **cause)
 		return -1;
 	}
 	*out = buf;
+	return 0;
+}
+
+/* A secret of one line (a password, an access key). */
+int
+secret_read(const char *path, char **out, char **cause)
+{
+	if (secret_read_lines(path, out, cause) != 0)
+		return -1;
+	if (strpbrk(*out, "\r\n") != NULL) {
+		*cause = util_printf("secret file %s: more than one line", path);
+		secret_free(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 
