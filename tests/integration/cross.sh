@@ -7,7 +7,7 @@
 # OpenSSL build's turn (armhf is built with mbedTLS, as OpenWrt does).
 . "$(dirname "$0")/../lib.sh"
 
-case "$PULLGATE" in */build/openssl/pullgate) ;; *) finish ;; esac
+only_variants openssl
 
 A64=$TOP/build/openssl-aarch64-linux-gnu/pullgate
 A32=$TOP/build/mbedtls-arm-linux-gnueabihf/pullgate

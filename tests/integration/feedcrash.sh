@@ -21,6 +21,7 @@
 # Nothing here reads the daemon's log: the checks are on what clients get
 # (and, for the leftovers, on the cache directory).
 . "$(dirname "$0")/../lib.sh"
+only_variants openssl-address	# load and crash paths: once, under ASan
 
 ROOT=$WORK/www/deb
 SUITES="stable testing"

@@ -7,7 +7,7 @@
 # variant, so this runs with it only.
 . "$(dirname "$0")/../lib.sh"
 
-case "$PULLGATE" in */build/mbedtls/pullgate) ;; *) finish ;; esac
+only_variants mbedtls
 
 INIT=$TOP/packaging/openwrt/files/pullgate.init
 SHIM=$TOP/tests/tools/openwrt

@@ -14,7 +14,7 @@
 # OpenSSL build.
 . "$(dirname "$0")/../lib.sh"
 
-case "$PULLGATE" in */build/openssl/pullgate) ;; *) finish ;; esac
+only_variants openssl
 HOSTS_BEFORE=$(md5sum < /etc/hosts)
 USER_BEFORE=$(getent passwd pullgate)
 

@@ -8,6 +8,7 @@
 # manifest than the one asked for each get a clear error, cache nothing,
 # and the daemon pulls normally afterwards.
 . "$(dirname "$0")/../lib.sh"
+only_variants openssl-address	# load and crash paths: once, under ASan
 
 S2=application/vnd.docker.distribution.manifest.v2+json
 ALL="application/vnd.docker.distribution.manifest.list.v2+json, $S2, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
