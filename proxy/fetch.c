@@ -99,7 +99,28 @@ fetch_free(struct fetch *f)
 	free(f);
 }
 
-/* Whether a failed transfer failed in or right after the TLS handshake. */
+/* Whether curl names code as a TLS failure. */
+static int
+fetch_code_is_tls(CURLcode code)
+{
+	switch (code) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Whether a failed transfer failed in or right after the TLS handshake:
+ * a TLS code, or an https connection that broke before any answer (an
+ * upstream refusing the client certificate often just closes).
+ */
 static int
 fetch_tls_failure(struct fetch *f, CURLcode code)
 {
@@ -108,20 +129,8 @@ fetch_tls_failure(struct fetch *f, CURLcode code)
 	curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
 	if (url == NULL || strncmp(url, "https://", 8) != 0 || f->status != 0)
 		return 0;
-	switch (code) {
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_HTTP2:
-		return 1;
-	default:
-		return 0;
-	}
+	return fetch_code_is_tls(code) || code == CURLE_SEND_ERROR ||
+	    code == CURLE_RECV_ERROR || code == CURLE_HTTP2;
 }
 
 static int64_t
@@ -146,6 +155,8 @@ fetch_failure_class(struct fetch *f, CURLcode code)
 		return "TLS connection to the upstream failed (server "
 		    "certificate, CA bundle, or a client certificate the upstream "
 		    "refused)";
+	if (fetch_code_is_tls(code))
+		return "TLS failure talking to the upstream";
 	switch (code) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -157,13 +168,6 @@ fetch_failure_class(struct fetch *f, CURLcode code)
 		return "upstream unreachable";
 	case CURLE_OPERATION_TIMEDOUT:
 		return "the upstream timed out";
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-		return "TLS failure talking to the upstream";
 	case CURLE_GOT_NOTHING:
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
