@@ -51,6 +51,7 @@
 #define CONN_ADDR_BUCKETS	256
 #define CONN_RESERVE_MIN	64		/* descriptors not for clients */
 #define CONN_DEFAULT_MAX	4096
+#define CONN_NOFILE_WANT	16384	/* room for CONN_DEFAULT_MAX */
 #define CONN_RETRY_MS		200		/* after accept(2) failed */
 #define CONN_LOG_INTERVAL	10		/* seconds between like warnings */
 #define CONN_BURST		16		/* accepted over the limit at once */
@@ -559,6 +560,30 @@ conn_accept_error_cb(struct evconnlistener *lev, void *arg)
 }
 
 /*
+ * Raises the soft descriptor limit toward the hard one, as far as the
+ * default connection limit can use (a shell's 1024 is a soft limit meant
+ * for select(2), which pullgate does not use). rl is updated.
+ */
+static void
+conn_raise_nofile(struct rlimit *rl)
+{
+	struct rlimit	want = *rl;
+
+	if (rl->rlim_cur == RLIM_INFINITY || rl->rlim_cur >= CONN_NOFILE_WANT ||
+	    rl->rlim_cur >= rl->rlim_max)
+		return;
+	want.rlim_cur = rl->rlim_max == RLIM_INFINITY ||
+	    rl->rlim_max > CONN_NOFILE_WANT ? CONN_NOFILE_WANT : rl->rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+		log_warn("cannot raise the descriptor limit from %llu to %llu: %s",
+		    (unsigned long long)rl->rlim_cur,
+		    (unsigned long long)want.rlim_cur, strerror(errno));
+		return;
+	}
+	*rl = want;
+}
+
+/*
  * The limits from the configuration and the descriptor limit: each
  * connection may hold its socket and a cached file being sent, and a
  * reserve stays for upstream transfers, the cache and the log.
@@ -574,6 +599,7 @@ conn_limits(struct conns *cs, const struct config *c, char **cause)
 		    strerror(errno));
 		return -1;
 	}
+	conn_raise_nofile(&rl);
 	nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1U << 24 ?
 	    1U << 24 : (size_t)rl.rlim_cur;
 	reserve = CONN_RESERVE_MIN + nofile / 8;

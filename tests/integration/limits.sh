@@ -47,6 +47,19 @@ check "start: client.max_connections above what ulimit -n 1024 allows is refused
 check "start: the error names the key and the descriptor limit" \
     grep -q "client.max_connections = 5000 .*1024 descriptors" "$WORK/toomany.log"
 
+# --- A soft descriptor limit below the hard one is raised at start. ------
+cat > "$WORK/pg-soft.sh" <<'EOF'
+#!/bin/sh
+ulimit -Sn 256 && ulimit -Hn 4096 || exit 1
+exec "$PG_REAL" "$@"
+EOF
+chmod +x "$WORK/pg-soft.sh"
+PULLGATE=$WORK/pg-soft.sh start_pullgate soft --upstream http://127.0.0.1:9
+soft=$(awk '/^Max open files/ { print $4 }' "/proc/$PG_PID/limits")
+check "start: a soft descriptor limit of 256 under a hard 4096 is raised to 4096 (now $soft)" \
+    test "$soft" = 4096
+stop_pid "$PG_PID"
+
 start_fake good
 UPSTREAM=http://127.0.0.1:$FAKE_PORT
 SMALL=$(fake_blob 1048576)
