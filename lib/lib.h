@@ -204,6 +204,8 @@ int	 prefix_match(const struct prefix *, const struct sockaddr *);
 int	 prefix_match_list(const struct prefix *, size_t,
 	     const struct sockaddr *);
 int	 prefix_loopback(const struct sockaddr *);
+#define PREFIX_GROUP_MAX	64	/* an IPv6 address, "/64" and NUL */
+void	 prefix_client_group(const char *, char *, size_t);
 
 /* basicauth.c: a client's Authorization: Basic header. */
 #define BASICAUTH_MAX	256	/* user and password, each with its NUL */

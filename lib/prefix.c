@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib.h"
@@ -141,4 +142,31 @@ prefix_loopback(const struct sockaddr *sa)
 		return memcmp(addr, v6, sizeof v6) == 0;
 	}
 	return 0;
+}
+
+/*
+ * The group a client address counts in for per-address limits, written
+ * to buf: an IPv4 address is its own group; an IPv6 address counts as
+ * its /64 ("2001:db8:1:2::/64"), since one host is usually handed a whole
+ * /64 and could otherwise take every slot with addresses of its own; an
+ * IPv4-mapped address is the IPv4 address. Anything else is kept as is.
+ */
+void
+prefix_client_group(const char *host, char *buf, size_t len)
+{
+	unsigned char	a[16];
+	char		s[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, host, a) != 1) {
+		snprintf(buf, len, "%s", host);
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
+		inet_ntop(AF_INET, a + 12, s, sizeof s);
+		snprintf(buf, len, "%s", s);
+		return;
+	}
+	memset(a + 8, 0, 8);
+	inet_ntop(AF_INET6, a, s, sizeof s);
+	snprintf(buf, len, "%s/64", s);
 }

@@ -11,7 +11,8 @@
  *   refused with a 503 if none can give way. While every connection is
  *   busy answering, the listener pauses until one closes or turns idle.
  *   No accept loop runs without making progress.
- * - At most max_connections_per_address from one client address, the same
+ * - At most max_connections_per_address from one client address (an IPv6
+ *   client's whole /64: prefix_client_group), the same
  *   way within that address: one client cannot take every slot.
  * - A request must be complete (head and its small body) within
  *   head_timeout of the accept, or on a kept-alive connection within the
@@ -405,6 +406,7 @@ conn_begin(struct conn *c)
 	struct conn		**byfd;
 	void			*cbarg = NULL;
 	char			*host = NULL;
+	char			 group[PREFIX_GROUP_MAX];
 	ev_uint16_t		 port;
 	size_t			 n;
 
@@ -430,7 +432,8 @@ conn_begin(struct conn *c)
 		cs->nbyfd = n;
 	}
 	evhttp_connection_get_peer(c->evcon, &host, &port);
-	if ((c->addr = conn_addr_get(cs, host != NULL ? host : "?")) == NULL)
+	prefix_client_group(host != NULL ? host : "?", group, sizeof group);
+	if ((c->addr = conn_addr_get(cs, group)) == NULL)
 		goto untracked;
 	c->addr->n++;
 	if (cs->byfd[c->fd] != NULL) {

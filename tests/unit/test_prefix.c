@@ -123,6 +123,31 @@ test_prefix_loopback(void **state)
 }
 
 static void
+test_prefix_client_group(void **state)
+{
+	char	g[PREFIX_GROUP_MAX];
+
+	(void)state;
+	prefix_client_group("192.0.2.7", g, sizeof g);
+	assert_string_equal(g, "192.0.2.7");
+	prefix_client_group("2001:db8:1:2:aaaa:bbbb:cccc:dddd", g, sizeof g);
+	assert_string_equal(g, "2001:db8:1:2::/64");
+	prefix_client_group("2001:db8:1:2::1", g, sizeof g);
+	assert_string_equal(g, "2001:db8:1:2::/64");
+	prefix_client_group("2001:db8:1:3::1", g, sizeof g);
+	assert_string_equal(g, "2001:db8:1:3::/64");
+	prefix_client_group("::ffff:192.0.2.7", g, sizeof g);
+	assert_string_equal(g, "192.0.2.7");
+	prefix_client_group("::1", g, sizeof g);
+	assert_string_equal(g, "::/64");
+	prefix_client_group("?", g, sizeof g);
+	assert_string_equal(g, "?");
+	prefix_client_group("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", g,
+	    sizeof g);
+	assert_string_equal(g, "ffff:ffff:ffff:ffff::/64");
+}
+
+static void
 test_basicauth(void **state)
 {
 	char	user[BASICAUTH_MAX], pw[BASICAUTH_MAX], big[1200], b64[1700];
@@ -184,6 +209,7 @@ main(void)
 		cmocka_unit_test(test_prefix_parse),
 		cmocka_unit_test(test_prefix_match),
 		cmocka_unit_test(test_prefix_loopback),
+		cmocka_unit_test(test_prefix_client_group),
 		cmocka_unit_test(test_basicauth),
 	};
 
