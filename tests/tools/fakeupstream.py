@@ -14,6 +14,10 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
   --redirect BASE  answer blob requests with a 302 to BASE + path
   --answer-delay S wait S seconds before answering (a slow upstream)
   --slow-404 SECONDS  wait that long before answering a 404
+  --referrers      answer the referrers API (OCI 1.1): GET
+                   /v2/<repo>/referrers/<digest> serves the file
+                   referrers/<repo>/<hex> of the blobs directory, or an
+                   empty index; without it, 404 as distribution 2.8 does
 Each request's Authorization header, if any, is logged after the path.
 
 Manifests: files in the blobs directory are also manifests by digest
@@ -42,6 +46,9 @@ from testhttp import Server, reply_json
 
 BLOB = re.compile(r"^/v2/(.+)/blobs/sha256:([0-9a-f]{64})$")
 MANIFEST = re.compile(r"^/v2/(.+)/manifests/([^/]+)$")
+REFERRERS = re.compile(r"^/v2/(.+)/referrers/sha256:([0-9a-f]{64})$")
+EMPTY_INDEX = (b'{"schemaVersion":2,"mediaType":'
+               b'"application/vnd.oci.image.index.v1+json","manifests":[]}')
 LOCK = threading.Lock()
 STATS = {"now": 0, "max": 0}
 
@@ -137,6 +144,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
         return True
 
+    def referrers(self, repo, hexdigest, head):
+        """The referrers API: the listing file, or an empty index."""
+        f = os.path.join(self.server.opts.blobs, "referrers", repo, hexdigest)
+        data = open(f, "rb").read() if os.path.exists(f) else EMPTY_INDEX
+        self.send_response(200)
+        self.send_header("Content-Type",
+                         "application/vnd.oci.image.index.v1+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
     def handle_any(self, head):
         self.record()
         o = self.server.opts
@@ -149,6 +168,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(o.answer_delay)
         kind = path.split("/")[2] if path.count("/") > 2 else ""
         if self.hostile(kind, path):
+            return
+        m = REFERRERS.match(path)
+        if m and o.referrers:
+            self.referrers(m.group(1), m.group(2), head)
             return
         m = MANIFEST.match(path)
         if m and self.manifest(m.group(1), m.group(2), head,
@@ -220,6 +243,7 @@ def main():
     ap.add_argument("--answer-delay", type=float, default=0.0)
     ap.add_argument("--slow-404", type=float, default=0.0)
     ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--referrers", action="store_true")
     opts = ap.parse_args()
     srv = Server((opts.host, opts.port), Handler)
     srv.opts = opts
