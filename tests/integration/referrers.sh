@@ -75,7 +75,7 @@ check "referrers (tag schema): the index of tag sha256-<hex>, verbatim" \
     cmp -s "$WORK/on.body" "$WORK/art/${IDX#sha256:}"
 check "referrers (tag schema): counted" test "$(metric 'pullgate_referrers_total{source="tag_schema"}')" -ge 1
 get onf "/v2/acme/app/referrers/$SUBJ?artifactType=$SBOM"
-check "artifactType filter: only the SBOM, OCI-Filters-Applied: artifactType" \
+check "artifactType filter (a literal +): only the SBOM, OCI-Filters-Applied: artifactType" \
     sh -c "[ '$CODE' = 200 ] && [ '$(listed onf)' = '$SBOMD' ] && [ '$(hdr onf OCI-Filters-Applied)' = artifactType ]"
 get onn "/v2/acme/app/referrers/$SUBJ?artifactType=application/x-none"
 check "artifactType matching nothing: an empty index" \
@@ -116,8 +116,8 @@ check "referrers (API upstream): 200, the upstream's listing verbatim" \
 check "referrers (API upstream): asked the API, not the tag" \
     sh -c "grep -q '^GET /v2/acme/app/referrers/$SUBJ' '$NATIVE_LOG' && ! grep -q 'manifests/sha256-' '$NATIVE_LOG'"
 check "referrers (API upstream): counted" test "$(metric 'pullgate_referrers_total{source="api"}')" -ge 1
-get natf "/v2/native/acme/app/referrers/$SUBJ?artifactType=$SIG"
-check "referrers (API upstream): artifactType filter" \
+get natf "/v2/native/acme/app/referrers/$SUBJ?artifactType=$(echo "$SIG" | sed "s,/,%2F,g; s,+,%2B,g")"
+check "referrers (API upstream): artifactType filter (percent-encoded)" \
     sh -c "[ '$CODE' = 200 ] && [ '$(listed natf)' = '$SIGD' ] && [ '$(hdr natf OCI-Filters-Applied)' = artifactType ]"
 check "the signature by digest through the API upstream" fetch_artifact nsig "$SIGD" native/acme/app
 
