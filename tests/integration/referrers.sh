@@ -121,7 +121,22 @@ check "referrers (API upstream): artifactType filter (percent-encoded)" \
     sh -c "[ '$CODE' = 200 ] && [ '$(listed natf)' = '$SIGD' ] && [ '$(hdr natf OCI-Filters-Applied)' = artifactType ]"
 check "the signature by digest through the API upstream" fetch_artifact nsig "$SIGD" native/acme/app
 
-# 3. Both upstreams stopped: the same answers from the cache.
+# 3. A second gateway staged with prefill (its own daemon): the image
+# brings its referrers, and gc, which keeps what tags reference, keeps them.
+C2=$WORK/cache-staged
+"$PULLGATE" prefill -c "$WORK/pg.conf" --listen "127.0.0.1:$(free_port)" \
+    --cache "$C2" acme/app:v1 > "$WORK/pre.out" 2>&1
+check "prefill: the image and its 2 referrers" grep -q "acme/app:v1 $SUBJ pinned, .* 2 referrer(s)" "$WORK/pre.out"
+"$PULLGATE" prefill -c "$WORK/pg.conf" --listen "127.0.0.1:$(free_port)" \
+    --cache "$WORK/cache-bare" --no-referrers acme/app:v1 > "$WORK/pre2.out" 2>&1
+check "prefill --no-referrers: none" sh -c "grep -q '0 referrer(s)' '$WORK/pre2.out' &&
+    [ ! -e '$WORK/cache-bare/blobs/sha256/$(echo ${SIGD#sha256:} | cut -c1-2)/${SIGD#sha256:}' ]"
+"$PULLGATE" cache gc --grace 0 -c "$WORK/pg.conf" --cache "$C2" > "$WORK/gc.out" 2>&1
+check "gc keeps the listing and the referrers of a tagged image" sh -c "
+    for d in ${IDX#sha256:} ${SIGD#sha256:} ${SBOMD#sha256:}; do
+        [ -e '$C2/blobs/sha256/'\$(echo \$d | cut -c1-2)/\$d ] || exit 1; done"
+
+# 4. Both upstreams stopped: the same answers from the cache.
 stop_pid "$REG_PID"
 stop_pid "$FAKE_PID"
 before=$(metric 'pullgate_referrers_total{source="cache"}')
@@ -148,5 +163,14 @@ check "offline: the image itself" pull_image "$PG/acme/app:v1" "$WORK/pulled-off
 get offcold "/v2/acme/app/referrers/sha256:$(printf x | sha256sum | cut -d' ' -f1)"
 check "offline, never listed: an error, not an invented empty listing ($CODE)" \
     sh -c "[ '$CODE' -ge 500 ]"
+
+# The staged gateway, with the upstreams gone.
+PG_CACHE_FIXED=$C2 start_pullgate staged -c "$WORK/pg.conf"
+PG=127.0.0.1:$PG_PORT
+get st "/v2/acme/app/referrers/$SUBJ"
+check "staged gateway, offline: the listing, byte for byte" \
+    sh -c "[ '$CODE' = 200 ] && cmp -s '$WORK/st.body' '$WORK/on.body'"
+check "staged gateway, offline: the signature and its blobs" fetch_artifact stsig "$SIGD"
+check "staged gateway, offline: the SBOM and its blobs" fetch_artifact stsbom "$SBOMD"
 
 finish
