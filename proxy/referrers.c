@@ -193,8 +193,10 @@ referrers_store(struct referrers_fetch *rf, const unsigned char *data,
 	hash_buffer(data, len, &e.digest);
 	util_strlcpy(e.media_type, MEDIATYPE_OCI_INDEX, sizeof e.media_type);
 	e.checked = time(NULL);
-	if (cache_put_manifest(&p->cache, &e.digest, data, len,
-	    MEDIATYPE_OCI_INDEX) != 0 || tagindex_put_in(&p->cache,
+	/* Clients sharing one answer store it once. */
+	if ((!cache_blob_exists(&p->cache, &e.digest) &&
+	    cache_put_manifest(&p->cache, &e.digest, data, len,
+	    MEDIATYPE_OCI_INDEX) != 0) || tagindex_put_in(&p->cache,
 	    TAGINDEX_REFERRERS, rf->registry->name, rf->repo, rf->tag, &e) != 0)
 		log_warn("%s/%s: referrers of sha256:%s: cannot be cached",
 		    rf->registry->name, rf->repo, rf->subject.hex);
@@ -308,6 +310,25 @@ referrers_start(struct referrers_fetch *rf)
 	return 0;
 }
 
+/*
+ * For the local entry, which has none of its own: another entry's cached
+ * listing of the same repository and digest, as a tag resolves (0 found).
+ */
+static int
+referrers_other(struct referrers_fetch *rf)
+{
+	struct registry_table	*t = &rf->proxy->config->registries;
+	size_t			 i;
+
+	for (i = 0; i < t->count; i++)
+		if (!t->entries[i].is_local && tagindex_get_in(&rf->proxy->cache,
+		    TAGINDEX_REFERRERS, t->entries[i].name, rf->repo, rf->tag,
+		    &rf->cached) == 0 && cache_blob_exists(&rf->proxy->cache,
+		    &rf->cached.digest))
+			return 0;
+	return -1;
+}
+
 /* The artifactType filter of the query, if any; -1 after replying. */
 static int
 referrers_filter(struct api_request *ar, char *buf, size_t len)
@@ -377,6 +398,11 @@ referrers_handle(struct api_request *ar)
 	}
 	if (r->is_local) {
 		/* The cache is all the local entry knows: nothing refers. */
+		if (referrers_other(rf) == 0 &&
+		    referrers_send_cached(rf, "cache") == 0) {
+			referrers_free(rf);
+			return;
+		}
 		referrers_send(rf, (const unsigned char *)referrers_empty,
 		    strlen(referrers_empty), "cache");
 		referrers_free(rf);

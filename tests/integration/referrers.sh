@@ -149,11 +149,14 @@ check "offline (tag schema): the filtered listing equals the online one" \
 get offn "/v2/acme/app/referrers/$SIGD"
 check "offline: nothing refers, as online (an empty index)" \
     sh -c "[ '$CODE' = 200 ] && cmp -s '$WORK/offn.body' '$WORK/none.body'"
+get offloc "/v2/local/acme/app/referrers/$SUBJ"
+check "the local entry: the listing another entry cached" \
+    sh -c "[ '$CODE' = 200 ] && cmp -s '$WORK/offloc.body' '$WORK/on.body'"
 get offnat "/v2/native/acme/app/referrers/$SUBJ"
 check "offline (API upstream): byte for byte the online listing" \
     sh -c "[ '$CODE' = 200 ] && cmp -s '$WORK/offnat.body' '$WORK/nat.body'"
 check "offline listings counted as from the cache" \
-    test "$(metric 'pullgate_referrers_total{source="cache"}')" -ge $((before + 4))
+    test "$(metric 'pullgate_referrers_total{source="cache"}')" -ge $((before + 5))
 check "offline: the signature and its blobs by digest" fetch_artifact osig "$SIGD"
 check "offline: the SBOM and its blobs by digest" fetch_artifact osbom "$SBOMD"
 check "offline: the Helm chart by tag, the same bytes" \
