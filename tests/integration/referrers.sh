@@ -163,6 +163,12 @@ check "offline: the Helm chart by tag, the same bytes" \
     sh -c "curl -sf -H 'Accept: $OCI_MANIFEST' -o '$WORK/ohelm.body' 'http://$PG/v2/acme/charts/manifests/0.1.0' && cmp -s '$WORK/ohelm.body' '$WORK/helm.body'"
 check "offline: the Helm chart's blobs, verified" fetch_artifact ohelm "$HELM" acme/charts
 check "offline: the image itself" pull_image "$PG/acme/app:v1" "$WORK/pulled-off"
+"$PULLGATE" export -c "$WORK/pg.conf" --cache "$PG_CACHE" acme/charts:0.1.0 \
+    -o "$WORK/chart.tar" > "$WORK/export.out" 2>&1
+check "export of the Helm chart holds its manifest, config and chart layer" \
+    sh -c "tar -tf '$WORK/chart.tar' > '$WORK/chart.list' &&
+    for d in \$($PY -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m[\"config\"][\"digest\"][7:], m[\"layers\"][0][\"digest\"][7:])' '$WORK/helm.body') ${HELM#sha256:}; do
+        grep -q \"blobs/sha256/\$d\" '$WORK/chart.list' || exit 1; done"
 get offcold "/v2/acme/app/referrers/sha256:$(printf x | sha256sum | cut -d' ' -f1)"
 check "offline, never listed: an error, not an invented empty listing ($CODE)" \
     sh -c "[ '$CODE' -ge 500 ]"
