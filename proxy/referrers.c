@@ -8,7 +8,9 @@
  * without one answers 404 (distribution 2.8 does), and then the OCI 1.1
  * tag schema is read instead: the tag "sha256-<hex>" of the same
  * repository holds the index (its absence means nothing refers to the
- * digest: an empty index). Either way the whole listing, unfiltered, is
+ * digest: an empty index). An API that paginates (Link: rel="next") is
+ * followed, REFERRERS_PAGES_MAX pages at most, and its pages are merged
+ * into one index. Either way the whole listing, unfiltered, is
  * stored by digest in the cache and pointed to from the tag index root
  * "referrers" (TAGINDEX_REFERRERS); it is served from there while it is
  * fresh (tag_ttl), when the upstream cannot answer, and offline. Every
@@ -31,6 +33,8 @@
 
 #define REFERRERS_MAGIC		0x52454652	/* "REFR" */
 #define REFERRERS_TYPE_MAX	255		/* an artifactType filter */
+#define REFERRERS_QUERY_MAX	512		/* the next page's query */
+#define REFERRERS_PAGES_MAX	16		/* pages of one listing */
 
 static const char referrers_empty[] = "{\"schemaVersion\":2,\"mediaType\":"
     "\"" MEDIATYPE_OCI_INDEX "\",\"manifests\":[]}";
@@ -47,12 +51,16 @@ struct referrers_fetch {
 	int			 have;		/* a cached listing */
 	struct tagindex_entry	 cached;
 	int			 tag_schema;	/* asking the tag, not the API */
+	json_t			*pages;		/* descriptors of pages so far */
+	int			 npages;
+	char			 next[REFERRERS_QUERY_MAX + 1];	/* "": first */
 };
 
 static void
 referrers_free(struct referrers_fetch *rf)
 {
 	rf->magic = 0;
+	json_decref(rf->pages);
 	free(rf);
 }
 
@@ -208,6 +216,74 @@ referrers_store(struct referrers_fetch *rf, const unsigned char *data,
 
 static int	referrers_start(struct referrers_fetch *);
 
+/*
+ * The query of a Link header's next page (<...?QUERY>; rel="next") into
+ * buf: 1, or 0 when there is no next page we can ask for.
+ */
+static int
+referrers_next_query(const char *link, char *buf, size_t len)
+{
+	const char	*q, *end;
+	size_t		 n;
+
+	if (link == NULL || strstr(link, "rel=\"next\"") == NULL ||
+	    (q = strchr(link, '?')) == NULL || (end = strchr(q, '>')) == NULL)
+		return 0;
+	n = (size_t)(end - q - 1);
+	if (n == 0 || n >= len || strspn(q + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-._~%=&:+") != n)
+		return 0;
+	memcpy(buf, q + 1, n);
+	buf[n] = '\0';
+	return 1;
+}
+
+/*
+ * A page of a paginated listing: its descriptors are kept, and the next
+ * page asked for. 1: under way (or answered; rf is taken), 0: the last
+ * page, merged into *merged (NULL for a listing of one page).
+ */
+static int
+referrers_page(struct referrers_fetch *rf, struct fetch *f,
+    const unsigned char *data, size_t len, char **merged)
+{
+	json_t		*root, *list;
+	json_error_t	 jerr;
+	int		 more;
+
+	*merged = NULL;
+	more = referrers_next_query(fetch_header(f, "Link"), rf->next,
+	    sizeof rf->next);
+	if (!more && rf->pages == NULL)
+		return 0;
+	root = json_loadb((const char *)data, len, 0, &jerr);
+	list = json_object_get(root, "manifests");
+	if ((rf->pages == NULL && (rf->pages = json_array()) == NULL) ||
+	    !json_is_array(list) || json_array_extend(rf->pages, list) != 0 ||
+	    ++rf->npages > REFERRERS_PAGES_MAX) {
+		json_decref(root);
+		reply_error(rf->req, 502, "MANIFEST_INVALID", "the upstream sent "
+		    "a malformed or endless referrers listing");
+		referrers_free(rf);
+		return 1;
+	}
+	if (more) {
+		json_decref(root);
+		if (referrers_start(rf) != 0)
+			referrers_free(rf);
+		return 1;
+	}
+	json_object_set(root, "manifests", rf->pages);
+	*merged = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (*merged == NULL) {
+		reply_error(rf->req, 500, "UNKNOWN", "out of memory");
+		referrers_free(rf);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 referrers_done_cb(struct fetch *f, const char *error, void *arg)
 {
@@ -215,13 +291,14 @@ referrers_done_cb(struct fetch *f, const char *error, void *arg)
 	struct evbuffer		*body = fetch_body(f);
 	struct digest		 actual, announced;
 	const char		*dc;
+	char			*merged;
 	long			 status = upstream_busy(error) ? 503 : fetch_status(f);
 	size_t			 len;
 	unsigned char		*data;
 
 	if (rf->magic != REFERRERS_MAGIC)
 		fatal("%s: bad magic", __func__);
-	if (error == NULL && status == 404) {
+	if (error == NULL && status == 404 && rf->npages == 0) {
 		if (rf->tag_schema) {
 			/* No tag: nothing refers to the digest. */
 			referrers_store(rf, (const unsigned char *)referrers_empty,
@@ -243,10 +320,16 @@ referrers_done_cb(struct fetch *f, const char *error, void *arg)
 		referrers_fail(rf, 502, "the upstream sent an empty listing");
 		return;
 	}
-	if (fetch_header(f, "Link") != NULL)
-		log_warn("%s/%s: referrers of sha256:%s: the upstream paginates; "
-		    "only its first page is kept", rf->registry->name, rf->repo,
-		    rf->subject.hex);
+	if (!rf->tag_schema) {
+		if (referrers_page(rf, f, data, len, &merged) != 0)
+			return;
+		if (merged != NULL) {
+			referrers_store(rf, (unsigned char *)merged,
+			    strlen(merged));
+			free(merged);
+			return;
+		}
+	}
 	/* The tag's index is a manifest: it is what its digest says. */
 	dc = fetch_header(f, "Docker-Content-Digest");
 	if (rf->tag_schema && dc != NULL && digest_parse(dc, &announced) == 0) {
@@ -287,6 +370,7 @@ referrers_start(struct referrers_fetch *rf)
 		digest_format(&rf->subject, dstr, sizeof dstr);
 		ur.what = "referrers";
 		ur.ref = dstr;
+		ur.query = rf->next[0] != '\0' ? rf->next : NULL;
 	}
 	ur.max_body = rf->proxy->config->manifest_max_bytes;
 	/* With a cached listing to fall back on, never wait long. */

@@ -36,13 +36,16 @@ cp "$WORK/art/"* "$WORK/fakeblobs/"
 cp "$WORK/img/blobs/sha256/"* "$WORK/fakeblobs/"
 cp "$WORK/art/${IDX#sha256:}" "$WORK/fakeblobs/referrers/acme/app/${SUBJ#sha256:}"
 start_fake good --referrers
-NATIVE_LOG=$FAKE_LOG
+NATIVE_LOG=$FAKE_LOG NATIVE_PORT=$FAKE_PORT NATIVE_PID=$FAKE_PID
+start_fake good --referrers --referrers-page 1	# the same, one a page
+PAGED_LOG=$FAKE_LOG
 
 cat > "$WORK/pg.conf" <<CONF
 default_registry = "edge";
 registries = (
   { id = 3; name = "edge"; url = "http://$UP"; tag_ttl = 0; },
-  { id = 4; name = "native"; url = "http://127.0.0.1:$FAKE_PORT"; tag_ttl = 0; }
+  { id = 4; name = "native"; url = "http://127.0.0.1:$NATIVE_PORT"; tag_ttl = 0; },
+  { id = 5; name = "paged"; url = "http://127.0.0.1:$FAKE_PORT"; tag_ttl = 0; }
 );
 CONF
 start_pullgate ref -c "$WORK/pg.conf"
@@ -120,6 +123,10 @@ get natf "/v2/native/acme/app/referrers/$SUBJ?artifactType=$(echo "$SIG" | sed "
 check "referrers (API upstream): artifactType filter (percent-encoded)" \
     sh -c "[ '$CODE' = 200 ] && [ '$(listed natf)' = '$SIGD' ] && [ '$(hdr natf OCI-Filters-Applied)' = artifactType ]"
 check "the signature by digest through the API upstream" fetch_artifact nsig "$SIGD" native/acme/app
+get pag "/v2/paged/acme/app/referrers/$SUBJ"
+check "referrers (API upstream, one a page): both pages followed and merged" \
+    sh -c "[ '$CODE' = 200 ] && [ '$(listed pag)' = '$BOTH' ] &&
+    grep -q 'referrers/$SUBJ?page=1' '$PAGED_LOG'"
 
 # 3. A second gateway staged with prefill (its own daemon): the image
 # brings its referrers, and gc, which keeps what tags reference, keeps them.
@@ -138,6 +145,7 @@ check "gc keeps the listing and the referrers of a tagged image" sh -c "
 
 # 4. Both upstreams stopped: the same answers from the cache.
 stop_pid "$REG_PID"
+stop_pid "$NATIVE_PID"
 stop_pid "$FAKE_PID"
 before=$(metric 'pullgate_referrers_total{source="cache"}')
 get off "/v2/acme/app/referrers/$SUBJ"
@@ -155,8 +163,11 @@ check "the local entry: the listing another entry cached" \
 get offnat "/v2/native/acme/app/referrers/$SUBJ"
 check "offline (API upstream): byte for byte the online listing" \
     sh -c "[ '$CODE' = 200 ] && cmp -s '$WORK/offnat.body' '$WORK/nat.body'"
+get offpag "/v2/paged/acme/app/referrers/$SUBJ"
+check "offline (paginated API upstream): the merged listing, byte for byte" \
+    sh -c "[ '$CODE' = 200 ] && cmp -s '$WORK/offpag.body' '$WORK/pag.body'"
 check "offline listings counted as from the cache" \
-    test "$(metric 'pullgate_referrers_total{source="cache"}')" -ge $((before + 5))
+    test "$(metric 'pullgate_referrers_total{source="cache"}')" -ge $((before + 6))
 check "offline: the signature and its blobs by digest" fetch_artifact osig "$SIGD"
 check "offline: the SBOM and its blobs by digest" fetch_artifact osbom "$SBOMD"
 check "offline: the Helm chart by tag, the same bytes" \

@@ -18,6 +18,8 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
                    /v2/<repo>/referrers/<digest> serves the file
                    referrers/<repo>/<hex> of the blobs directory, or an
                    empty index; without it, 404 as distribution 2.8 does
+  --referrers-page N  that listing N descriptors a page (?page=K), with
+                   Link: <...?page=K+1>; rel="next" while more remain
 Each request's Authorization header, if any, is logged after the path.
 
 Manifests: files in the blobs directory are also manifests by digest
@@ -146,9 +148,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def referrers(self, repo, hexdigest, head):
         """The referrers API: the listing file, or an empty index."""
-        f = os.path.join(self.server.opts.blobs, "referrers", repo, hexdigest)
+        o = self.server.opts
+        f = os.path.join(o.blobs, "referrers", repo, hexdigest)
         data = open(f, "rb").read() if os.path.exists(f) else EMPTY_INDEX
+        link = None
+        if o.referrers_page:
+            m = re.search(r"[?&]page=([0-9]+)", self.path)
+            k = int(m.group(1)) if m else 0
+            index = json.loads(data)
+            every = index["manifests"]
+            n = o.referrers_page
+            index["manifests"] = every[k * n:(k + 1) * n]
+            data = json.dumps(index).encode()
+            if (k + 1) * n < len(every):
+                link = '<%s?page=%d>; rel="next"' % (
+                    self.path.split("?", 1)[0], k + 1)
         self.send_response(200)
+        if link:
+            self.send_header("Link", link)
         self.send_header("Content-Type",
                          "application/vnd.oci.image.index.v1+json")
         self.send_header("Content-Length", str(len(data)))
@@ -244,6 +261,7 @@ def main():
     ap.add_argument("--slow-404", type=float, default=0.0)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--referrers", action="store_true")
+    ap.add_argument("--referrers-page", type=int, default=0)
     opts = ap.parse_args()
     srv = Server((opts.host, opts.port), Handler)
     srv.opts = opts
