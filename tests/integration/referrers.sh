@@ -35,6 +35,8 @@ mkdir -p "$WORK/fakeblobs/referrers/acme/app"
 cp "$WORK/art/"* "$WORK/fakeblobs/"
 cp "$WORK/img/blobs/sha256/"* "$WORK/fakeblobs/"
 cp "$WORK/art/${IDX#sha256:}" "$WORK/fakeblobs/referrers/acme/app/${SUBJ#sha256:}"
+BOGUS=sha256:$(printf bogus | sha256sum | cut -d' ' -f1)
+echo '{"manifests": "none"}' > "$WORK/fakeblobs/referrers/acme/app/${BOGUS#sha256:}"
 start_fake good --referrers
 NATIVE_LOG=$FAKE_LOG NATIVE_PORT=$FAKE_PORT NATIVE_PID=$FAKE_PID
 start_fake good --referrers --referrers-page 1	# the same, one a page
@@ -83,6 +85,9 @@ check "artifactType filter (a literal +): only the SBOM, OCI-Filters-Applied: ar
 get onn "/v2/acme/app/referrers/$SUBJ?artifactType=application/x-none"
 check "artifactType matching nothing: an empty index" \
     sh -c "[ '$CODE' = 200 ] && [ -z '$(listed onn)' ]"
+curl -s -I "http://$PG/v2/acme/app/referrers/$SUBJ" | tr -d '\r' > "$WORK/head.h"
+check "HEAD referrers: 200 with the listing's Content-Length" \
+    sh -c "grep -q '^HTTP/1.1 200' '$WORK/head.h' && grep -qi '^Content-Length: $(fsize "$WORK/on.body")\$' '$WORK/head.h'"
 get none "/v2/acme/app/referrers/$SIGD"
 check "nothing refers to the digest: 200, an empty OCI index" \
     sh -c "[ '$CODE' = 200 ] && [ '$TYPE' = '$OCI_INDEX' ] && [ -z '$(listed none)' ]"
@@ -123,6 +128,9 @@ get natf "/v2/native/acme/app/referrers/$SUBJ?artifactType=$(echo "$SIG" | sed "
 check "referrers (API upstream): artifactType filter (percent-encoded)" \
     sh -c "[ '$CODE' = 200 ] && [ '$(listed natf)' = '$SIGD' ] && [ '$(hdr natf OCI-Filters-Applied)' = artifactType ]"
 check "the signature by digest through the API upstream" fetch_artifact nsig "$SIGD" native/acme/app
+get bog "/v2/native/acme/app/referrers/$BOGUS"
+check "an upstream listing that is no index: 502, not cached" \
+    sh -c "[ '$CODE' = 502 ] && grep -q MANIFEST_INVALID '$WORK/bog.body' && [ ! -e '$PG_CACHE/referrers/native/acme/app/_tags/sha256-${BOGUS#sha256:}' ]"
 get pag "/v2/paged/acme/app/referrers/$SUBJ"
 check "referrers (API upstream, one a page): both pages followed and merged" \
     sh -c "[ '$CODE' = 200 ] && [ '$(listed pag)' = '$BOTH' ] &&
