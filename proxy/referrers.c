@@ -281,6 +281,15 @@ referrers_page(struct referrers_fetch *rf, struct fetch *f,
 		referrers_free(rf);
 		return 1;
 	}
+	/* Served from the cache later, it must fit what is read back. */
+	if (strlen(*merged) > rf->proxy->config->manifest_max_bytes) {
+		free(*merged);
+		*merged = NULL;
+		reply_error(rf->req, 502, "MANIFEST_INVALID", "the upstream's "
+		    "referrers listing is larger than manifest_max_bytes");
+		referrers_free(rf);
+		return 1;
+	}
 	return 0;
 }
 
