@@ -238,7 +238,10 @@ cmd_cache_gc_cb(const struct digest *d, const char *path, const struct stat *st,
 	return 0;
 }
 
-/* Removes every blob no tag or pin references, older than grace seconds. */
+/*
+ * Removes every blob no tag, pin or referrers listing references, older
+ * than grace seconds.
+ */
 static int
 cmd_cache_gc(const struct cache *c, long grace)
 {
@@ -248,7 +251,8 @@ cmd_cache_gc(const struct cache *c, long grace)
 
 	memset(&keep, 0, sizeof keep);
 	if (refs_collect(c, TAGINDEX_TAGS, &keep) != 0 ||
-	    refs_collect(c, TAGINDEX_PINS, &keep) != 0)
+	    refs_collect(c, TAGINDEX_PINS, &keep) != 0 ||
+	    refs_collect(c, TAGINDEX_REFERRERS, &keep) != 0)
 		fprintf(stderr, "pullgate cache gc: cannot read the indexes\n");
 	else if (cache_walk_blobs(c, cmd_cache_gc_cb, &t) != 0)
 		fprintf(stderr, "pullgate cache gc: cannot read %s/blobs\n", c->dir);

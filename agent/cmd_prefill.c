@@ -28,6 +28,8 @@ struct prefill {
 	const char		*platforms[PREFILL_MAX_PLATFORMS];
 	int			 nplatforms;
 	int			 tty;
+	int			 no_referrers;	/* --no-referrers */
+	int			 referrers;	/* of the image in hand */
 	const char		*image;		/* for progress lines */
 	int64_t			 done, total;
 	time_t			 shown;
@@ -39,12 +41,14 @@ prefill_usage(FILE *f)
 	fprintf(f,
 "usage: pullgate prefill [-c FILE] [--registry NAME|ID] [--listen HOST:PORT]\n"
 "                        [--cache DIR] [--platform OS/ARCH[/VARIANT]]...\n"
-"                        (IMAGE... | -f LISTFILE)\n"
+"                        [--no-referrers] (IMAGE... | -f LISTFILE)\n"
 "       pullgate prefill --feed NAME [--dist SUITE] [--arch ARCH] PACKAGE...\n"
 "\n"
 "Fetches every IMAGE ([ENTRY/]REPOSITORY[:TAG]) into the cache — all\n"
 "platforms, or those named with --platform — pins it, and prints its\n"
-"digest. LISTFILE has one IMAGE a line (# comments). Uses the daemon on\n"
+"digest. Its referrers (signatures, SBOMs: the OCI referrers API, or the\n"
+"sha256-<hex> tag) come too and stay with it, unless --no-referrers.\n"
+"LISTFILE has one IMAGE a line (# comments). Uses the daemon on\n"
 "the listen address, or starts one on the cache directory when none runs.\n"
 "Shows progress on a terminal. Exits 1 if any image failed.\n"
 "\n"
@@ -124,7 +128,66 @@ prefill_manifest(struct prefill *p, const char *prefix, json_t *m, char **cause)
 	return 0;
 }
 
-/* One image: manifest (every wanted platform), blobs, pin. */
+/*
+ * The referrers of digest (signatures, SBOMs): the daemon's listing, then
+ * each listed manifest with its config and layers. The daemon keeps the
+ * listing; refs.c keeps them with the pinned image.
+ */
+static int
+prefill_referrers(struct prefill *p, const char *prefix, const char *digest,
+    char **cause)
+{
+	struct daemon_client_reply	 b, mb;
+	json_t				*root = NULL, *v, *m;
+	char				 path[1024];
+	const char			*d;
+	size_t				 i;
+	int				 rc = -1;
+
+	snprintf(path, sizeof path, "%s/referrers/%s", prefix, digest);
+	if (daemon_client_get(&p->dc, path, PREFILL_BODY_MAX, &b, cause) != 0)
+		goto out;
+	if ((root = json_loads(b.body, 0, NULL)) == NULL) {
+		*cause = util_printf("%s: not a JSON index", path);
+		goto out;
+	}
+	json_array_foreach(json_object_get(root, "manifests"), i, v) {
+		if ((d = json_string_value(json_object_get(v, "digest"))) == NULL)
+			continue;
+		snprintf(path, sizeof path, "%s/manifests/%s", prefix, d);
+		if (daemon_client_get(&p->dc, path, PREFILL_BODY_MAX, &mb,
+		    cause) != 0) {
+			daemon_client_reply_free(&mb);
+			goto out;
+		}
+		m = json_loads(mb.body, 0, NULL);
+		daemon_client_reply_free(&mb);
+		if (m == NULL) {
+			*cause = util_printf("%s: not a JSON manifest", path);
+			goto out;
+		}
+		if (prefill_manifest(p, prefix, m, cause) != 0) {
+			json_decref(m);
+			goto out;
+		}
+		json_decref(m);
+		p->referrers++;
+	}
+	rc = 0;
+out:
+	if (rc != 0 && *cause != NULL) {
+		char *c = util_printf("referrers: %s (--no-referrers skips them)",
+		    *cause);
+
+		free(*cause);
+		*cause = c;
+	}
+	json_decref(root);
+	daemon_client_reply_free(&b);
+	return rc;
+}
+
+/* One image: manifest (every wanted platform), blobs, referrers, pin. */
 static int
 prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
     char *digest, size_t dlen, char **cause)
@@ -189,6 +252,10 @@ prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
 			goto out;
 		}
 	} else if (prefill_manifest(p, prefix, root, cause) != 0)
+		goto out;
+	p->referrers = 0;
+	if (!p->no_referrers && b.digest[0] != '\0' &&
+	    prefill_referrers(p, prefix, b.digest, cause) != 0)
 		goto out;
 	if (!ref.has_digest) {
 		if (tagindex_get(cache, r->name, ref.name, ref.tag, &e) != 0) {
@@ -284,6 +351,7 @@ prefill_option(int ch, const char *arg, void *v, char **cause)
 	case 'F': f->feed = arg; break;
 	case 'D': f->dist = arg; break;
 	case 'A': f->arch = arg; break;
+	case 'R': f->p->no_referrers = 1; break;
 	case 'p':
 		if (f->p->nplatforms == PREFILL_MAX_PLATFORMS) {
 			*cause = util_printf("at most %d --platform",
@@ -308,6 +376,7 @@ cmd_prefill_main(int argc, char **argv)
 		{ "feed", required_argument, NULL, 'F' },
 		{ "dist", required_argument, NULL, 'D' },
 		{ "arch", required_argument, NULL, 'A' },
+		{ "no-referrers", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct prefill		 p;
@@ -395,8 +464,9 @@ cmd_prefill_main(int argc, char **argv)
 			cause = NULL;
 			failed++;
 		} else
-			printf("%s %s pinned, %lld bytes fetched or verified\n", img,
-			    digest, (long long)p.total);
+			printf("%s %s pinned, %lld bytes fetched or verified, "
+			    "%d referrer(s)\n", img, digest, (long long)p.total,
+			    p.referrers);
 		fflush(stdout);
 	}
 	if (lf != NULL)

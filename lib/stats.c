@@ -137,6 +137,13 @@ static const struct {
 	    "result=\"accepted_credentials\"" },
 	[STATS_ACCESS_BCRYPT_RUNS] = { "pullgate_access_bcrypt_runs_total",
 	    "Client passwords checked with bcrypt (the rest hit the cache)", 0 },
+	[STATS_REFERRERS_API] = { "pullgate_referrers_total",
+	    "Referrers listings answered, by where they came from: the "
+	    "upstream's API, its tag schema, the cache", 0, "source=\"api\"" },
+	[STATS_REFERRERS_TAG_SCHEMA] = { "pullgate_referrers_total", NULL, 0,
+	    "source=\"tag_schema\"" },
+	[STATS_REFERRERS_CACHE] = { "pullgate_referrers_total", NULL, 0,
+	    "source=\"cache\"" },
 };
 
 static const char *stats_routes[STATS_ROUTE_COUNT] = {

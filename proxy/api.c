@@ -158,28 +158,9 @@ api_handle(struct proxy *proxy, struct evhttp_request *req, const char *rawpath)
 	case APIPATH_TAGS:
 		tags_handle(&ar);
 		break;
-	case APIPATH_REFERRERS: {
-		struct digest	 d;
-		struct evbuffer	*b;
-
-		if (digest_parse(ar.ref, &d) != 0) {
-			reply_error(req, 400, "DIGEST_INVALID", "invalid digest");
-			break;
-		}
-		/* No referrers are cached: answer with an empty index. */
-		b = evbuffer_new();
-		if (b != NULL)
-			evbuffer_add_printf(b, "{\"schemaVersion\":2,\"mediaType\":"
-			    "\"application/vnd.oci.image.index.v1+json\","
-			    "\"manifests\":[]}");
-		reply_headers(req);
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Content-Type", "application/vnd.oci.image.index.v1+json");
-		reply_send(req, 200, b);
-		if (b != NULL)
-			evbuffer_free(b);
+	case APIPATH_REFERRERS:
+		referrers_handle(&ar);
 		break;
-	}
 	default:
 		reply_error(req, 404, "NAME_UNKNOWN", "unknown API path");
 		break;

@@ -300,6 +300,9 @@ void	 blob_handle(struct api_request *);
 /* tags.c */
 void	 tags_handle(struct api_request *);
 
+/* referrers.c */
+void	 referrers_handle(struct api_request *);
+
 /*
  * transfer.c: one upstream download, read by many streams. What it is a
  * download of (a blob, a feed file, a suite's index set) is its kind's

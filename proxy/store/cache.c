@@ -5,6 +5,7 @@
  *   manifests/sha256/<64 hex>       a manifest's media type
  *   repos/<entry>/<repo>/_tags/<tag> tag index (tagindex.c)
  *   pins/<entry>/<repo>/_tags/<tag>  pinned images (same format)
+ *   referrers/<entry>/<repo>/_tags/sha256-<hex>  referrers listings (same)
  *   tmp/                            downloads in progress
  *   quarantine/                     blobs that failed 'cache verify'
  *

@@ -1,8 +1,10 @@
 /*
  * The set an index references: every manifest and blob of every image its
- * tags (or pins) name. What gc keeps and what the byte budget may not
- * evict are computed here.
+ * tags (or pins) name, and of the referrers (signatures, SBOMs) cached for
+ * each such image. What gc keeps and what the byte budget may not evict
+ * are computed here.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "store.h"
@@ -28,10 +30,18 @@ refs_tag_cb(const char *entry, const char *repo, const char *tag,
 {
 	struct refs_walk	*w = arg;
 
-	(void)entry;
-	(void)repo;
+	struct tagindex_entry	 l;
+	char			 name[REFERENCE_TAG_MAX + 1];
+
 	(void)tag;
-	return image_walk(w->cache, &e->digest, refs_add_cb, w->set);
+	if (image_walk(w->cache, &e->digest, refs_add_cb, w->set) != 0)
+		return -1;
+	/* Its signatures and SBOMs go with the image, when they are listed. */
+	snprintf(name, sizeof name, "sha256-%s", e->digest.hex);
+	if (tagindex_get_in(w->cache, TAGINDEX_REFERRERS, entry, repo, name,
+	    &l) != 0)
+		return 0;
+	return image_walk(w->cache, &l.digest, refs_add_cb, w->set);
 }
 
 /* Adds to s everything the images of index root (TAGINDEX_*) reference. */

@@ -46,6 +46,7 @@ int	 cache_pins_changed(const struct cache *);
 #define TAGINDEX_MEDIA_TYPE_MAX	128
 #define TAGINDEX_TAGS		"repos"		/* what tags resolved to */
 #define TAGINDEX_PINS		"pins"		/* what the operator pinned */
+#define TAGINDEX_REFERRERS	"referrers"	/* listings, as sha256-<hex> */
 
 struct tagindex_entry {
 	struct digest	digest;

@@ -1,7 +1,8 @@
 /*
  * Tag indexes: <root>/<entry>/<repo>/_tags/<tag> holds the digest and
- * media type a tag resolved to. Two roots use the same format: "repos"
- * (what tags resolved to) and "pins" (what the operator pinned, pins.c).
+ * media type a tag resolved to. Three roots use the same format: "repos"
+ * (what tags resolved to), "pins" (what the operator pinned) and
+ * "referrers" (the listing of a digest's referrers, as sha256-<hex>).
  * Entry names, repository names and tags are validated before they get
  * here, so the path stays inside the cache ("_tags" cannot be a
  * repository component: those start with [a-z0-9]). Each file is replaced

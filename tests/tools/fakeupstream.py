@@ -14,6 +14,12 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
   --redirect BASE  answer blob requests with a 302 to BASE + path
   --answer-delay S wait S seconds before answering (a slow upstream)
   --slow-404 SECONDS  wait that long before answering a 404
+  --referrers      answer the referrers API (OCI 1.1): GET
+                   /v2/<repo>/referrers/<digest> serves the file
+                   referrers/<repo>/<hex> of the blobs directory, or an
+                   empty index; without it, 404 as distribution 2.8 does
+  --referrers-page N  that listing N descriptors a page (?page=K), with
+                   Link: <...?page=K+1>; rel="next" while more remain
 Each request's Authorization header, if any, is logged after the path.
 
 Manifests: files in the blobs directory are also manifests by digest
@@ -42,6 +48,9 @@ from testhttp import Server, reply_json
 
 BLOB = re.compile(r"^/v2/(.+)/blobs/sha256:([0-9a-f]{64})$")
 MANIFEST = re.compile(r"^/v2/(.+)/manifests/([^/]+)$")
+REFERRERS = re.compile(r"^/v2/(.+)/referrers/sha256:([0-9a-f]{64})$")
+EMPTY_INDEX = (b'{"schemaVersion":2,"mediaType":'
+               b'"application/vnd.oci.image.index.v1+json","manifests":[]}')
 LOCK = threading.Lock()
 STATS = {"now": 0, "max": 0}
 
@@ -137,6 +146,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
         return True
 
+    def referrers(self, repo, hexdigest, head):
+        """The referrers API: the listing file, or an empty index."""
+        o = self.server.opts
+        f = os.path.join(o.blobs, "referrers", repo, hexdigest)
+        data = open(f, "rb").read() if os.path.exists(f) else EMPTY_INDEX
+        link = None
+        if o.referrers_page:
+            m = re.search(r"[?&]page=([0-9]+)", self.path)
+            k = int(m.group(1)) if m else 0
+            index = json.loads(data)
+            every = index["manifests"]
+            n = o.referrers_page
+            index["manifests"] = every[k * n:(k + 1) * n]
+            data = json.dumps(index).encode()
+            if (k + 1) * n < len(every):
+                link = '<%s?page=%d>; rel="next"' % (
+                    self.path.split("?", 1)[0], k + 1)
+        self.send_response(200)
+        if link:
+            self.send_header("Link", link)
+        self.send_header("Content-Type",
+                         "application/vnd.oci.image.index.v1+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
     def handle_any(self, head):
         self.record()
         o = self.server.opts
@@ -149,6 +185,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(o.answer_delay)
         kind = path.split("/")[2] if path.count("/") > 2 else ""
         if self.hostile(kind, path):
+            return
+        m = REFERRERS.match(path)
+        if m and o.referrers:
+            self.referrers(m.group(1), m.group(2), head)
             return
         m = MANIFEST.match(path)
         if m and self.manifest(m.group(1), m.group(2), head,
@@ -220,6 +260,8 @@ def main():
     ap.add_argument("--answer-delay", type=float, default=0.0)
     ap.add_argument("--slow-404", type=float, default=0.0)
     ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--referrers", action="store_true")
+    ap.add_argument("--referrers-page", type=int, default=0)
     opts = ap.parse_args()
     srv = Server((opts.host, opts.port), Handler)
     srv.opts = opts

@@ -1,4 +1,7 @@
-/* Unit tests: the cache's publish and discard, and the tag index. */
+/*
+ * Unit tests: the cache's publish and discard, the tag index, and what
+ * pins keep (refs.c), referrers included.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -144,6 +147,71 @@ test_tagindex(void **state)
 	assert_int_equal(tagindex_get(&c, "local", "acme/app", "v1", &got), -1);
 }
 
+/* Puts JSON text in the cache as a manifest; returns its digest. */
+static void
+put_json(struct cache *c, const char *text, struct digest *d)
+{
+	hash_buffer(text, strlen(text), d);
+	assert_int_equal(cache_put_manifest(c, d, text, strlen(text),
+	    "application/vnd.oci.image.manifest.v1+json"), 0);
+}
+
+/* The referrers listed for a pinned image are what the pin keeps too. */
+static void
+test_refs_referrers(void **state)
+{
+	struct cache		 c;
+	struct tagindex_entry	 e;
+	struct digest_set	 set;
+	struct digest		 layer, image, sig, listing;
+	char			*cause = NULL, text[1024], hex[DIGEST_STRING_LEN + 1];
+	char			 tag[REFERENCE_TAG_MAX + 1];
+
+	(void)state;
+	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
+	hash_buffer("layer", 5, &layer);
+	digest_format(&layer, hex, sizeof hex);
+	snprintf(text, sizeof text, "{\"layers\":[{\"digest\":\"%s\"}]}", hex);
+	put_json(&c, text, &image);
+	snprintf(text, sizeof text, "{\"artifactType\":\"x\",\"layers\":[]}");
+	put_json(&c, text, &sig);
+	digest_format(&sig, hex, sizeof hex);
+	snprintf(text, sizeof text, "{\"manifests\":[{\"digest\":\"%s\"}]}",
+	    hex);
+	put_json(&c, text, &listing);
+
+	memset(&e, 0, sizeof e);
+	e.digest = image;
+	strcpy(e.media_type, "application/vnd.oci.image.manifest.v1+json");
+	assert_int_equal(tagindex_put_in(&c, TAGINDEX_PINS, "remote", "acme/app",
+	    "v1", &e), 0);
+	memset(&set, 0, sizeof set);
+	assert_int_equal(refs_collect(&c, TAGINDEX_PINS, &set), 0);
+	assert_true(digest_set_contains(&set, &layer));
+	assert_false(digest_set_contains(&set, &sig));
+	digest_set_free(&set);
+
+	snprintf(tag, sizeof tag, "sha256-%s", image.hex);
+	e.digest = listing;
+	assert_int_equal(tagindex_put_in(&c, TAGINDEX_REFERRERS, "remote",
+	    "acme/app", tag, &e), 0);
+	memset(&set, 0, sizeof set);
+	assert_int_equal(refs_collect(&c, TAGINDEX_PINS, &set), 0);
+	assert_true(digest_set_contains(&set, &listing));
+	assert_true(digest_set_contains(&set, &sig));
+	digest_set_free(&set);
+	/* Another repository's pin keeps none of them. */
+	assert_int_equal(tagindex_remove_in(&c, TAGINDEX_PINS, "remote",
+	    "acme/app", "v1"), 0);
+	e.digest = image;
+	assert_int_equal(tagindex_put_in(&c, TAGINDEX_PINS, "remote", "acme/other",
+	    "v1", &e), 0);
+	memset(&set, 0, sizeof set);
+	assert_int_equal(refs_collect(&c, TAGINDEX_PINS, &set), 0);
+	assert_false(digest_set_contains(&set, &sig));
+	digest_set_free(&set);
+}
+
 int
 main(void)
 {
@@ -151,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_publish_and_discard),
 		cmocka_unit_test(test_leftovers_removed_at_open),
 		cmocka_unit_test(test_tagindex),
+		cmocka_unit_test(test_refs_referrers),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);
