@@ -1,0 +1,139 @@
+#!/bin/bash
+# Every container client exactly as shipped (issue 12): pullgate runs on
+# containers.local:8080 as documented, inside a network and mount namespace
+# this script creates, and the clients read the snippets of etc/ unchanged
+# from their documented paths (bind-mounted there inside the namespace, so
+# the machine's own files are not touched):
+#   - the kubelet's path: containerd with its CRI plugin and config_path =
+#     /etc/containerd/certs.d, images pulled with CRI PullImage (tests/tools/
+#     cri.py) by both pod-spec forms and the account-ID form, ImageStatus;
+#   - dockerd with /etc/docker/daemon.json: direct, account ID, Docker Hub
+#     name through registry-mirrors;
+#   - podman with /etc/containers/registries.conf: direct and docker.io;
+#   - then the upstreams stopped: a new containerd root, docker after rmi,
+#     a new podman root pull the same again from pullgate's cache;
+#   - k3s is not installed here: etc/k3s/registries.yaml is converted with
+#     k3s's documented mapping and compared with the shipped hosts.toml.
+if [ "${PG_CLIENTS_NETNS:-}" = "" ]; then
+	PG_CLIENTS_NETNS=1 exec unshare --net --mount --propagation private \
+	    bash "$0" "$@"
+fi
+. "$(dirname "$0")/../lib.sh"
+only_variants openssl
+
+ip link set lo up
+# containers.local is 127.0.0.1 as packaging/hosts makes it.
+printf '127.0.0.1 localhost containers.local\n::1 localhost\n' > "$WORK/hosts"
+mount --bind "$WORK/hosts" /etc/hosts
+# The snippets at their documented paths (tmpfs over the directories, so
+# nothing of the machine's configuration is read or changed).
+mount -t tmpfs tmpfs /etc/containerd
+mkdir /etc/containerd/certs.d
+mount --bind "$TOP/etc/containerd/certs.d" /etc/containerd/certs.d
+mount -t tmpfs tmpfs /etc/docker
+touch /etc/docker/daemon.json
+mount --bind "$TOP/etc/docker/daemon.json" /etc/docker/daemon.json
+mount -t tmpfs tmpfs /etc/containers
+echo '{ "default": [ { "type": "insecureAcceptAnything" } ] }' > /etc/containers/policy.json
+touch /etc/containers/registries.conf
+mount --bind "$TOP/etc/containers/registries.conf" /etc/containers/registries.conf
+check "the snippets are read from their documented paths, byte for byte" sh -c \
+    "cmp -s /etc/docker/daemon.json '$TOP/etc/docker/daemon.json' &&
+     cmp -s /etc/containers/registries.conf '$TOP/etc/containers/registries.conf' &&
+     diff -r /etc/containerd/certs.d '$TOP/etc/containerd/certs.d' &&
+     getent hosts containers.local | grep -q '^127.0.0.1 '"
+
+# --- The upstreams: Docker Hub's stand-in, entry 3, an IoT platform. ------
+ACCT=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+KEY=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+$PY "$TOOLS/mkimage.py" "$WORK/alpine" --tag 3.20 --layers 2 --size 40000 --seed alpine > /dev/null
+$PY "$TOOLS/mkimage.py" "$WORK/app" --tag v1 --layers 2 --size 40000 --seed app > /dev/null
+$PY "$TOOLS/mkimage.py" "$WORK/iot" --tag v1 --layers 1 --size 40000 --seed iot > /dev/null
+start_registry hub
+HUB=127.0.0.1:$REG_PORT; HUB_PID=$REG_PID
+push_image "$WORK/alpine" 3.20 "$HUB/library/alpine:3.20"
+start_registry acme
+ACME=127.0.0.1:$REG_PORT; ACME_PID=$REG_PID
+push_image "$WORK/app" v1 "$ACME/acme/app:v1"
+htpasswd -Bbn KEY "$KEY" > "$WORK/iot.htpasswd" 2>/dev/null
+REG_AUTH="auth:
+  htpasswd:
+    realm: iot
+    path: $WORK/iot.htpasswd" start_registry iot
+IOT=127.0.0.1:$REG_PORT; IOT_PID=$REG_PID
+skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-creds "KEY:$KEY" \
+    "oci:$WORK/iot:v1" "docker://$IOT/$ACCT/app:v1" > "$WORK/push-iot.log" 2>&1 ||
+    cat "$WORK/push-iot.log" >&2
+digest_of() { sed -n 's/.*"digest": "\(sha256:[0-9a-f]*\)".*/\1/p' "$1/index.json"; }
+D_ALPINE=$(digest_of "$WORK/alpine"); D_APP=$(digest_of "$WORK/app"); D_IOT=$(digest_of "$WORK/iot")
+
+# --- pullgate: the shipped configuration with the entries of this test. --
+mkdir -p "$WORK/secrets"
+printf '%s\n' "$KEY" > "$WORK/secrets/iot.key"
+chmod 600 "$WORK/secrets/iot.key"
+sed -e "s|^cache_dir = .*|cache_dir = \"$WORK/cache\";|" \
+    -e "s|^upstream = .*|upstream = \"http://$HUB\";|" \
+    -e "s|^registries_file = .*|registries_file = \"$WORK/registries.conf\";|" \
+    "$TOP/etc/pullgate.conf" > "$WORK/pullgate.conf"
+cat >> "$WORK/pullgate.conf" <<CONF
+registries = (
+  { id = 1; mirror_of = [ "docker.io" ]; },
+  { id = 3; name = "acme"; url = "http://$ACME"; },
+  { id = 4; name = "iot"; url = "http://$IOT"; auth = "basic";
+    username = "KEY"; password_file = "$WORK/secrets/iot.key";
+    namespaces = "^[0-9a-f]{32}\$"; }
+);
+CONF
+PG_PORT_FIXED=8080 PG_CACHE_FIXED=$WORK/cache start_pullgate main -c "$WORK/pullgate.conf"
+PG=containers.local:8080
+
+# --- Kubernetes: containerd's CRI plugin, as the kubelet uses it. --------
+# start_cri NAME: a containerd of its own with the CRI plugin on and the
+# shipped hosts directory. Sets CRI_SOCK.
+start_cri() {
+	d=$WORK/cri-$1
+	mkdir -p "$d/root" "$d/state" "$d/cni"
+	CRI_SOCK=$d/containerd.sock
+	cat > "$d/config.toml" <<TOML
+version = 2
+root = "$d/root"
+state = "$d/state"
+[grpc]
+  address = "$CRI_SOCK"
+[ttrpc]
+  address = "$CRI_SOCK.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    conf_dir = "$d/cni"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "/etc/containerd/certs.d"
+TOML
+	containerd --config "$d/config.toml" > "$d/containerd.log" 2>&1 &
+	PIDS="$PIDS $!"
+	i=0
+	until $PY "$TOOLS/cri.py" "$CRI_SOCK" version > "$d/version" 2>/dev/null; do
+		[ $i -lt 100 ] || { cat "$d/containerd.log" >&2; return 1; }
+		sleep 0.2; i=$((i + 1))
+	done
+}
+cri() { $PY "$TOOLS/cri.py" "$CRI_SOCK" "$@"; }
+# cri_pull WHEN IMAGE DIGEST: PullImage, then ImageStatus shows the image
+# by its name and the manifest digest the upstream has.
+cri_pull() {
+	cri pull "$2" > "$WORK/cri.out" 2>&1 || { cat "$WORK/cri.out" >&2; return 1; }
+	cri status "$2" > "$WORK/cri-status.out" 2>&1 || { cat "$WORK/cri-status.out" >&2; return 1; }
+	grep -qx "tag $2" "$WORK/cri-status.out" &&
+	    grep -q "^digest .*@$3\$" "$WORK/cri-status.out" || {
+		cat "$WORK/cri-status.out" >&2; return 1; }
+}
+ns0=$(metric 'pullgate_requests_routed_total{by="ns"}')
+check "containerd with its CRI plugin answers runtime.v1" start_cri one
+check "CRI PullImage, pod spec form containers.local:8080/3/acme/app:v1; ImageStatus shows it" \
+    cri_pull online "$PG/3/acme/app:v1" "$D_APP"
+check "CRI PullImage, docker.io/library/alpine:3.20 through the mirror snippet; ImageStatus shows it" \
+    cri_pull online docker.io/library/alpine:3.20 "$D_ALPINE"
+check "... routed by ns=docker.io (counted)" \
+    test "$(metric 'pullgate_requests_routed_total{by="ns"}')" -gt "$ns0"
+check "CRI PullImage, account-ID form $PG/<32 hex>/app:v1; ImageStatus shows it" \
+    cri_pull online "$PG/$ACCT/app:v1" "$D_IOT"
+finish
