@@ -136,4 +136,38 @@ check "... routed by ns=docker.io (counted)" \
     test "$(metric 'pullgate_requests_routed_total{by="ns"}')" -gt "$ns0"
 check "CRI PullImage, account-ID form $PG/<32 hex>/app:v1; ImageStatus shows it" \
     cri_pull online "$PG/$ACCT/app:v1" "$D_IOT"
+
+# --- dockerd with the shipped daemon.json. -------------------------------
+DOCKER=/usr/bin/docker
+# start_dockerd: a dockerd of the test's own (data and exec root, socket,
+# pid file; no bridge, no iptables) reading /etc/docker/daemon.json.
+start_dockerd() {
+	d=$WORK/docker
+	mkdir -p "$d/root" "$d/exec"
+	DOCKER_HOST=unix://$d/docker.sock
+	export DOCKER_HOST
+	dockerd --data-root "$d/root" --exec-root "$d/exec" -H "$DOCKER_HOST" \
+	    --pidfile "$d/docker.pid" --bridge=none --iptables=false \
+	    --ip6tables=false --storage-driver=vfs > "$d/dockerd.log" 2>&1 &
+	PIDS="$PIDS $!"
+	i=0
+	until $DOCKER version > "$d/version" 2>&1; do
+		[ $i -lt 150 ] || { tail -20 "$d/dockerd.log" >&2; return 1; }
+		sleep 0.2; i=$((i + 1))
+	done
+}
+# docker_pull IMAGE DIGEST: docker pull, and the image's digest is the one
+# the upstream has.
+docker_pull() {
+	$DOCKER pull "$1" > "$WORK/docker.out" 2>&1 || { cat "$WORK/docker.out" >&2; return 1; }
+	$DOCKER image inspect -f '{{join .RepoDigests " "}}' "$1" > "$WORK/docker.dg" 2>&1
+	grep -q "@$2" "$WORK/docker.dg" || { cat "$WORK/docker.dg" >&2; return 1; }
+}
+check "dockerd runs with the shipped daemon.json" start_dockerd
+d0=$(metric 'pullgate_requests_routed_total{by="default"}')
+check "docker pull $PG/3/acme/app:v1 (insecure-registries)" docker_pull "$PG/3/acme/app:v1" "$D_APP"
+check "docker pull $PG/<32 hex>/app:v1, the account-ID form" docker_pull "$PG/$ACCT/app:v1" "$D_IOT"
+check "docker pull alpine:3.20, a Docker Hub name through registry-mirrors" docker_pull alpine:3.20 "$D_ALPINE"
+check "... answered by pullgate's default entry (counted)" \
+    test "$(metric 'pullgate_requests_routed_total{by="default"}')" -gt "$d0"
 finish
