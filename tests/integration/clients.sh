@@ -127,7 +127,9 @@ cri_pull() {
 		cat "$WORK/cri-status.out" >&2; return 1; }
 }
 ns0=$(metric 'pullgate_requests_routed_total{by="ns"}')
-check "containerd with its CRI plugin answers runtime.v1" start_cri one
+start_cri one
+check "containerd with its CRI plugin answers runtime.v1 ($(cat "$WORK/cri-one/version"))" \
+    grep -q "v1\$" "$WORK/cri-one/version"
 check "CRI PullImage, pod spec form containers.local:8080/3/acme/app:v1; ImageStatus shows it" \
     cri_pull online "$PG/3/acme/app:v1" "$D_APP"
 check "CRI PullImage, docker.io/library/alpine:3.20 through the mirror snippet; ImageStatus shows it" \
@@ -136,6 +138,14 @@ check "... routed by ns=docker.io (counted)" \
     test "$(metric 'pullgate_requests_routed_total{by="ns"}')" -gt "$ns0"
 check "CRI PullImage, account-ID form $PG/<32 hex>/app:v1; ImageStatus shows it" \
     cri_pull online "$PG/$ACCT/app:v1" "$D_IOT"
+# An image pullgate cannot give (404): containerd then tries the server of
+# docker.io/hosts.toml, Docker Hub itself, as its documentation says (here
+# its name does not resolve), which the snippet's comment must say.
+cri pull docker.io/library/nosuch:1 > "$WORK/cri-nosuch.out" 2>&1
+check "CRI: an image pullgate answers 404 for is then tried at the server (registry-1.docker.io)" \
+    grep -q "registry-1.docker.io" "$WORK/cri-nosuch.out"
+check "... as the shipped docker.io/hosts.toml says" \
+    grep -q "tries the server last" "$TOP/etc/containerd/certs.d/docker.io/hosts.toml"
 
 # --- dockerd with the shipped daemon.json. -------------------------------
 DOCKER=/usr/bin/docker
@@ -170,4 +180,100 @@ check "docker pull $PG/<32 hex>/app:v1, the account-ID form" docker_pull "$PG/$A
 check "docker pull alpine:3.20, a Docker Hub name through registry-mirrors" docker_pull alpine:3.20 "$D_ALPINE"
 check "... answered by pullgate's default entry (counted)" \
     test "$(metric 'pullgate_requests_routed_total{by="default"}')" -gt "$d0"
+
+# --- podman with the shipped registries.conf. ----------------------------
+# podman_ ROOT ARGS...: podman on a storage root of its own (vfs, no
+# systemd: cgroupfs, events to a file).
+podman_() {
+	r=$WORK/podman-$1; shift
+	mkdir -p "$r/tmp"
+	podman --root "$r/root" --runroot "$r/run" --tmpdir "$r/tmp" \
+	    --storage-driver vfs --cgroup-manager cgroupfs --events-backend file \
+	    "$@"
+}
+# podman_pull ROOT IMAGE DIGEST: pull, and the image's digest is the one
+# the upstream has.
+podman_pull() {
+	podman_ "$1" pull "$2" > "$WORK/podman.out" 2>&1 || { cat "$WORK/podman.out" >&2; return 1; }
+	podman_ "$1" image inspect -f '{{.Digest}}' "$2" > "$WORK/podman.dg" 2>&1
+	grep -qx "$3" "$WORK/podman.dg" || { cat "$WORK/podman.dg" >&2; return 1; }
+}
+d0=$(metric 'pullgate_requests_routed_total{by="default"}')
+check "podman pull $PG/3/acme/app:v1 (insecure location)" podman_pull one "$PG/3/acme/app:v1" "$D_APP"
+check "podman pull $PG/<32 hex>/app:v1, the account-ID form" podman_pull one "$PG/$ACCT/app:v1" "$D_IOT"
+check "podman pull docker.io/library/alpine:3.20 through the docker.io mirror" \
+    podman_pull one docker.io/library/alpine:3.20 "$D_ALPINE"
+check "... answered by pullgate's default entry (counted)" \
+    test "$(metric 'pullgate_requests_routed_total{by="default"}')" -gt "$d0"
+
+# --- Offline: every upstream stopped; the same pulls from the cache. -----
+stop_pid "$HUB_PID"; stop_pid "$ACME_PID"; stop_pid "$IOT_PID"
+check "the upstreams are stopped" sh -c \
+    "! curl -s -o /dev/null --max-time 2 http://$HUB/v2/ && ! curl -s -o /dev/null --max-time 2 http://$ACME/v2/ && ! curl -s -o /dev/null --max-time 2 http://$IOT/v2/"
+check "offline: a new containerd root with CRI" start_cri two
+check "offline, CRI PullImage: $PG/3/acme/app:v1; ImageStatus shows it" \
+    cri_pull offline "$PG/3/acme/app:v1" "$D_APP"
+check "offline, CRI PullImage: docker.io/library/alpine:3.20 through the mirror; ImageStatus shows it" \
+    cri_pull offline docker.io/library/alpine:3.20 "$D_ALPINE"
+check "offline, CRI PullImage: the account-ID form; ImageStatus shows it" \
+    cri_pull offline "$PG/$ACCT/app:v1" "$D_IOT"
+check "offline: docker rmi of the three images" \
+    $DOCKER rmi "$PG/3/acme/app:v1" "$PG/$ACCT/app:v1" alpine:3.20 > "$WORK/rmi.out" 2>&1
+check "offline, docker pull $PG/3/acme/app:v1" docker_pull "$PG/3/acme/app:v1" "$D_APP"
+check "offline, docker pull the account-ID form" docker_pull "$PG/$ACCT/app:v1" "$D_IOT"
+check "offline, docker pull alpine:3.20 through registry-mirrors" docker_pull alpine:3.20 "$D_ALPINE"
+check "offline, podman (new root) pull $PG/3/acme/app:v1" podman_pull two "$PG/3/acme/app:v1" "$D_APP"
+check "offline, podman (new root) pull the account-ID form" podman_pull two "$PG/$ACCT/app:v1" "$D_IOT"
+check "offline, podman (new root) pull docker.io/library/alpine:3.20 through the mirror" \
+    podman_pull two docker.io/library/alpine:3.20 "$D_ALPINE"
+
+# --- k3s: not installed here. Its registries.yaml, converted as k3s does
+# (docs.k3s.io, private registry configuration: one certs.d/<registry>/
+# hosts.toml per mirror, the endpoints as [host] entries in order with
+# pull and resolve, the registry's default endpoint as the server that is
+# tried last; "*" is _default), must give each registry the hosts the
+# shipped certs.d gives it: the same certs.d, so the CRI checks above
+# stand for k3s too.
+check "k3s: registries.yaml gives every registry the same hosts as the shipped certs.d" \
+    $PY - "$TOP/etc/k3s/registries.yaml" "$TOP/etc/containerd/certs.d" <<'PY'
+import os, sys, tomllib
+import yaml
+mirrors = yaml.safe_load(open(sys.argv[1]))["mirrors"]
+shipped = {}
+for reg in os.listdir(sys.argv[2]):
+    with open(os.path.join(sys.argv[2], reg, "hosts.toml"), "rb") as f:
+        shipped["*" if reg == "_default" else reg] = tomllib.load(f)
+def tried(hosts, server):
+    """The URLs containerd tries, in order, without the /v2 path k3s adds."""
+    out = []
+    for u in hosts + ([server] if server else []):
+        u = u.rstrip("/").removesuffix("/v2")
+        if u not in out:
+            out.append(u)
+    return out
+bad = 0
+for reg in sorted(set(mirrors) | set(shipped)):
+    if reg not in mirrors or reg not in shipped:
+        print("%s: only in %s" % (reg, "registries.yaml" if reg in mirrors else "certs.d"))
+        bad += 1
+        continue
+    k3s_server = None if reg == "*" else ("https://registry-1.docker.io"
+        if reg == "docker.io" else "https://%s/v2" % reg)
+    k3s = tried(mirrors[reg]["endpoint"], k3s_server)
+    toml = shipped[reg]
+    for url, h in toml.get("host", {}).items():
+        if sorted(h.get("capabilities", [])) != ["pull", "resolve"]:
+            print("%s: %s has capabilities %s" % (reg, url, h.get("capabilities")))
+            bad += 1
+    ours = tried(list(toml.get("host", {})), toml.get("server"))
+    # The direct form: k3s's last resort for containers.local:8080 is its
+    # https default endpoint, which pullgate (plain HTTP) never answers;
+    # the hosts that can answer are the same.
+    if reg == "containers.local:8080":
+        k3s = [u for u in k3s if u != "https://" + reg]
+    if k3s != ours:
+        print("%s: k3s tries %s, certs.d tries %s" % (reg, k3s, ours))
+        bad += 1
+sys.exit(bad)
+PY
 finish
