@@ -147,4 +147,7 @@ check "a proxy request for our name on another port is still refused ($code)" te
 check "the archive saw each package file once (the rest came from the cache)" sh -c \
     "[ \$(grep -c 'GET /debian/pool/main/h/hello-a_1.0_all.deb' '$WORK/nginx/access.log') = 1 ] &&
      [ \$(grep -c 'GET /debian/pool/main/h/hello-b_1.0_all.deb' '$WORK/nginx/access.log') = 1 ]"
+DPKGV=$(dpkg-query -W -f '${Version}' dpkg | cut -d. -f1,2)
+check "README names the versions proven here (apt $APTV, dpkg $DPKGV)" \
+    grep -q "with apt $APTV and dpkg $DPKGV:" "$TOP/README.md"
 finish

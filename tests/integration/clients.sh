@@ -276,4 +276,11 @@ for reg in sorted(set(mirrors) | set(shipped)):
         bad += 1
 sys.exit(bad)
 PY
+
+# The README says which versions the snippets were proven with: these.
+CTDV=$(containerd --version | sed -n 's/.* v\{0,1\}\([0-9][0-9.]*\)[~+].*/\1/p')
+DOCKV=$($DOCKER version -f '{{.Server.Version}}' | sed 's/[~+].*//')
+PODV=$(podman --version | sed 's/.* //; s/[~+].*//')
+check "README names the versions proven here (containerd $CTDV, Docker $DOCKV, podman $PODV)" \
+    sh -c "grep -q 'containerd $CTDV, CRI' '$TOP/README.md' && grep -q 'Docker $DOCKV (' '$TOP/README.md' && grep -q 'podman $PODV (' '$TOP/README.md'"
 finish
