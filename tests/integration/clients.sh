@@ -6,7 +6,8 @@
 # the machine's own files are not touched):
 #   - the kubelet's path: containerd with its CRI plugin and config_path =
 #     /etc/containerd/certs.d, images pulled with CRI PullImage (tests/tools/
-#     cri.py) by both pod-spec forms and the account-ID form, ImageStatus;
+#     cri.py) by both pod-spec forms, the account-ID form and a private
+#     registry's own name through _default, ImageStatus;
 #   - dockerd with /etc/docker/daemon.json: direct, account ID, Docker Hub
 #     name through registry-mirrors;
 #   - podman with /etc/containers/registries.conf: direct and docker.io;
@@ -78,7 +79,8 @@ sed -e "s|^cache_dir = .*|cache_dir = \"$WORK/cache\";|" \
 cat >> "$WORK/pullgate.conf" <<CONF
 registries = (
   { id = 1; mirror_of = [ "docker.io" ]; },
-  { id = 3; name = "acme"; url = "http://$ACME"; },
+  { id = 3; name = "acme"; url = "http://$ACME";
+    mirror_of = [ "registry.acme.example" ]; },
   { id = 4; name = "iot"; url = "http://$IOT"; auth = "basic";
     username = "KEY"; password_file = "$WORK/secrets/iot.key";
     namespaces = "^[0-9a-f]{32}\$"; }
@@ -138,6 +140,8 @@ check "... routed by ns=docker.io (counted)" \
     test "$(metric 'pullgate_requests_routed_total{by="ns"}')" -gt "$ns0"
 check "CRI PullImage, account-ID form $PG/<32 hex>/app:v1; ImageStatus shows it" \
     cri_pull online "$PG/$ACCT/app:v1" "$D_IOT"
+check "CRI PullImage, registry.acme.example/acme/app:v1 through _default/hosts.toml (mirror_of)" \
+    cri_pull online registry.acme.example/acme/app:v1 "$D_APP"
 # An image pullgate cannot give (404): containerd then tries the server of
 # docker.io/hosts.toml, Docker Hub itself, as its documentation says (here
 # its name does not resolve), which the snippet's comment must say.
@@ -217,6 +221,8 @@ check "offline, CRI PullImage: docker.io/library/alpine:3.20 through the mirror;
     cri_pull offline docker.io/library/alpine:3.20 "$D_ALPINE"
 check "offline, CRI PullImage: the account-ID form; ImageStatus shows it" \
     cri_pull offline "$PG/$ACCT/app:v1" "$D_IOT"
+check "offline, CRI PullImage: registry.acme.example/acme/app:v1 through _default" \
+    cri_pull offline registry.acme.example/acme/app:v1 "$D_APP"
 check "offline: docker rmi of the three images" \
     $DOCKER rmi "$PG/3/acme/app:v1" "$PG/$ACCT/app:v1" alpine:3.20 > "$WORK/rmi.out" 2>&1
 check "offline, docker pull $PG/3/acme/app:v1" docker_pull "$PG/3/acme/app:v1" "$D_APP"
