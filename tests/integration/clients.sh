@@ -215,6 +215,9 @@ stop_pid "$HUB_PID"; stop_pid "$ACME_PID"; stop_pid "$IOT_PID"
 check "the upstreams are stopped" sh -c \
     "! curl -s -o /dev/null --max-time 2 http://$HUB/v2/ && ! curl -s -o /dev/null --max-time 2 http://$ACME/v2/ && ! curl -s -o /dev/null --max-time 2 http://$IOT/v2/"
 check "offline: a new containerd root with CRI" start_cri two
+check "offline, CRI PullImage by digest (a pinned pod spec), first on this root: docker.io/library/alpine@<digest>" sh -c \
+    "$PY '$TOOLS/cri.py' '$CRI_SOCK' pull docker.io/library/alpine@$D_ALPINE > /dev/null &&
+     $PY '$TOOLS/cri.py' '$CRI_SOCK' status docker.io/library/alpine@$D_ALPINE | grep -qx 'digest docker.io/library/alpine@$D_ALPINE'"
 check "offline, CRI PullImage: $PG/3/acme/app:v1; ImageStatus shows it" \
     cri_pull offline "$PG/3/acme/app:v1" "$D_APP"
 check "offline, CRI PullImage: docker.io/library/alpine:3.20 through the mirror; ImageStatus shows it" \
