@@ -15,21 +15,12 @@
 
 #include "proxy.h"
 
-/*
- * Requests must name us: one of server_names or the listen address. A
- * request without a Host header (HTTP/1.0) is taken.
- */
+/* Whether host (without port) is one of server_names or the listen address. */
 static int
-server_host_allowed(struct proxy *p, struct evhttp_request *req)
+server_name_ours(const struct config *c, const char *host)
 {
-	const struct config	*c = p->config;
-	const char		*host;
-	size_t			 i, len;
+	size_t	i, len;
 
-	if (evhttp_find_header(evhttp_request_get_input_headers(req), "Host") == NULL)
-		return 1;
-	if ((host = evhttp_request_get_host(req)) == NULL)
-		return 0;
 	len = strlen(host);
 	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
 		host++;
@@ -41,6 +32,39 @@ server_host_allowed(struct proxy *p, struct evhttp_request *req)
 			return 1;
 	return strlen(c->listen_host) == len &&
 	    strncasecmp(host, c->listen_host, len) == 0;
+}
+
+/*
+ * Requests must name us: one of server_names or the listen address. A
+ * request without a Host header (HTTP/1.0) is taken.
+ */
+static int
+server_host_allowed(struct proxy *p, struct evhttp_request *req)
+{
+	const char	*host;
+
+	if (evhttp_find_header(evhttp_request_get_input_headers(req), "Host") == NULL)
+		return 1;
+	if ((host = evhttp_request_get_host(req)) == NULL)
+		return 0;
+	return server_name_ours(p->config, host);
+}
+
+/*
+ * Whether an absolute-form target names this server itself, as apt sends
+ * the mapped /feeds/ URLs when its proxy setting is pullgate too (both
+ * shipped snippets installed): then it is an ordinary request.
+ */
+static int
+server_target_is_self(struct proxy *p, const struct evhttp_uri *uri)
+{
+	const char	*scheme = evhttp_uri_get_scheme(uri);
+	const char	*host = evhttp_uri_get_host(uri);
+	int		 port = evhttp_uri_get_port(uri);
+
+	return scheme != NULL && strcasecmp(scheme, "http") == 0 &&
+	    host != NULL && (port < 0 ? 80 : port) == p->config->listen_port &&
+	    server_name_ours(p->config, host);
 }
 
 /* HTTP-proxy mode (apt, opkg): only hosts that a feed names. */
@@ -142,7 +166,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	/* Who may use the proxy at all, before the request does anything. */
 	if (access_client(p, req) != 0)
 		return;
-	if (evhttp_uri_get_host(uri) != NULL) {
+	if (evhttp_uri_get_host(uri) != NULL && !server_target_is_self(p, uri)) {
 		/* An absolute-form target: a configured feed, or refused. */
 		server_proxy_request(p, req, uri);
 		return;
