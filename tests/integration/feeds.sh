@@ -234,21 +234,23 @@ check "asking for a directory as a file does not break the feed" apt_update
 
 # The feed changes upstream: a new package, new indexes, a new InRelease.
 # Within feed_ttl the old set is served; after it the new one, whole.
+# TTL leaves room for a package build and an apt update on a busy machine.
+TTL=6
 stop_pid "$PG_PID"
-sed -i 's/^feed_ttl = 0;/feed_ttl = 3;/' "$WORK/pg.conf"
+sed -i "s/^feed_ttl = 0;/feed_ttl = $TTL;/" "$WORK/pg.conf"
 PG_CACHE_FIXED=$PG_CACHE PG_PORT_FIXED=$PG_PORT start_pullgate feeds -c "$WORK/pg.conf"
 apt_root warm proxy
-check "feed_ttl = 3: apt update" apt_update
-sleep 3.2
+check "feed_ttl = $TTL: apt update" apt_update
+sleep "$TTL.2"
 apt_root warm2 proxy
-check "feed_ttl = 3: apt update after the TTL" apt_update	# every index fresh again for 3 s
+check "feed_ttl = $TTL: apt update after the TTL" apt_update	# every index fresh again for TTL s
 mkpkg hello-d ""
 reindex
 apt_root within proxy
 check "within feed_ttl: apt update" apt_update
 check "within feed_ttl the old index set is served (hello-a, no hello-d yet)" \
     sh -c "APT_CONFIG=$A/apt.conf apt-cache show hello-a > /dev/null 2>&1 && ! APT_CONFIG=$A/apt.conf apt-cache show hello-d > /dev/null 2>&1"
-sleep 3.2
+sleep "$TTL.2"
 apt_root after proxy
 check "after feed_ttl: apt update sees the new set" apt_update
 check "...never a mix (no hash sum mismatch)" sh -c "! grep -qi 'mismatch' '$A/apt.log'"
@@ -261,14 +263,14 @@ check "the switch to the new set was counted" test "$(metric pullgate_feed_set_s
 mkpkg hello-e ""
 reindex
 for a in all amd64; do mv "$REPO/dists/stable/main/binary-$a/Packages.gz" "$WORK/Packages-$a.gz"; done
-sleep 3.2
+sleep "$TTL.2"
 apt_root incomplete proxy
 check "an incomplete new set upstream: apt update works with the old set" apt_update
 check "...never a mix (no hash sum mismatch)" sh -c "! grep -qi 'mismatch' '$A/apt.log'"
 check "...the old set (hello-d, not hello-e)" sh -c "APT_CONFIG=$A/apt.conf apt-cache show hello-d > /dev/null 2>&1 && ! APT_CONFIG=$A/apt.conf apt-cache show hello-e > /dev/null 2>&1"
 check "...and counted as a set kept" test "$(metric pullgate_feed_set_kept_total)" -gt 0
 for a in all amd64; do mv "$WORK/Packages-$a.gz" "$REPO/dists/stable/main/binary-$a/Packages.gz"; done
-sleep 3.2
+sleep "$TTL.2"
 apt_root complete proxy
 check "once the upstream set is complete: apt update" apt_update
 check "once the upstream set is complete, it is switched in" apt_ install -y --download-only hello-e
@@ -277,7 +279,7 @@ check "once the upstream set is complete, it is switched in" apt_ install -y --d
 opkg_fetch "http://$PG/feeds/opk" "$WORK/opk-before" > /dev/null 2>&1
 mkipk tool-z
 opkg_index
-sleep 3.2
+sleep "$TTL.2"
 check "opkg: after feed_ttl the new Packages.gz and its Packages.sig belong together" \
     opkg_fetch "http://$PG/feeds/opk" "$WORK/opk-after"
 check "opkg: ...and it is the new index" grep -q "tool-z" "$WORK/opk-after"
