@@ -165,6 +165,12 @@ cmd_resolve_main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (r->is_parent && registry_parent_key(NULL, ref.name, ref.name,
+	    sizeof ref.name, &cause) != 0) {
+		fprintf(stderr, "pullgate resolve: %s\n", cause);
+		free(cause);
+		goto out;
+	}
 	if (registry_upstream_name(r, ref.name, ref.name, sizeof ref.name) != 0) {
 		fprintf(stderr, "pullgate resolve: name too long\n");
 		goto out;
