@@ -126,6 +126,11 @@ check "the parent's cache holds each entry's image" cached "$WORK/cache-parent" 
 check "node 1's cache holds them under names of their own" cached "$N1_CACHE" \
     site 3/acme/app site acme/app site "$ACCT/app" site ns__ghcr.io/acme/app \
     site ns__docker.io/acme/app
+"$PULLGATE" resolve -c "$WORK/child.conf" --listen "$N1" --json 3/acme/app:v1 > "$WORK/r.json"
+check "resolve at a node: the parent rule, and entry 3's image" sh -c \
+    "grep -q '\"rule\": \"parent\"' '$WORK/r.json' && grep -q '\"digest\": \"$DA\"' '$WORK/r.json'"
+check "registry list says the parent is the node's default" sh -c \
+    "'$PULLGATE' registry list -c '$WORK/child.conf' | $PY -c 'import json,sys; l=json.load(sys.stdin); sys.exit(0 if [e[\"name\"] for e in l if e[\"default\"]] == [\"site\"] and any(e.get(\"parent\") for e in l) else 1)'"
 check "a path spelt like a child's ns= name is refused at the child" \
     test "$(status "$N1_PORT" "ns__ghcr.io/acme/app/manifests/v1")" = 400
 check "an ns= no entry of the parent serves: the parent's 403 at the child" \
