@@ -6,22 +6,37 @@
 # tier caches, under names that keep /3/acme/app, /acme/app, ns=ghcr.io
 # and ns=docker.io apart. Registries stopped: an empty node is served by
 # the parent. Parent stopped: the first node is served from its own cache.
+# The cloud credentials (KEY and an access key) stay at the parent.
 . "$(dirname "$0")/../lib.sh"
 only_variants openssl openssl-address
 
 ACCEPT="Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
 ACCT=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-# Two upstreams with an acme/app:v1 each, of different content.
-start_registry one
+# Two upstreams with an acme/app:v1 each, of different content; the first
+# takes the cloud's credentials (user KEY and an access key), which only
+# the parent holds.
+AKEY=ak-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+htpasswd -Bbn KEY "$AKEY" > "$WORK/htpasswd" 2>/dev/null
+REG_AUTH="auth:
+  htpasswd:
+    realm: basic-realm
+    path: $WORK/htpasswd" start_registry one
 R1=127.0.0.1:$REG_PORT; R1_PID=$REG_PID
 start_registry two
 R2=127.0.0.1:$REG_PORT; R2_PID=$REG_PID
 $PY "$TOOLS/mkimage.py" "$WORK/a" --tag v1 --layers 2 --size 40000 --seed 1 > /dev/null
 $PY "$TOOLS/mkimage.py" "$WORK/b" --tag v1 --layers 2 --size 40000 --seed 2 > /dev/null
 $PY "$TOOLS/mkimage.py" "$WORK/c" --tag v1 --layers 1 --size 30000 --seed 3 > /dev/null
-push_image "$WORK/a" v1 "$R1/acme/app:v1"
-push_image "$WORK/c" v1 "$R1/$ACCT/app:v1"
+for i in "a acme/app" "c $ACCT/app"; do
+	set -- $i
+	skopeo --insecure-policy copy -q --all --dest-tls-verify=false \
+	    --dest-creds "KEY:$AKEY" "oci:$WORK/$1:v1" "docker://$R1/$2:v1" ||
+	    fail "push $2 to registry one"
+done
+mkdir -m 0700 "$WORK/secrets"
+printf '%s\n' "$AKEY" > "$WORK/secrets/one.key"
+chmod 0600 "$WORK/secrets/one.key"
 push_image "$WORK/b" v1 "$R2/acme/app:v1"
 
 # The parent: its default is R2; entry 3 is R1 (ghcr.io's mirror and the
@@ -30,7 +45,8 @@ cat > "$WORK/parent.conf" <<CONF
 upstream = "http://$R2";
 registries = (
   { id = 3; name = "site3"; url = "http://$R1"; mirror_of = [ "ghcr.io" ];
-    namespaces = "^[0-9a-f]{32}\$"; },
+    namespaces = "^[0-9a-f]{32}\$"; auth = "basic"; username = "KEY";
+    password_file = "$WORK/secrets/one.key"; },
   { id = 4; name = "hub"; url = "http://$R2"; mirror_of = [ "docker.io" ]; }
 );
 CONF
@@ -169,6 +185,9 @@ check "... answered from the cache (counted)" \
 s=$(status "$N1_PORT" "3/acme/none/manifests/v1")
 check "parent down: an image never pulled is 5xx at node 1, as at the parent with its registry down" \
     test "$s" -ge 500 -a "$pmiss" -ge 500
+
+check "the cloud's access key reaches no node: not in its cache, not in its log" \
+    sh -c "! grep -rqF '$AKEY' '$N1_CACHE' '$N2_CACHE' '$WORK/pullgate-node1.log' '$WORK/pullgate-node2.log'"
 
 printf 'registries = ( { id = 3; name = "p"; url = "http://a"; parent = true; namespaces = "x"; } );\n' > "$WORK/bad.conf"
 "$PULLGATE" serve -c "$WORK/bad.conf" --listen "127.0.0.1:$(free_port)" --cache "$WORK/c3" > "$WORK/bad.out" 2>&1
