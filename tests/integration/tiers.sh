@@ -123,6 +123,21 @@ check "ns=ghcr.io acme/app:v1 is entry 3's image" \
     test "$(digest "$N1_PORT" "acme/app/manifests/v1?ns=ghcr.io")" = "$DA"
 check "ns=docker.io acme/app:v1 is registry two's image" \
     test "$(digest "$N1_PORT" "acme/app/manifests/v1?ns=docker.io")" = "$DB"
+# containerd on node 1, ghcr.io mirrored to its pullgate: ns=ghcr.io
+# through both tiers to entry 3.
+if start_containerd node1; then
+	mkdir -p "$WORK/hosts/ghcr.io"
+	printf 'server = "https://ghcr.io"\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' \
+	    "$N1" > "$WORK/hosts/ghcr.io/hosts.toml"
+	ctr_log() { "$@" >> "$WORK/ctr.log" 2>&1; }
+	check "ctr pulls ghcr.io/acme/app:v1 as a mirror client of node 1" \
+	    ctr_log ctr_ t images pull --hosts-dir "$WORK/hosts" ghcr.io/acme/app:v1
+	check "... entry 3's image" sh -c "ctr --address '$CTD_SOCK' -n t images ls |
+	    awk '\$1 == \"ghcr.io/acme/app:v1\" { print \$3 }' | grep -qx '$DA'"
+	stop_pid "$CTD_PID"
+else
+	fail "containerd starts"
+fi
 
 at "$N1_PORT"
 check "node 1 routed every request to its parent" \
