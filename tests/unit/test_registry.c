@@ -77,10 +77,12 @@ test_parent_route(void **state)
 	(void)state;
 	assert_int_equal(registry_table_init(&t, "https://index.docker.io",
 	    &cause), 0);
-	assert_non_null(site = registry_table_add(&t, 3, "site",
+	assert_non_null(registry_table_add(&t, 3, "site",
 	    "http://site-cache.lan:8080", &cause));
-	assert_non_null(own = registry_table_add(&t, 4, "own",
+	assert_non_null(registry_table_add(&t, 4, "own",
 	    "https://own.example", &cause));
+	site = registry_find_name(&t, "site");	/* after the last add */
+	own = registry_find_name(&t, "own");
 	/* Not a child yet: ids and ns= are this table's. */
 	assert_ptr_equal(registry_route(&t, "3/acme/app", &strip, &rule), site);
 	assert_null(registry_route_ns(&t, "ghcr.io"));
