@@ -1,6 +1,7 @@
 /*
  * Helpers shared by the crypto backends: private key files are created
- * with mode 0600 and never replaced; certificate files are read whole.
+ * with mode 0600 and never replaced; certificate files are read whole;
+ * a subject's attributes get their names from one table.
  */
 #include <errno.h>
 #include <fcntl.h>
