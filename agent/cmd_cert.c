@@ -18,8 +18,9 @@ cmd_cert_usage(FILE *f)
 "usage: pullgate cert show [-c FILE] [--cert FILE] [--key FILE] [--json]\n"
 "       pullgate cert csr --key FILE --subject \"CN=...,O=...\" [--out FILE]\n"
 "\n"
-"show  prints the device certificate's subject, issuer, serial, validity\n"
-"      and SHA-256 fingerprint, and whether the key matches it. The files\n"
+"show  prints the device certificate's subject (then each of its fields,\n"
+"      CN, O, OU..., one a line), issuer, serial, validity and SHA-256\n"
+"      fingerprint, and whether the key matches it. The files\n"
 "      are the config's device { cert; key; } unless given. Exits 1 when\n"
 "      the certificate cannot be used (unreadable, key mismatch, expired).\n"
 "csr   generates an EC P-256 key in --key (mode 0600) unless the file\n"
@@ -48,6 +49,28 @@ cmd_cert_option(int ch, const char *arg, void *p, char **cause)
 	return 0;
 }
 
+/* "CN:" for the attribute lines under subject. */
+static const char *
+cmd_cert_label(const char *type, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:", type);
+	return buf;
+}
+
+/* The subject's attributes, in order: [{"type": "CN", "value": ...}]. */
+static json_t *
+cmd_cert_fields(const struct crypto_cert_info *info)
+{
+	json_t	*a = json_array();
+	size_t	 i;
+
+	for (i = 0; a != NULL && i < info->nsubject_attrs; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "type",
+		    info->subject_attrs[i].type, "value",
+		    info->subject_attrs[i].value));
+	return a;
+}
+
 static int
 cmd_cert_show(int argc, char **argv)
 {
@@ -63,8 +86,9 @@ cmd_cert_show(int argc, char **argv)
 	struct config		 c;
 	struct identity		*id;
 	const char		*cert, *key;
-	char			 why[600], nb[32], na[32];
+	char			 why[600], nb[32], na[32], label[80];
 	int			 json, usable, rc;
+	size_t			 i;
 	json_t			*o;
 
 	memset(&f, 0, sizeof f);
@@ -102,6 +126,8 @@ cmd_cert_show(int argc, char **argv)
 		    "format", id->info.is_der ? "der" : "pem",
 		    "usable", usable, "problem", usable ? NULL : why);
 		if (o != NULL) {
+			json_object_set_new(o, "subject_fields",
+			    cmd_cert_fields(&id->info));
 			json_dumpf(o, stdout, JSON_INDENT(2));
 			fputc('\n', stdout);
 			json_decref(o);
@@ -109,6 +135,10 @@ cmd_cert_show(int argc, char **argv)
 	} else {
 		printf("certificate: %s (%s)\n", cert, id->info.is_der ? "DER" : "PEM");
 		printf("subject:     %s\n", id->info.subject);
+		for (i = 0; i < id->info.nsubject_attrs; i++)
+			printf("  %-10s %s\n", cmd_cert_label(
+			    id->info.subject_attrs[i].type, label, sizeof label),
+			    id->info.subject_attrs[i].value);
 		printf("issuer:      %s\n", id->info.issuer);
 		printf("serial:      %s\n", id->info.serial);
 		printf("not before:  %s\n", nb);

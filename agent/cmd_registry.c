@@ -89,8 +89,10 @@ cmd_registry_json(const struct registry_table *t, const struct registry *r)
 	size_t	 i;
 	unsigned bit;
 
+	/* A child's default is its parent. */
 	o = json_pack("{s:i, s:s, s:b, s:b, s:b, s:b}", "id", r->id,
-	    "name", r->name, "default", r->id == t->default_id,
+	    "name", r->name, "default", registry_parent(t) != NULL ?
+	    r->is_parent : r->id == t->default_id,
 	    "local", r->is_local, "public", r->id == REGISTRY_ID_REMOTE,
 	    "certificate", (r->auth & AUTH_MTLS) != 0);
 	if (o == NULL || r->is_local)
@@ -116,6 +118,8 @@ cmd_registry_json(const struct registry_table *t, const struct registry *r)
 			json_array_append_new(hosts, json_string(r->token_hosts[i]));
 		json_object_set_new(o, "token_hosts", hosts);
 	}
+	if (r->is_parent)
+		json_object_set_new(o, "parent", json_true());
 	json_object_set_new(o, "source", json_string(r->from_file ?
 	    "registries_file" : "config"));
 	return o;

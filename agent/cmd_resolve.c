@@ -23,9 +23,9 @@ cmd_resolve_usage(FILE *f)
 "resolves to, and where it came from: cache, upstream, or stale (the\n"
 "upstream failed and the cached tag was used). Without --registry the\n"
 "entry is the one a client's pull would reach (an entry's name or id, a\n"
-"namespace an entry claims, else the default); --json says which rule\n"
-"chose it. Asks the daemon on the listen address; with no daemon running,\n"
-"reads the cache directory. Works with the uplink down.\n");
+"namespace an entry claims, else the parent or the default); --json says\n"
+"which rule chose it. Asks the daemon on the listen address; with no\n"
+"daemon running, reads the cache directory. Works with the uplink down.\n");
 }
 
 struct cmd_resolve_answer {
@@ -163,6 +163,12 @@ cmd_resolve_main(int argc, char **argv)
 		fprintf(stderr, "pullgate resolve: %s\n", cause);
 		free(cause);
 		rc = 2;
+		goto out;
+	}
+	if (r->is_parent && registry_parent_key(NULL, ref.name, ref.name,
+	    sizeof ref.name, &cause) != 0) {
+		fprintf(stderr, "pullgate resolve: %s\n", cause);
+		free(cause);
 		goto out;
 	}
 	if (registry_upstream_name(r, ref.name, ref.name, sizeof ref.name) != 0) {

@@ -20,9 +20,18 @@
 struct crypto_sha256;
 struct crypto_cert;
 
+/* One attribute of a name, as both backends give it (keyfile_name_attr). */
+#define CRYPTO_NAME_ATTRS	16
+struct crypto_name_attr {
+	char	type[64];		/* "CN", "O", ...; else the dotted OID */
+	char	value[256];		/* control characters as '?' */
+};
+
 /* What 'pullgate cert show' prints of a certificate. */
 struct crypto_cert_info {
 	char	subject[512];
+	struct crypto_name_attr subject_attrs[CRYPTO_NAME_ATTRS];
+	size_t	nsubject_attrs;		/* in the certificate's order */
 	char	issuer[512];
 	char	serial[128];		/* hex */
 	time_t	not_before;
@@ -61,6 +70,8 @@ extern const struct crypto_backend *crypto_backend;
 int		 keyfile_create(const char *, const void *, size_t, char **);
 unsigned char	*keyfile_read(const char *, size_t, size_t *, char **);
 void		 keyfile_hex(const unsigned char *, size_t, int, char *, size_t);
+void		 keyfile_name_attr(struct crypto_cert_info *, const char *,
+		     const unsigned char *, size_t);
 
 #define CRYPTO_FILE_MAX	(256 * 1024)
 

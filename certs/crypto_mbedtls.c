@@ -3,6 +3,7 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
@@ -123,7 +124,9 @@ crypto_mbedtls_time(const mbedtls_x509_time *t)
 static int
 crypto_mbedtls_cert_info(struct crypto_cert *c, struct crypto_cert_info *info)
 {
-	unsigned char	md[CRYPTO_SHA256_LEN];
+	const mbedtls_x509_name	*n;
+	unsigned char		 md[CRYPTO_SHA256_LEN];
+	char			 oid[64];
 
 	memset(info, 0, sizeof *info);
 	if (mbedtls_x509_dn_gets(info->subject, sizeof info->subject,
@@ -133,6 +136,10 @@ crypto_mbedtls_cert_info(struct crypto_cert *c, struct crypto_cert_info *info)
 		return -1;
 	keyfile_hex(c->crt.serial.p, c->crt.serial.len, 1, info->serial,
 	    sizeof info->serial);
+	for (n = &c->crt.subject; n != NULL; n = n->next)
+		if (n->oid.p != NULL &&
+		    mbedtls_oid_get_numeric_string(oid, sizeof oid, &n->oid) > 0)
+			keyfile_name_attr(info, oid, n->val.p, n->val.len);
 	info->not_before = crypto_mbedtls_time(&c->crt.valid_from);
 	info->not_after = crypto_mbedtls_time(&c->crt.valid_to);
 	if (mbedtls_sha256_ret(c->crt.raw.p, c->crt.raw.len, md, 0) != 0)

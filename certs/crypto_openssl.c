@@ -131,6 +131,26 @@ crypto_openssl_name(X509_NAME *name, char *out, size_t len)
 	BIO_free(bio);
 }
 
+/* The name's attributes, one by one, raw bytes as mbedTLS gives them. */
+static void
+crypto_openssl_attrs(X509_NAME *name, struct crypto_cert_info *info)
+{
+	X509_NAME_ENTRY		*e;
+	const ASN1_STRING	*v;
+	char			 oid[64];
+	int			 i;
+
+	for (i = 0; i < X509_NAME_entry_count(name); i++) {
+		e = X509_NAME_get_entry(name, i);
+		v = X509_NAME_ENTRY_get_data(e);
+		if (OBJ_obj2txt(oid, sizeof oid, X509_NAME_ENTRY_get_object(e),
+		    1) <= 0)
+			continue;
+		keyfile_name_attr(info, oid, ASN1_STRING_get0_data(v),
+		    (size_t)ASN1_STRING_length(v));
+	}
+}
+
 static time_t
 crypto_openssl_time(const ASN1_TIME *t)
 {
@@ -154,6 +174,7 @@ crypto_openssl_cert_info(struct crypto_cert *c, struct crypto_cert_info *info)
 	    sizeof info->subject);
 	crypto_openssl_name(X509_get_issuer_name(c->x509), info->issuer,
 	    sizeof info->issuer);
+	crypto_openssl_attrs(X509_get_subject_name(c->x509), info);
 	keyfile_hex(ASN1_STRING_get0_data(serial), (size_t)ASN1_STRING_length(serial),
 	    1, info->serial, sizeof info->serial);
 	info->not_before = crypto_openssl_time(X509_get0_notBefore(c->x509));

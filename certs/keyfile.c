@@ -1,6 +1,7 @@
 /*
  * Helpers shared by the crypto backends: private key files are created
- * with mode 0600 and never replaced; certificate files are read whole.
+ * with mode 0600 and never replaced; certificate files are read whole;
+ * a subject's attributes get their names from one table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,4 +105,40 @@ keyfile_hex(const unsigned char *p, size_t len, int strip, char *out, size_t out
 		out[o++] = hex[p[i] & 0xf];
 	}
 	out[o] = '\0';
+}
+
+/*
+ * Appends a subject attribute: its OID in dotted form and its value's
+ * bytes. The short names come from this one table, not from a backend's,
+ * so OpenSSL and mbedTLS builds print the same fields.
+ */
+void
+keyfile_name_attr(struct crypto_cert_info *info, const char *oid,
+    const unsigned char *val, size_t len)
+{
+	static const struct {
+		const char	*oid, *name;
+	} names[] = {
+		{ "2.5.4.3", "CN" }, { "2.5.4.4", "SN" }, { "2.5.4.5", "serialNumber" },
+		{ "2.5.4.6", "C" }, { "2.5.4.7", "L" }, { "2.5.4.8", "ST" },
+		{ "2.5.4.9", "street" }, { "2.5.4.10", "O" }, { "2.5.4.11", "OU" },
+		{ "2.5.4.12", "title" }, { "2.5.4.42", "GN" },
+		{ "2.5.4.46", "dnQualifier" }, { "2.5.4.65", "pseudonym" },
+		{ "1.2.840.113549.1.9.1", "emailAddress" },
+		{ "0.9.2342.19200300.100.1.1", "UID" },
+		{ "0.9.2342.19200300.100.1.25", "DC" },
+	};
+	struct crypto_name_attr	*a;
+	size_t			 i;
+
+	if (info->nsubject_attrs >= CRYPTO_NAME_ATTRS)
+		return;
+	a = &info->subject_attrs[info->nsubject_attrs++];
+	util_strlcpy(a->type, oid, sizeof a->type);
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(oid, names[i].oid) == 0)
+			util_strlcpy(a->type, names[i].name, sizeof a->type);
+	for (i = 0; i < len && i + 1 < sizeof a->value; i++)
+		a->value[i] = (val[i] < 0x20 || val[i] == 0x7f) ? '?' : (char)val[i];
+	a->value[i] = '\0';
 }

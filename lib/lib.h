@@ -64,10 +64,11 @@ enum stats_counter {
 	STATS_IDENTITY_RELOADS,
 	STATS_IDENTITY_EXPIRY_WARNINGS,
 	STATS_INDEX_MEMORY,
-	STATS_ROUTED_NS,		/* a family: keep these four together */
+	STATS_ROUTED_NS,		/* a family: keep these five together */
 	STATS_ROUTED_NAME,
 	STATS_ROUTED_NAMESPACE,
 	STATS_ROUTED_DEFAULT,
+	STATS_ROUTED_PARENT,
 	STATS_ANSWER_CACHE,		/* a family: keep these three together */
 	STATS_ANSWER_UPSTREAM,
 	STATS_ANSWER_STALE,

@@ -88,6 +88,8 @@ static const struct {
 	    "by=\"namespace\"" },
 	[STATS_ROUTED_DEFAULT] = { "pullgate_requests_routed_total", NULL, 0,
 	    "by=\"default\"" },
+	[STATS_ROUTED_PARENT] = { "pullgate_requests_routed_total", NULL, 0,
+	    "by=\"parent\"" },
 	[STATS_ANSWER_CACHE] = { "pullgate_answers_total",
 	    "Images, manifests and packages answered, by where they came from",
 	    0, "source=\"cache\"" },

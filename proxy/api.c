@@ -5,7 +5,8 @@
  *
  * Routing, in order: ?ns=<host> (containerd and k3s mirrors) matched
  * against the entries' hosts; a first path component equal to an entry's
- * name or id; otherwise the default entry.
+ * name or id; one an entry's namespaces claim; otherwise the parent, or
+ * the default entry (proxy/config/registry.c has the rules).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +17,6 @@
 #include <event2/keyvalq_struct.h>
 
 #include "proxy.h"
-
-static struct registry *
-api_route_ns(struct registry_table *t, const char *ns)
-{
-	size_t	i;
-
-	for (i = 0; i < t->count; i++)
-		if (registry_serves_host(&t->entries[i], ns))
-			return &t->entries[i];
-	return NULL;
-}
 
 /* Splits "/v2/<name>/<kind>/<ref>" into ar; returns -1 after replying. */
 static int
@@ -55,31 +45,42 @@ api_route(struct api_request *ar, const char *query, enum stats_counter *rule)
 	struct registry_table	*t = &ar->proxy->config->registries;
 	struct evkeyvalq	 params;
 	struct registry		*r = NULL;
-	const char		*ns;
+	const char		*ns = NULL;
 	enum registry_rule	 how;
 	size_t			 strip;
+	char			 key[REFERENCE_NAME_MAX + 1], *cause = NULL;
 
 	TAILQ_INIT(&params);
 	if (query != NULL && evhttp_parse_query_str(query, &params) == 0 &&
 	    (ns = evhttp_find_header(&params, "ns")) != NULL) {
-		if ((r = api_route_ns(t, ns)) == NULL) {
+		if ((r = registry_route_ns(t, ns)) == NULL) {
 			log_info("refused: ns=%.100s names no configured registry", ns);
 			evhttp_clear_headers(&params);
 			reply_error(ar->req, 403, "DENIED",
 			    "no configured registry serves this host");
 			return -1;
 		}
+		*rule = r->is_parent ? STATS_ROUTED_PARENT : STATS_ROUTED_NS;
 	}
-	evhttp_clear_headers(&params);
-	if (r != NULL)
-		*rule = STATS_ROUTED_NS;
 	if (r == NULL) {
+		ns = NULL;
 		r = registry_route(t, ar->repo, &strip, &how);
 		memmove(ar->repo, ar->repo + strip, strlen(ar->repo + strip) + 1);
 		*rule = how == REGISTRY_RULE_NAME ? STATS_ROUTED_NAME :
 		    how == REGISTRY_RULE_NAMESPACE ? STATS_ROUTED_NAMESPACE :
+		    how == REGISTRY_RULE_PARENT ? STATS_ROUTED_PARENT :
 		    STATS_ROUTED_DEFAULT;
 	}
+	/* To a parent: the client's path and ns=, under a name of their own. */
+	if (r->is_parent && (registry_parent_key(ns, ar->repo, key, sizeof key,
+	    &cause) != 0 || util_strlcpy(ar->repo, key, sizeof ar->repo) != 0)) {
+		evhttp_clear_headers(&params);
+		reply_error(ar->req, 400, "NAME_INVALID", cause != NULL ? cause :
+		    "repository name too long");
+		free(cause);
+		return -1;
+	}
+	evhttp_clear_headers(&params);
 	ar->registry = r;
 	/* One name per image, in the cache and upstream. */
 	if (registry_upstream_name(r, ar->repo, ar->repo, sizeof ar->repo) != 0) {

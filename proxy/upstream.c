@@ -73,14 +73,25 @@ struct upstream_req {
 	TAILQ_ENTRY(upstream_req) entry;	/* call->callers */
 };
 
-/* <url>/v2/<repo>/<what>[/<ref>][?<query>], or NULL. */
+/*
+ * <url>/v2/<repo>/<what>[/<ref>][?<query>], or NULL. To a parent, repo is
+ * the child's name for it (registry_parent_key): the client's path, and
+ * its ns= again.
+ */
 static char *
 upstream_url(const struct registry *r, const char *repo, const char *what,
     const char *ref, const char *query)
 {
-	return util_printf("%s/v2/%s/%s%s%s%s%s", r->url, repo, what,
-	    ref != NULL ? "/" : "", ref != NULL ? ref : "",
-	    query != NULL ? "?" : "", query != NULL ? query : "");
+	char	path[REFERENCE_NAME_MAX + 1], ns[256];
+
+	if (!r->is_parent || registry_parent_path(repo, path, sizeof path, ns,
+	    sizeof ns) != 0 || ns[0] == '\0')
+		return util_printf("%s/v2/%s/%s%s%s%s%s", r->url, repo, what,
+		    ref != NULL ? "/" : "", ref != NULL ? ref : "",
+		    query != NULL ? "?" : "", query != NULL ? query : "");
+	return util_printf("%s/v2/%s/%s%s%s?ns=%s%s%s", r->url, path, what,
+	    ref != NULL ? "/" : "", ref != NULL ? ref : "", ns,
+	    query != NULL ? "&" : "", query != NULL ? query : "");
 }
 
 static void
@@ -146,7 +157,8 @@ upstream_breaker(struct upstream_call *c, struct fetch *f, const char *error)
 
 	if (f == NULL)
 		return;
-	if ((status == 0 && error != NULL) || status >= 500) {
+	/* A parent's 5xx is its upstream's failure, not its own. */
+	if ((status == 0 && error != NULL) || (status >= 500 && !r->is_parent)) {
 		r->last_failure = time(NULL);
 		snprintf(r->last_error, sizeof r->last_error, "%s",
 		    status == 0 ? error : "5xx");

@@ -264,6 +264,8 @@ static const struct config_key config_entry_keys[] = {
 	    .only = CONFIG_IN_REGISTRY },
 	{ "namespaces", CONFIG_KEY_CUSTOM, .apply = config_namespaces,
 	    .only = CONFIG_IN_REGISTRY },
+	{ "parent", CONFIG_KEY_BOOL, CONFIG_FIELD(struct registry, is_parent),
+	    .only = CONFIG_IN_REGISTRY },
 	{ "clients", CONFIG_KEY_PREFIXES,
 	    CONFIG_HOSTS_FIELD(struct registry, clients, nclients) },
 	{ "client_credentials", CONFIG_KEY_PATH,
@@ -906,6 +908,11 @@ config_load_secrets(struct config *c, char **cause)
 		if (registry_check(r, cause) != 0 ||
 		    registry_load_secrets(r, cause) != 0)
 			return -1;
+		if (r->is_parent && registry_parent(&c->registries) != r) {
+			*cause = util_printf("registry '%s': only one entry can "
+			    "be the parent", r->name);
+			return -1;
+		}
 		if ((r->auth & AUTH_MTLS) && r->identity == NULL &&
 		    (r->identity = identity_new(r->cert, r->key,
 		    c->cert_warn_days)) == NULL) {

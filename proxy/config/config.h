@@ -39,6 +39,7 @@ struct registry {
 	int	 is_docker_hub;		/* library/ names, its hosts, its realm */
 	int	 is_feed;		/* a package feed, not a registry */
 	int	 from_file;		/* 0 main config, 1 registries_file */
+	int	 is_parent;		/* another pullgate: paths, ns= kept */
 
 	unsigned auth;			/* AUTH_* */
 	char	 username[128];
@@ -101,14 +102,18 @@ const char *registry_auth_name(unsigned);
 int	 registry_check(struct registry *, char **);
 int	 registry_load_secrets(struct registry *, char **);
 int	 registry_trusts_host(const struct registry *, const char *);
-int	 registry_serves_host(const struct registry *, const char *);
 int	 registry_tag_immutable(const struct registry *, const char *);
 
 /* How a request's path chose its entry (after ns=, which comes first). */
 enum registry_rule { REGISTRY_RULE_NAME, REGISTRY_RULE_NAMESPACE,
-	REGISTRY_RULE_DEFAULT };
+	REGISTRY_RULE_DEFAULT, REGISTRY_RULE_PARENT };
 struct registry *registry_route(struct registry_table *, const char *,
 	     size_t *, enum registry_rule *);
+struct registry *registry_route_ns(struct registry_table *, const char *);
+struct registry *registry_parent(const struct registry_table *);
+int	 registry_parent_key(const char *, const char *, char *, size_t,
+	     char **);
+int	 registry_parent_path(const char *, char *, size_t, char *, size_t);
 const char *registry_rule_name(enum registry_rule);
 int	 registry_upstream_name(const struct registry *, const char *, char *,
 	     size_t);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 static int	registry_is_docker_hub_host(const char *);
+static int	registry_serves_host(const struct registry *, const char *);
 
 static const struct {
 	const char	*name;
@@ -61,6 +62,13 @@ registry_check(struct registry *r, char **cause)
 {
 	if (r->is_local && r->auth != 0) {
 		*cause = util_printf("registry '%s' is the local cache: no auth", r->name);
+		return -1;
+	}
+	if (r->is_parent && (r->is_local || r->is_docker_hub ||
+	    r->has_namespaces || r->nmirror_of > 0)) {
+		*cause = util_printf("registry '%s': a parent is another pullgate's "
+		    "URL, with no namespaces or mirror_of (it takes every request "
+		    "the child does not route itself)", r->name);
 		return -1;
 	}
 	if ((r->auth & AUTH_BEARER) && (r->auth & (AUTH_BASIC | AUTH_TOKEN))) {
@@ -132,7 +140,7 @@ fail:
  * Whether a mirror request's ns=<host> names entry r: its own host, one of
  * its mirror_of hosts, or any Docker Hub name for Docker Hub.
  */
-int
+static int
 registry_serves_host(const struct registry *r, const char *host)
 {
 	size_t	i;
@@ -226,12 +234,28 @@ registry_resolve_tag(const struct registry_table *t, const struct cache *c,
 }
 
 /*
+ * Whether entry r is chosen by a name or id at this daemon. A child (a
+ * table with a parent entry) leaves the numbered table to its parent: ids
+ * other than local's, entry 1 "remote" and Docker Hub's hosts are the
+ * parent's; its own entries answer by name only.
+ */
+static int
+registry_here(const struct registry_table *t, const struct registry *r,
+    const char *which)
+{
+	if (registry_parent(t) == NULL || r->is_local)
+		return 1;
+	return r->id != REGISTRY_ID_REMOTE && strcmp(which, r->name) == 0;
+}
+
+/*
  * The entry a repository path (the part after /v2/ and before /manifests/,
  * or an IMAGE of the commands) goes to, after ns= routing: a first
  * component naming an entry (name or id; *strip is its length with the
  * '/', to be taken off), else a first component that an entry's
  * namespaces pattern claims (kept: it is part of the upstream name, like
- * an IoT platform's 32-hex account ID), else the default entry.
+ * an IoT platform's 32-hex account ID), else the parent entry if there is
+ * one (the path goes to it unchanged), else the default entry.
  */
 struct registry *
 registry_route(struct registry_table *t, const char *path, size_t *strip,
@@ -246,29 +270,148 @@ registry_route(struct registry_table *t, const char *path, size_t *strip,
 	if (slash != NULL && (len = (size_t)(slash - path)) < sizeof first) {
 		memcpy(first, path, len);
 		first[len] = '\0';
-		if ((r = registry_lookup(t, first)) != NULL) {
+		if ((r = registry_lookup(t, first)) != NULL &&
+		    registry_here(t, r, first)) {
 			*strip = len + 1;
 			*rule = REGISTRY_RULE_NAME;
 			return r;
 		}
 		for (i = 0; i < t->count; i++) {
 			r = &t->entries[i];
-			if (r->has_namespaces &&
+			if (r->has_namespaces && registry_here(t, r, r->name) &&
 			    regexec(&r->namespaces, first, 0, NULL, 0) == 0) {
 				*rule = REGISTRY_RULE_NAMESPACE;
 				return r;
 			}
 		}
 	}
+	if ((r = registry_parent(t)) != NULL) {
+		*rule = REGISTRY_RULE_PARENT;
+		return r;
+	}
 	*rule = REGISTRY_RULE_DEFAULT;
 	return registry_default(t);
+}
+
+/*
+ * The entry a mirror request's ns=<host> goes to: one whose URL or
+ * mirror_of names host; at a child, none of the parent tier's (remote,
+ * the parent itself), and the parent for every host no entry of its own
+ * names. NULL: no entry serves host.
+ */
+struct registry *
+registry_route_ns(struct registry_table *t, const char *host)
+{
+	struct registry	*r;
+	size_t		 i;
+
+	for (i = 0; i < t->count; i++) {
+		r = &t->entries[i];
+		if (registry_here(t, r, r->name) && !r->is_parent &&
+		    registry_serves_host(r, host))
+			return r;
+	}
+	return registry_parent(t);
+}
+
+/* The entry whose upstream is a parent pullgate, or NULL. */
+struct registry *
+registry_parent(const struct registry_table *t)
+{
+	size_t	i;
+
+	for (i = 0; i < t->count; i++)
+		if (t->entries[i].is_parent)
+			return &t->entries[i];
+	return NULL;
+}
+
+#define REGISTRY_NS_MARK	"ns__"
+
+/*
+ * The name a child caches a request to its parent under, into buf: the
+ * client's path unchanged, or for a mirror request "ns__<host>/<path>"
+ * (':' of host:port as '_'; Docker Hub's hosts as docker.io), so that
+ * /v2/3/acme/app, /v2/acme/app and acme/app of ns=docker.io and of
+ * ns=ghcr.io are four names. A path whose first component starts with
+ * "ns__" is refused (no registry's namespaces are spelt so), and so is a
+ * host that cannot be a name: -1 with *cause.
+ */
+int
+registry_parent_key(const char *ns, const char *path, char *buf, size_t len,
+    char **cause)
+{
+	char	host[256];
+	size_t	i;
+	int	n;
+
+	if (strncmp(path, REGISTRY_NS_MARK, strlen(REGISTRY_NS_MARK)) == 0) {
+		*cause = util_printf("a first component starting with '%s' is "
+		    "reserved by a pullgate with a parent", REGISTRY_NS_MARK);
+		return -1;
+	}
+	if (ns == NULL) {
+		if (util_strlcpy(buf, path, len) != 0)
+			goto long_name;
+		return 0;
+	}
+	if (registry_is_docker_hub_host(ns))
+		ns = "docker.io";
+	if (util_strlcpy(host, ns, sizeof host) != 0)
+		goto bad_host;
+	for (i = 0; host[i] != '\0'; i++) {
+		host[i] = (char)tolower((unsigned char)host[i]);
+		if (host[i] == ':')
+			host[i] = '_';
+		else if (!isalnum((unsigned char)host[i]) &&
+		    strchr(".-", host[i]) == NULL)
+			goto bad_host;
+	}
+	n = snprintf(buf, len, "%s%s/%s", REGISTRY_NS_MARK, host, path);
+	if (n < 0 || (size_t)n >= len || n > REFERENCE_NAME_MAX)
+		goto long_name;
+	if (!reference_valid_name(buf))
+		goto bad_host;
+	return 0;
+bad_host:
+	*cause = util_printf("ns= is not a host a parent can be asked for");
+	return -1;
+long_name:
+	*cause = util_printf("repository name too long");
+	return -1;
+}
+
+/*
+ * What registry_parent_key encoded: the path to ask the parent for, and
+ * the ns= host to add ("" for none). -1 if they do not fit.
+ */
+int
+registry_parent_path(const char *key, char *path, size_t pathlen, char *ns,
+    size_t nslen)
+{
+	const char	*slash;
+	size_t		 mark = strlen(REGISTRY_NS_MARK), i;
+
+	ns[0] = '\0';
+	if (strncmp(key, REGISTRY_NS_MARK, mark) != 0 ||
+	    (slash = strchr(key, '/')) == NULL)
+		return util_strlcpy(path, key, pathlen) != 0 ? -1 : 0;
+	if ((size_t)(slash - key) - mark >= nslen)
+		return -1;
+	memcpy(ns, key + mark, (size_t)(slash - key) - mark);
+	ns[(size_t)(slash - key) - mark] = '\0';
+	for (i = 0; ns[i] != '\0'; i++)
+		if (ns[i] == '_')
+			ns[i] = ':';
+	return util_strlcpy(path, slash + 1, pathlen) != 0 ? -1 : 0;
 }
 
 const char *
 registry_rule_name(enum registry_rule rule)
 {
 	return rule == REGISTRY_RULE_NAME ? "name" :
-	    rule == REGISTRY_RULE_NAMESPACE ? "namespace" : "default";
+	    rule == REGISTRY_RULE_NAMESPACE ? "namespace" :
+	    rule == REGISTRY_RULE_PARENT ? "parent" : "default";
 }
 
 /* Whether tag matches the entry's immutable_tags pattern. */

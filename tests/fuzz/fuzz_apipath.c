@@ -1,7 +1,8 @@
 /*
  * Fuzz target: a /v2/ request target as the daemon takes it apart — the
  * URI as evhttp parses it, the path percent-decoded (apipath.c), the
- * query's ns= routed over the registry table, the entry's name for the
+ * query's ns= routed over the registry table (and the name a child
+ * caches it under for its parent), the entry's name for the
  * repository, the reference checked (references.c, digest.c), and
  * tags/list's n and last. A path accepted names a safe repository.
  */
@@ -30,6 +31,29 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/*
+ * What a child with a parent would cache a request under: a safe name,
+ * which gives back the path and the ns= it was made of.
+ */
+static void
+fuzz_parent(const char *ns, const char *repo)
+{
+	char	key[REFERENCE_NAME_MAX + 1], path[REFERENCE_NAME_MAX + 1];
+	char	host[256], *cause = NULL;
+
+	if (registry_parent_key(ns, repo, key, sizeof key, &cause) != 0) {
+		FUZZ_CHECK(cause != NULL);
+		free(cause);
+		return;
+	}
+	FUZZ_CHECK(reference_valid_name(key));
+	FUZZ_CHECK(registry_parent_path(key, path, sizeof path, host,
+	    sizeof host) == 0);
+	FUZZ_CHECK(strcmp(path, repo) == 0 && host[0] != '\0');
+	FUZZ_CHECK(strspn(host, "abcdefghijklmnopqrstuvwxyz0123456789.-:") ==
+	    strlen(host));
+}
+
 static void
 fuzz_query(const char *query, struct apipath *ap)
 {
@@ -37,16 +61,13 @@ fuzz_query(const char *query, struct apipath *ap)
 	struct registry		*r = NULL;
 	const char		*ns, *v;
 	long			 n;
-	size_t			 i;
 
 	TAILQ_INIT(&params);
 	if (query != NULL && evhttp_parse_query_str(query, &params) == 0 &&
 	    (ns = evhttp_find_header(&params, "ns")) != NULL) {
-		for (i = 0; i < table.count && r == NULL; i++)
-			if (registry_serves_host(&table.entries[i], ns))
-				r = &table.entries[i];
-		if (r != NULL)
+		if ((r = registry_route_ns(&table, ns)) != NULL)
 			FUZZ_CHECK(!r->is_local);
+		fuzz_parent(ns, ap->repo);
 	}
 	if (ap->kind == APIPATH_TAGS) {
 		if ((v = evhttp_find_header(&params, "n")) != NULL &&

@@ -17,6 +17,39 @@ check "cert show: the serial" grep -q "^serial: *0*$want_serial" "$WORK/show.txt
 want_end=$(date -u -d "$(openssl x509 -in "$PKI/device.pem" -noout -enddate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)
 check "cert show: not after" grep -q "^not after: *$want_end" "$WORK/show.txt"
 
+check "cert show: the subject's fields, one a line, the old line kept" sh -c \
+    "grep -q '^  O: *Acme\$' '$WORK/show.txt' && grep -q '^  CN: *device-0001\$' '$WORK/show.txt' &&
+    [ \"\$(grep -n '^  CN:' '$WORK/show.txt' | cut -d: -f1)\" -gt \"\$(grep -n '^  O:' '$WORK/show.txt' | cut -d: -f1)\" ]"
+
+# A subject of many fields: repeated OU, a comma in a value, UTF-8, an
+# attribute with no short name; the same fields from either backend.
+openssl req -x509 -utf8 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$WORK/rich.key" -out "$WORK/rich.pem" -days 30 -subj \
+    "/C=DE/L=München/O=Acme GmbH, Plant 4/OU=Line 4/OU=Gateways/CN=device-0042/emailAddress=ops@acme.example/serialNumber=X1/2.5.4.97=VATDE-1" \
+    2> /dev/null
+"$PULLGATE" cert show --cert "$WORK/rich.pem" --key "$WORK/rich.key" > "$WORK/rich.txt"
+sed -n 's/^  \([^ ]*:\) *\(.*\)/\1\2/p' "$WORK/rich.txt" > "$WORK/rich.fields"
+printf '%s\n' "C:DE" "L:München" "O:Acme GmbH, Plant 4" "OU:Line 4" "OU:Gateways" \
+    "CN:device-0042" "emailAddress:ops@acme.example" "serialNumber:X1" \
+    "2.5.4.97:VATDE-1" > "$WORK/rich.want"
+check "cert show: every subject field, in order, named alike by both backends" \
+    cmp -s "$WORK/rich.fields" "$WORK/rich.want"
+"$PULLGATE" cert show --cert "$WORK/rich.pem" --key "$WORK/rich.key" --json > "$WORK/rich.json"
+check "cert show --json: subject_fields, the same" sh -c "$PY -c '
+import json,sys
+f=json.load(open(\"$WORK/rich.json\"))[\"subject_fields\"]
+want=[l.rstrip(\"\\n\").split(\":\",1) for l in open(\"$WORK/rich.want\", encoding=\"utf-8\")]
+want=[(\"2.5.4.97\", \"VATDE-1\") if w[0]==\"2.5.4.97\" else tuple(w) for w in want]
+sys.exit(0 if [(x[\"type\"],x[\"value\"]) for x in f]==want else 1)'"
+for other in "$TOP/build/openssl/pullgate" "$TOP/build/mbedtls/pullgate"; do
+	[ -x "$other" ] && [ "$other" != "$PULLGATE" ] || continue
+	"$other" cert show --cert "$WORK/rich.pem" --key "$WORK/rich.key" --json |
+	    $PY -c 'import json,sys; print(json.load(sys.stdin).get("subject_fields"))' > "$WORK/o.f"
+	$PY -c 'import json,sys; print(json.load(sys.stdin).get("subject_fields"))' < "$WORK/rich.json" > "$WORK/m.f"
+	check "cert show: the same subject fields as the $(basename "$(dirname "$other")") build" \
+	    cmp -s "$WORK/o.f" "$WORK/m.f"
+done
+
 "$PULLGATE" cert show --cert "$PKI/device.der" --key "$PKI/device.key.der" --json > "$WORK/show.json"
 check "cert show: DER certificate and key, as JSON" sh -c "$PY -c '
 import json,sys
