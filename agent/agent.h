@@ -54,8 +54,6 @@ struct daemon_client {
 	char	  base[300];		/* http://HOST:PORT */
 	char	  unix_path[108];	/* the control socket instead; or empty */
 	long	  timeout;		/* seconds a request may take; 0: none */
-	void	(*progress)(size_t, void *);	/* bytes counted, not kept */
-	void	 *arg;
 };
 
 struct daemon_client_reply {

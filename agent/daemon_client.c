@@ -145,8 +145,6 @@ daemon_client_write_cb(char *data, size_t size, size_t n, void *arg)
 	if (x->max == 0) {
 		if (x->batch != NULL && x->batch->bytes != NULL)
 			x->batch->bytes(x->index, len, x->batch->arg);
-		else if (x->dc->progress != NULL)
-			x->dc->progress(len, x->dc->arg);
 		return len;
 	}
 	if (len > x->max - r->len) {
@@ -263,7 +261,7 @@ daemon_client_result(struct daemon_client_xfer *x, CURLcode rc,
 
 /*
  * GETs path from the daemon into *r: the body up to max bytes (more is an
- * error), or with max 0 none, its bytes passed to dc->progress. Returns 0
+ * error), or with max 0 none (counted by a batch's callback). Returns 0
  * on a 200; else -1 with *cause ("PATH: what went wrong"), r->status (0:
  * no answer), r->no_daemon when nothing listens, and r->message when the
  * daemon sent an OCI error. Free r with daemon_client_reply_free either way.
