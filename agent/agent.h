@@ -99,7 +99,7 @@ int	 daemon_client_get_batch(const struct daemon_client *,
 struct progress;
 
 struct progress *progress_new(const char *, int64_t);
-void	 progress_set_total(struct progress *, int64_t);
+void	 progress_set_count(struct progress *, size_t);
 int	 progress_start(struct progress *, const char *, int64_t);
 void	 progress_add(struct progress *, int, int64_t);
 void	 progress_end(struct progress *, int, int);

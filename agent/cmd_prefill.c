@@ -220,6 +220,7 @@ prefill_fetch(struct prefill *p, const char *title, char **cause)
 	b.tick = prefill_tick_cb;
 	b.arg = p;
 	p->progress = progress_new(title, p->total);
+	progress_set_count(p->progress, p->blobs.n);
 	rc = daemon_client_get_batch(&p->dc, &b, cause);
 	progress_free(p->progress);
 	p->progress = NULL;

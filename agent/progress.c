@@ -41,6 +41,7 @@ struct progress {
 	int64_t			 started_ms, drawn_ms;
 	int			 lines;		/* redrawn lines on screen */
 	int			 ended;		/* items ended */
+	size_t			 count;		/* items to come; 0: not known */
 	struct progress_item	*items;
 	size_t			 n, cap;
 };
@@ -139,11 +140,12 @@ progress_new(const char *title, int64_t total)
 	return p;
 }
 
+/* How many items the job has, when the caller knows: "(3 of 7)". */
 void
-progress_set_total(struct progress *p, int64_t total)
+progress_set_count(struct progress *p, size_t count)
 {
 	if (p != NULL)
-		p->total = total;
+		p->count = count;
 }
 
 /* An item in flight; its number for progress_add and progress_end, or -1. */
@@ -197,8 +199,12 @@ progress_end(struct progress *p, int item, int ok)
 	if (p->tty)
 		return;
 	progress_bytes(v->done, d, sizeof d);
-	fprintf(p->out, "%s: %s %s, %s (%d of %zu)\n", p->title, v->name,
-	    ok ? "done" : "FAILED", d, p->ended, p->n);
+	if (p->count > 0)
+		fprintf(p->out, "%s: %s %s, %s (%d of %zu)\n", p->title,
+		    v->name, ok ? "done" : "FAILED", d, p->ended, p->count);
+	else
+		fprintf(p->out, "%s: %s %s, %s (%d)\n", p->title, v->name,
+		    ok ? "done" : "FAILED", d, p->ended);
 	v->shown = 1;
 	fflush(p->out);
 }

@@ -368,6 +368,8 @@ struct tar_reader {
 	char	type;			/* '0' file, '5' directory */
 	int64_t	size;
 	int64_t	left;			/* data not read yet */
+	void	(*progress)(int64_t, void *);	/* tar_copy's bytes, or NULL */
+	void	*progress_arg;
 };
 
 int	 tar_next(struct tar_reader *, char **);
