@@ -166,7 +166,8 @@ transfer_fail(struct transfer *t, int http_status, const char *fmt, ...)
 	va_end(ap);
 	t->http_status = http_status;
 	transfer_set_state(t, TRANSFER_FAILED);
-	if (t->keep_partial && t->verify && t->written > 0)
+	if (t->keep_partial && t->verify && !t->kind->conditional &&
+	    t->written > 0)
 		cache_partial_keep(&t->proxy->cache, &t->digest, t->tmp);
 	else
 		cache_discard(t->tmp);
@@ -666,7 +667,8 @@ transfer_start(struct proxy *p, struct registry *r,
 		*cause = util_printf("out of memory");
 		goto fail;
 	}
-	if (t->verify && (t->fd = cache_partial_claim(&p->cache, &label, t->tmp,
+	if (t->verify && !t->kind->conditional &&
+	    (t->fd = cache_partial_claim(&p->cache, &label, t->tmp,
 	    sizeof t->tmp, &partial)) != -1) {
 		if (transfer_rehash(t, partial) != 0) {
 			*cause = util_printf("cannot read a partial download");
