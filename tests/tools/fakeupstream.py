@@ -263,6 +263,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
         data = data[first:]
+        if o.mode == "chunked":
+            try:
+                for i in range(0, len(data), o.chunk):
+                    part = data[i:i + o.chunk]
+                    self.wfile.write(b"%x\r\n" % len(part) + bytes(part) + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.sent(status, first, len(data))
+            return
         end = len(data) // 2 if o.mode == "truncate" else len(data)
         n = 0
         try:
