@@ -54,8 +54,6 @@ struct daemon_client {
 	char	  base[300];		/* http://HOST:PORT */
 	char	  unix_path[108];	/* the control socket instead; or empty */
 	long	  timeout;		/* seconds a request may take; 0: none */
-	void	(*progress)(size_t, void *);	/* bytes counted, not kept */
-	void	 *arg;
 };
 
 struct daemon_client_reply {
@@ -76,6 +74,37 @@ int	 daemon_client_get(const struct daemon_client *, const char *, size_t,
 	     struct daemon_client_reply *, char **);
 void	 daemon_client_reply_free(struct daemon_client_reply *);
 int	 daemon_client_reload(const struct config *, char **, char **);
+
+/*
+ * A batch of GETs whose bodies are counted, not kept (the blobs prefill
+ * makes the daemon fetch), at most jobs at once. Callbacks by the path's
+ * index: started, bytes arrived, ended (error NULL: a 200, all of it);
+ * tick at least five times a second, to redraw progress.
+ */
+struct daemon_client_batch {
+	const char	**paths;
+	size_t		  n;
+	int		  jobs;
+	void		(*started)(size_t, void *);
+	void		(*bytes)(size_t, size_t, void *);
+	void		(*ended)(size_t, const char *, void *);
+	void		(*tick)(void *);
+	void		 *arg;
+};
+
+int	 daemon_client_get_batch(const struct daemon_client *,
+	     const struct daemon_client_batch *, char **);
+
+/* progress.c: what prefill, import and export show while they work. */
+struct progress;
+
+struct progress *progress_new(const char *, int64_t);
+void	 progress_set_count(struct progress *, size_t);
+int	 progress_start(struct progress *, const char *, int64_t);
+void	 progress_add(struct progress *, int, int64_t);
+void	 progress_end(struct progress *, int, int);
+void	 progress_show(struct progress *);
+void	 progress_free(struct progress *);
 
 /* cmd_prefill.c, cmd_prefill_feed.c */
 #define PREFILL_BODY_MAX	(64 * 1024 * 1024)	/* a manifest, an index */

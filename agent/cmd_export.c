@@ -51,21 +51,46 @@ export_collect_cb(const struct digest *d, int64_t size, int is_manifest,
 	return digest_set_add(&x->blobs, d);
 }
 
+/* Writes blob d into the archive, one item of progress pg. */
 static int
-export_blob(int out, const struct cache *c, const struct digest *d, char **cause)
+export_blob(int out, const struct cache *c, const struct digest *d,
+    struct progress *pg, char **cause)
 {
 	char	name[100];
 	off_t	size;
-	int	fd, rc;
+	int	fd, rc, item;
 
 	if ((fd = cache_blob_open(c, d, &size)) == -1) {
 		*cause = util_printf("sha256:%s vanished from the cache", d->hex);
 		return -1;
 	}
+	snprintf(name, sizeof name, "sha256:%.12s", d->hex);
+	item = progress_start(pg, name, size);
+	progress_show(pg);
 	snprintf(name, sizeof name, "blobs/sha256/%s", d->hex);
 	rc = tar_write_file(out, name, fd, size, cause);
 	close(fd);
+	if (rc == 0)
+		progress_add(pg, item, size);
+	progress_end(pg, item, rc == 0);
+	progress_show(pg);
 	return rc;
+}
+
+/* The bytes of the blobs to write: the total progress shows. */
+static int64_t
+export_total(const struct cache *c, const struct digest_set *blobs)
+{
+	char		path[PATH_MAX];
+	struct stat	st;
+	int64_t		total = 0;
+	size_t		i;
+
+	for (i = 0; i < blobs->n; i++)
+		if (cache_blob_path(c, &blobs->v[i], path, sizeof path) == 0 &&
+		    stat(path, &st) == 0)
+			total += st.st_size;
+	return total;
 }
 
 static int
@@ -121,6 +146,8 @@ cmd_export_main(int argc, char **argv)
 	char			*cause = NULL, *text = NULL, tmp[PATH_MAX];
 	char			 refname[REFERENCE_NAME_MAX + REFERENCE_TAG_MAX + 2];
 	char			 dstr[DIGEST_STRING_LEN + 1];
+	char			 title[PATH_MAX + 16];
+	struct progress		*pg;
 	size_t			 i;
 	int			 out = -1, rc, first;
 
@@ -186,9 +213,15 @@ cmd_export_main(int argc, char **argv)
 	if (export_text(out, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}",
 	    &cause) != 0 || export_text(out, "index.json", text, &cause) != 0)
 		goto fail;
+	snprintf(title, sizeof title, "export %s", outpath);
+	pg = progress_new(title, export_total(&cache, &x.blobs));
+	progress_set_count(pg, x.blobs.n);
 	for (i = 0; i < x.blobs.n; i++)
-		if (export_blob(out, &cache, &x.blobs.v[i], &cause) != 0)
-			goto fail;
+		if (export_blob(out, &cache, &x.blobs.v[i], pg, &cause) != 0)
+			break;
+	progress_free(pg);
+	if (i < x.blobs.n)
+		goto fail;
 	if (tar_write_end(out, &cause) != 0)
 		goto fail;
 	if (fsync(out) != 0 || close(out) != 0) {

@@ -49,6 +49,9 @@ struct import {
 	char			*generated[64];	/* docker save: manifests we write */
 	struct digest		 gen_digest[64];
 	size_t			 ngenerated;
+	struct progress		*progress;	/* while the archive is read */
+	int			 item;		/* its entry in flight */
+	int64_t			 read;		/* of the entries' data */
 };
 
 static void
@@ -444,12 +447,39 @@ import_safe_name(char *name)
 	return 1;
 }
 
+/* Bytes of an entry copied out of the archive. */
+static void
+import_progress_cb(int64_t n, void *arg)
+{
+	struct import	*im = arg;
+
+	im->read += n;
+	progress_add(im->progress, im->item, n);
+	progress_show(im->progress);
+}
+
+/* What progress calls an entry: a blob as docker shows it, else its name. */
+static void
+import_item_name(const char *entry, char *buf, size_t len)
+{
+	const char	*base = strrchr(entry, '/');
+
+	if (strncmp(entry, "blobs/sha256/", 13) == 0)
+		snprintf(buf, len, "sha256:%.12s", entry + 13);
+	else
+		util_strlcpy(buf, base != NULL && base[1] != '\0' ? base + 1 :
+		    entry, len);	/* cut short: a label only */
+}
+
 /* Unpacks a tar into a staging directory inside the cache's tmp/. */
 static int
 import_unpack(struct import *im, const char *file, char **cause)
 {
 	struct tar_reader	 t;
+	struct stat		 st;
 	char			 path[PATH_MAX], dir[PATH_MAX], *slash;
+	char			 title[PATH_MAX + 16], name[64];
+	int64_t			 size;
 	int			 fd, rc = -1, r;
 
 	memset(&t, 0, sizeof t);
@@ -457,6 +487,12 @@ import_unpack(struct import *im, const char *file, char **cause)
 		*cause = util_printf("%s: %s", file, strerror(errno));
 		return -1;
 	}
+	snprintf(title, sizeof title, "import %s", file);
+	size = fstat(t.fd, &st) == 0 ? (int64_t)st.st_size : 0;
+	im->progress = progress_new(title, size);
+	im->item = -1;
+	t.progress = import_progress_cb;
+	t.progress_arg = im;
 	snprintf(im->staging, sizeof im->staging, "%s/tmp/import.XXXXXX",
 	    im->cache.dir);
 	if (mkdtemp(im->staging) == NULL) {
@@ -487,13 +523,22 @@ import_unpack(struct import *im, const char *file, char **cause)
 			*cause = util_printf("%s: %s", path, strerror(errno));
 			goto out;
 		}
+		import_item_name(t.name, name, sizeof name);
+		im->item = progress_start(im->progress, name, t.size);
 		r = tar_copy(&t, fd, cause);
 		close(fd);
+		progress_end(im->progress, im->item, r == 0);
+		im->item = -1;
 		if (r != 0)
 			goto out;
 	}
 	rc = r;
+	/* The archive's headers and padding: the rest of the file. */
+	if (rc == 0 && size > im->read)
+		progress_add(im->progress, -1, size - im->read);
 out:
+	progress_free(im->progress);
+	im->progress = NULL;
 	close(t.fd);
 	return rc;
 }

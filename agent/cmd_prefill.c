@@ -21,18 +21,29 @@
 #include "agent.h"
 
 #define PREFILL_MAX_PLATFORMS	16
+#define PREFILL_JOBS		4	/* blobs fetched at once, by default */
+#define PREFILL_JOBS_MAX	64
+#define PREFILL_BLOBS_MAX	100000	/* of one image, all platforms */
+
+/* The blobs of one image, each once: what the batch fetches. */
+struct prefill_blobs {
+	char		**paths;
+	int64_t		 *sizes;
+	int		 *items;	/* progress items */
+	size_t		  n, cap;
+};
 
 struct prefill {
 	struct config		*config;
 	struct daemon_client	 dc;
 	const char		*platforms[PREFILL_MAX_PLATFORMS];
 	int			 nplatforms;
-	int			 tty;
 	int			 no_referrers;	/* --no-referrers */
 	int			 referrers;	/* of the image in hand */
-	const char		*image;		/* for progress lines */
-	int64_t			 done, total;
-	time_t			 shown;
+	int			 jobs;
+	int64_t			 total;
+	struct prefill_blobs	 blobs;
+	struct progress		*progress;
 };
 
 static void
@@ -41,7 +52,7 @@ prefill_usage(FILE *f)
 	fprintf(f,
 "usage: pullgate prefill [-c FILE] [--registry NAME|ID] [--listen HOST:PORT]\n"
 "                        [--cache DIR] [--platform OS/ARCH[/VARIANT]]...\n"
-"                        [--no-referrers] (IMAGE... | -f LISTFILE)\n"
+"                        [--jobs N] [--no-referrers] (IMAGE... | -f LISTFILE)\n"
 "       pullgate prefill --feed NAME [--dist SUITE] [--arch ARCH] PACKAGE...\n"
 "\n"
 "Fetches every IMAGE ([ENTRY/]REPOSITORY[:TAG]) into the cache — all\n"
@@ -50,7 +61,9 @@ prefill_usage(FILE *f)
 "sha256-<hex> tag) come too and stay with it, unless --no-referrers.\n"
 "LISTFILE has one IMAGE a line (# comments). Uses the daemon on\n"
 "the listen address, or starts one on the cache directory when none runs.\n"
-"Shows progress on a terminal. Exits 1 if any image failed.\n"
+"Fetches an image's blobs N at once (--jobs, default 4); progress goes\n"
+"to standard error, redrawn on a terminal, plain lines on a pipe.\n"
+"Exits 1 if any image failed.\n"
 "\n"
 "With --feed: the feed's indexes (opkg: Packages.gz at its root; apt:\n"
 "dists/SUITE/InRelease and the Packages and Translation-en files it lists\n"
@@ -58,20 +71,86 @@ prefill_usage(FILE *f)
 "that apt-get or opkg install them offline. Feed files are never evicted.\n");
 }
 
-/* Counts a blob's bytes, and shows them on a terminal once a second. */
 static void
-prefill_progress_cb(size_t len, void *arg)
+prefill_blobs_free(struct prefill_blobs *b)
+{
+	size_t	i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->paths[i]);
+	free(b->paths);
+	free(b->sizes);
+	free(b->items);
+	memset(b, 0, sizeof *b);
+}
+
+/* Adds the blob at path (size bytes) unless it is there already. */
+static int
+prefill_blobs_add(struct prefill_blobs *b, const char *path, int64_t size)
+{
+	size_t	 i, cap;
+	void	*np;
+
+	for (i = 0; i < b->n; i++)
+		if (strcmp(b->paths[i], path) == 0)
+			return 0;
+	if (b->n == PREFILL_BLOBS_MAX)
+		return -1;
+	if (b->n == b->cap) {
+		cap = b->cap == 0 ? 16 : b->cap * 2;
+		if ((np = reallocarray(b->paths, cap, sizeof *b->paths)) == NULL)
+			return -1;
+		b->paths = np;
+		if ((np = reallocarray(b->sizes, cap, sizeof *b->sizes)) == NULL)
+			return -1;
+		b->sizes = np;
+		if ((np = reallocarray(b->items, cap, sizeof *b->items)) == NULL)
+			return -1;
+		b->items = np;
+		b->cap = cap;
+	}
+	if ((b->paths[b->n] = util_printf("%s", path)) == NULL)
+		return -1;
+	b->sizes[b->n] = size;
+	b->items[b->n] = -1;
+	b->n++;
+	return 0;
+}
+
+static void
+prefill_started_cb(size_t i, void *arg)
 {
 	struct prefill	*p = arg;
-	time_t		 now;
+	const char	*d = strrchr(p->blobs.paths[i], '/');
+	char		 name[32];
 
-	p->done += (int64_t)len;
-	now = time(NULL);
-	if (p->tty && now != p->shown) {
-		p->shown = now;
-		fprintf(stderr, "\r%s: %lld / %lld bytes", p->image,
-		    (long long)p->done, (long long)p->total);
-	}
+	/* "sha256:" and 12 hex digits name a blob, as docker shows it. */
+	snprintf(name, sizeof name, "%.19s", d != NULL ? d + 1 : "blob");
+	p->blobs.items[i] = progress_start(p->progress, name, p->blobs.sizes[i]);
+}
+
+static void
+prefill_bytes_cb(size_t i, size_t len, void *arg)
+{
+	struct prefill	*p = arg;
+
+	progress_add(p->progress, p->blobs.items[i], (int64_t)len);
+}
+
+static void
+prefill_ended_cb(size_t i, const char *error, void *arg)
+{
+	struct prefill	*p = arg;
+
+	progress_end(p->progress, p->blobs.items[i], error == NULL);
+}
+
+static void
+prefill_tick_cb(void *arg)
+{
+	struct prefill	*p = arg;
+
+	progress_show(p->progress);
 }
 
 static int
@@ -98,32 +177,27 @@ prefill_platform_wanted(struct prefill *p, json_t *platform)
 	return 0;
 }
 
-/* Fetches one image manifest's config and layers. */
+/* Lists one image manifest's config and layers, to be fetched. */
 static int
 prefill_manifest(struct prefill *p, const char *prefix, json_t *m, char **cause)
 {
-	struct daemon_client_reply	 b;
-	json_t				*layers, *v;
-	char				 path[1024];
-	size_t				 i;
-	const char			*d;
-	int				 rc;
+	json_t		*layers, *v;
+	char		 path[1024];
+	size_t		 i;
+	const char	*d;
 
 	layers = json_object_get(m, "layers");
-	json_array_foreach(layers, i, v)
-		p->total += json_integer_value(json_object_get(v, "size"));
-	p->total += json_integer_value(json_object_get(json_object_get(m,
-	    "config"), "size"));
 	for (i = 0; i <= json_array_size(layers); i++) {
 		v = (i == 0) ? json_object_get(m, "config") :
 		    json_array_get(layers, i - 1);
 		if ((d = json_string_value(json_object_get(v, "digest"))) == NULL)
 			continue;
 		snprintf(path, sizeof path, "%s/blobs/%s", prefix, d);
-		rc = daemon_client_get(&p->dc, path, 0, &b, cause);
-		daemon_client_reply_free(&b);
-		if (rc != 0)
+		if (prefill_blobs_add(&p->blobs, path,
+		    json_integer_value(json_object_get(v, "size"))) != 0) {
+			*cause = util_printf("too many blobs");
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -187,6 +261,37 @@ out:
 	return rc;
 }
 
+/*
+ * Fetches the listed blobs through the daemon, p->jobs at once, with the
+ * progress of image title.
+ */
+static int
+prefill_fetch(struct prefill *p, const char *title, char **cause)
+{
+	struct daemon_client_batch	 b;
+	size_t				 i;
+	int				 rc;
+
+	p->total = 0;
+	for (i = 0; i < p->blobs.n; i++)
+		p->total += p->blobs.sizes[i];
+	memset(&b, 0, sizeof b);
+	b.paths = (const char **)p->blobs.paths;
+	b.n = p->blobs.n;
+	b.jobs = p->jobs;
+	b.started = prefill_started_cb;
+	b.bytes = prefill_bytes_cb;
+	b.ended = prefill_ended_cb;
+	b.tick = prefill_tick_cb;
+	b.arg = p;
+	p->progress = progress_new(title, p->total);
+	progress_set_count(p->progress, p->blobs.n);
+	rc = daemon_client_get_batch(&p->dc, &b, cause);
+	progress_free(p->progress);
+	p->progress = NULL;
+	return rc;
+}
+
 /* One image: manifest (every wanted platform), blobs, referrers, pin. */
 static int
 prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
@@ -219,7 +324,8 @@ prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
 		*cause = util_printf("%s: not a JSON manifest", path);
 		goto out;
 	}
-	p->done = p->total = 0;
+	p->total = 0;
+	prefill_blobs_free(&p->blobs);
 	list = json_object_get(root, "manifests");
 	if (json_is_array(list)) {
 		json_array_foreach(list, i, v) {
@@ -257,6 +363,8 @@ prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
 	if (!p->no_referrers && b.digest[0] != '\0' &&
 	    prefill_referrers(p, prefix, b.digest, cause) != 0)
 		goto out;
+	if (prefill_fetch(p, arg, cause) != 0)
+		goto out;
 	if (!ref.has_digest) {
 		if (tagindex_get(cache, r->name, ref.name, ref.tag, &e) != 0) {
 			*cause = util_printf("the daemon's cache is not %s (--cache)",
@@ -272,8 +380,7 @@ prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
 	}
 	rc = 0;
 out:
-	if (p->tty && p->total > 0)
-		fputc('\n', stderr);
+	prefill_blobs_free(&p->blobs);
 	json_decref(root);
 	daemon_client_reply_free(&b);
 	return rc;
@@ -344,6 +451,7 @@ static int
 prefill_option(int ch, const char *arg, void *v, char **cause)
 {
 	struct prefill_flags	*f = v;
+	long			 jobs;
 
 	switch (ch) {
 	case 'r': f->registry = arg; break;
@@ -352,6 +460,14 @@ prefill_option(int ch, const char *arg, void *v, char **cause)
 	case 'D': f->dist = arg; break;
 	case 'A': f->arch = arg; break;
 	case 'R': f->p->no_referrers = 1; break;
+	case 'j':
+		if (util_parse_long(arg, 1, PREFILL_JOBS_MAX, &jobs) != 0) {
+			*cause = util_printf("--jobs: a number from 1 to %d",
+			    PREFILL_JOBS_MAX);
+			return -1;
+		}
+		f->p->jobs = (int)jobs;
+		break;
 	case 'p':
 		if (f->p->nplatforms == PREFILL_MAX_PLATFORMS) {
 			*cause = util_printf("at most %d --platform",
@@ -377,6 +493,7 @@ cmd_prefill_main(int argc, char **argv)
 		{ "dist", required_argument, NULL, 'D' },
 		{ "arch", required_argument, NULL, 'A' },
 		{ "no-referrers", no_argument, NULL, 'R' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct prefill		 p;
@@ -394,6 +511,7 @@ cmd_prefill_main(int argc, char **argv)
 	int			 rc, i, first, failed = 0, count = 0;
 
 	memset(&p, 0, sizeof p);
+	p.jobs = PREFILL_JOBS;
 	if ((first = command_begin(&cmd, argc, argv, &c, &rc)) == -1)
 		return rc;
 	registry = f.registry;
@@ -407,7 +525,6 @@ cmd_prefill_main(int argc, char **argv)
 		return 2;
 	}
 	p.config = &c;
-	p.tty = isatty(STDERR_FILENO);
 	util_strlcpy(cache.dir, c.cache_dir, sizeof cache.dir);
 	daemon_client_init(&p.dc, c.listen_host, c.listen_port);
 	if (!daemon_client_up(&p.dc)) {
@@ -430,8 +547,6 @@ cmd_prefill_main(int argc, char **argv)
 			    argv + first, argc - first);
 		goto out;
 	}
-	p.dc.progress = prefill_progress_cb;
-	p.dc.arg = &p;
 	if (list != NULL && (lf = fopen(list, "r")) == NULL) {
 		fprintf(stderr, "pullgate prefill: %s: %s\n", list, strerror(errno));
 		failed = 1;
@@ -456,7 +571,6 @@ cmd_prefill_main(int argc, char **argv)
 		else
 			snprintf(img, sizeof img, "%s", arg);
 		count++;
-		p.image = img;
 		digest[0] = '\0';
 		if (prefill_image(&p, &cache, img, digest, sizeof digest, &cause) != 0) {
 			printf("%s FAILED: %s\n", img, cause != NULL ? cause : "error");

@@ -18,8 +18,12 @@
 
 struct daemon_client_xfer {
 	const struct daemon_client	*dc;
+	const struct daemon_client_batch *batch;	/* or NULL */
+	size_t				 index;		/* in the batch */
 	struct daemon_client_reply	*reply;
 	CURL				*curl;
+	struct curl_slist		*headers;
+	char				 url[2048];
 	size_t				 max;		/* 0: count, keep nothing */
 	int				 too_large;
 	char				 error[DAEMON_CLIENT_ERROR_MAX + 1];
@@ -139,8 +143,8 @@ daemon_client_write_cb(char *data, size_t size, size_t n, void *arg)
 		return len;
 	}
 	if (x->max == 0) {
-		if (x->dc->progress != NULL)
-			x->dc->progress(len, x->dc->arg);
+		if (x->batch != NULL && x->batch->bytes != NULL)
+			x->batch->bytes(x->index, len, x->batch->arg);
 		return len;
 	}
 	if (len > x->max - r->len) {
@@ -174,42 +178,34 @@ daemon_client_message(const char *body, char *dst, size_t len)
 	json_decref(root);
 }
 
-/*
- * GETs path from the daemon into *r: the body up to max bytes (more is an
- * error), or with max 0 none, its bytes passed to dc->progress. Returns 0
- * on a 200; else -1 with *cause ("PATH: what went wrong"), r->status (0:
- * no answer), r->no_daemon when nothing listens, and r->message when the
- * daemon sent an OCI error. Free r with daemon_client_reply_free either way.
- */
+/* Sets up x's easy handle for path; -1 with *cause if it cannot be. */
 static int
-daemon_client_request(const struct daemon_client *dc, int post,
-    const char *path, size_t max, struct daemon_client_reply *r, char **cause)
+daemon_client_easy(struct daemon_client_xfer *x, const struct daemon_client *dc,
+    int post, const char *path, size_t max, struct daemon_client_reply *r,
+    char **cause)
 {
-	struct daemon_client_xfer	 x;
-	struct curl_slist		*h;
-	CURL				*curl;
-	CURLcode			 rc;
-	char				 url[2048];
+	CURL	*curl;
 
 	memset(r, 0, sizeof *r);
-	memset(&x, 0, sizeof x);
-	x.dc = dc;
-	x.reply = r;
-	x.max = max;
-	if (snprintf(url, sizeof url, "%s%s", dc->base, path) >= (int)sizeof url) {
+	x->dc = dc;
+	x->reply = r;
+	x->max = max;
+	if (snprintf(x->url, sizeof x->url, "%s%s", dc->base, path) >=
+	    (int)sizeof x->url) {
 		*cause = util_printf("%s: path too long", path);
 		return -1;
 	}
 	if ((curl = curl_easy_init()) == NULL ||
-	    (h = curl_slist_append(NULL, mediatype_accept_header)) == NULL) {
+	    (x->headers = curl_slist_append(NULL, mediatype_accept_header)) == NULL) {
 		curl_easy_cleanup(curl);
 		*cause = util_printf("%s: out of memory", path);
 		return -1;
 	}
-	x.curl = curl;
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	x->curl = curl;
+	curl_easy_setopt(curl, CURLOPT_URL, x->url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, x->headers);
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(curl, CURLOPT_PRIVATE, (char *)x);
 	if (post) {
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
@@ -219,15 +215,30 @@ daemon_client_request(const struct daemon_client *dc, int post,
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, DAEMON_CLIENT_CONNECT_TIMEOUT);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, dc->timeout);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, daemon_client_header_cb);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, daemon_client_write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(h);
-	if (x.too_large) {
-		*cause = util_printf("%s: larger than %zu bytes", path, max);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, x);
+	return 0;
+}
+
+/*
+ * The outcome of x's request (curl's rc): 0 on a 200, else -1 with
+ * *cause; x's handle is freed.
+ */
+static int
+daemon_client_result(struct daemon_client_xfer *x, CURLcode rc,
+    const char *path, char **cause)
+{
+	const struct daemon_client	*dc = x->dc;
+	struct daemon_client_reply	*r = x->reply;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_cleanup(x->curl);
+	x->curl = NULL;
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	if (x->too_large) {
+		*cause = util_printf("%s: larger than %zu bytes", path, x->max);
 		return -1;
 	}
 	if (rc != CURLE_OK) {
@@ -241,11 +252,124 @@ daemon_client_request(const struct daemon_client *dc, int post,
 		return -1;
 	}
 	if (r->status != 200) {
-		daemon_client_message(x.error, r->message, sizeof r->message);
+		daemon_client_message(x->error, r->message, sizeof r->message);
 		*cause = util_printf("%s: %ld %s", path, r->status, r->message);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * GETs path from the daemon into *r: the body up to max bytes (more is an
+ * error), or with max 0 none (counted by a batch's callback). Returns 0
+ * on a 200; else -1 with *cause ("PATH: what went wrong"), r->status (0:
+ * no answer), r->no_daemon when nothing listens, and r->message when the
+ * daemon sent an OCI error. Free r with daemon_client_reply_free either way.
+ */
+static int
+daemon_client_request(const struct daemon_client *dc, int post,
+    const char *path, size_t max, struct daemon_client_reply *r, char **cause)
+{
+	struct daemon_client_xfer	 x;
+
+	memset(&x, 0, sizeof x);
+	if (daemon_client_easy(&x, dc, post, path, max, r, cause) != 0)
+		return -1;
+	return daemon_client_result(&x, curl_easy_perform(x.curl), path, cause);
+}
+
+/*
+ * Runs the batch b: its GETs, at most b->jobs at once, on one multi
+ * handle. Every path is asked for whatever the others do. Returns 0 when
+ * all were 200s, else -1 with *cause, the first failure.
+ */
+int
+daemon_client_get_batch(const struct daemon_client *dc,
+    const struct daemon_client_batch *b, char **cause)
+{
+	struct daemon_client_xfer	*xs = NULL, *x;
+	struct daemon_client_reply	*rs = NULL;
+	CURLM				*multi;
+	CURLMsg				*msg;
+	char				*why;
+	CURLcode			 res;
+	size_t				 next = 0, done = 0;
+	int				 running = 0, left, jobs, rc = 0;
+
+	jobs = b->jobs > 0 ? b->jobs : 1;
+	if (b->n == 0)
+		return 0;
+	if ((multi = curl_multi_init()) == NULL ||
+	    (xs = calloc(b->n, sizeof *xs)) == NULL ||
+	    (rs = calloc(b->n, sizeof *rs)) == NULL) {
+		*cause = util_printf("out of memory");
+		rc = -1;
+		goto out;
+	}
+	while (done < b->n) {
+		while (next < b->n && running < jobs) {
+			x = &xs[next];
+			x->batch = b;
+			x->index = next;
+			why = NULL;
+			if (daemon_client_easy(x, dc, 0, b->paths[next], 0,
+			    &rs[next], &why) != 0 ||
+			    curl_multi_add_handle(multi, x->curl) != CURLM_OK) {
+				if (x->curl != NULL)
+					daemon_client_result(x, CURLE_FAILED_INIT,
+					    b->paths[next], &why);
+				b->ended(next, why != NULL ? why : "cannot start",
+				    b->arg);
+				if (rc == 0)
+					*cause = why;
+				else
+					free(why);
+				rc = -1;
+				done++;
+				next++;
+				continue;
+			}
+			if (b->started != NULL)
+				b->started(next, b->arg);
+			next++;
+			running++;
+		}
+		if (running == 0)
+			continue;
+		curl_multi_perform(multi, &left);
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			res = msg->data.result;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&x);
+			curl_multi_remove_handle(multi, msg->easy_handle);
+			why = NULL;
+			if (daemon_client_result(x, res, b->paths[x->index],
+			    &why) == 0)
+				b->ended(x->index, NULL, b->arg);
+			else {
+				b->ended(x->index, why, b->arg);
+				if (rc == 0) {
+					*cause = why;
+					why = NULL;
+				}
+				rc = -1;
+			}
+			free(why);
+			running--;
+			done++;
+		}
+		if (b->tick != NULL)
+			b->tick(b->arg);
+		if (running > 0)
+			curl_multi_poll(multi, NULL, 0, 100, NULL);
+	}
+out:
+	curl_multi_cleanup(multi);
+	free(xs);
+	free(rs);
+	return rc;
 }
 
 int

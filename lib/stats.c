@@ -103,6 +103,11 @@ static const struct {
 	    "Body bytes received from upstreams", 0 },
 	[STATS_TRANSFERS_ACTIVE] = { "pullgate_transfers_in_flight",
 	    "Upstream downloads in flight", 1 },
+	[STATS_TRANSFERS_ACTIVE_MAX] = { "pullgate_transfers_in_flight_max",
+	    "Most upstream downloads in flight at once since the start", 1 },
+	[STATS_UPSTREAM_RESUMES] = { "pullgate_upstream_resumes_total",
+	    "Downloads continued with a Range request after the upstream "
+	    "connection broke, or from a partial file an earlier run left", 0 },
 	[STATS_STREAMS_ACTIVE] = { "pullgate_streams_in_flight",
 	    "Clients following a download in flight", 1 },
 	[STATS_CLIENT_CONNECTIONS] = { "pullgate_client_connections",

@@ -27,6 +27,21 @@
  * of the key; two of one key may then run side by side, each publishing
  * the same verified file.
  *
+ * Resuming: a download of a known digest whose upstream connection breaks
+ * after some bytes goes on with "Range: bytes=<written>-" (and If-Range,
+ * when the first answer had a strong ETag or a Last-Modified), appending
+ * to the same file and the same running hash, so readers see no gap and
+ * the upstream sends the blob about once. At most TRANSFER_MAX_RESUMES
+ * times, and only after progress since the last. A 206 must start where
+ * the file ends and name the same total; a 200 instead (Range ignored,
+ * If-Range failed) starts over from byte 0: file truncated, hash anew,
+ * readers wait until the new body passes what they have sent. Whatever
+ * happened, the digest is checked at the end and nothing that fails it is
+ * published. A download that ends broken sets its file aside in
+ * partial/ (cache.c), as does a crash (at the next start); the next
+ * download of that digest takes it back, re-hashes it from disk (the hash
+ * state is not kept) and asks for the rest. Nothing serves a partial file.
+ *
  * References: each reader holds one, and the download holds one while it
  * is in flight (the upstream request, then an asynchronous publish); the
  * temporary file's descriptor and the kind's state live as long as the
@@ -46,6 +61,8 @@
 
 #define TRANSFER_MAGIC		0x5452414e	/* "TRAN" */
 #define TRANSFER_RESERVE_STEP	(1024 * 1024)	/* bodies of unknown length */
+#define TRANSFER_MAX_RESUMES	4
+#define TRANSFER_REHASH_CHUNK	(256 * 1024)
 
 struct transfer {
 	unsigned		 magic;
@@ -71,6 +88,14 @@ struct transfer {
 	enum transfer_state	 state;
 	int			 http_status;	/* the upstream's */
 	char			 error[256];
+	/* What to ask the upstream again, to resume (copies). */
+	struct upstream_request	 ureq;
+	char			*ustr[4];	/* ureq's what, ref, query, url */
+	char			 validator[256];	/* for If-Range, or "" */
+	off_t			 range_from;	/* the running request's start */
+	int			 resumes;
+	int			 keep_partial;	/* a broken download: set it aside */
+	int			 restart;	/* a 416 to a partial: ask it whole */
 	TAILQ_HEAD(, transfer_watch) watches;
 };
 
@@ -141,7 +166,11 @@ transfer_fail(struct transfer *t, int http_status, const char *fmt, ...)
 	va_end(ap);
 	t->http_status = http_status;
 	transfer_set_state(t, TRANSFER_FAILED);
-	cache_discard(t->tmp);
+	if (t->keep_partial && t->verify && !t->kind->conditional &&
+	    t->written > 0)
+		cache_partial_keep(&t->proxy->cache, &t->digest, t->tmp);
+	else
+		cache_discard(t->tmp);
 	transfer_unlist(t);
 	transfer_notify(t);
 }
@@ -162,6 +191,82 @@ transfer_reserve(struct transfer *t, int64_t n)
 	return 0;
 }
 
+/* Keeps what If-Range may send back: a strong ETag, or Last-Modified. */
+static void
+transfer_keep_validator(struct transfer *t, struct fetch *f)
+{
+	const char	*v;
+
+	t->validator[0] = '\0';
+	if ((v = fetch_header(f, "ETag")) != NULL && v[0] == '"')
+		util_strlcpy(t->validator, v, sizeof t->validator);
+	else if ((v = fetch_header(f, "Last-Modified")) != NULL)
+		util_strlcpy(t->validator, v, sizeof t->validator);
+	if (strchr(t->validator, '\r') != NULL ||
+	    strchr(t->validator, '\n') != NULL ||
+	    strlen(t->validator) + 1 >= sizeof t->validator)
+		t->validator[0] = '\0';
+}
+
+/* Starts the body over from byte 0: the file emptied, the hash anew. */
+static int
+transfer_restart(struct transfer *t)
+{
+	struct crypto_sha256	*h;
+
+	log_warn("%s: the upstream sent the whole body again, not the rest "
+	    "from byte %lld; starting over", t->what, (long long)t->written);
+	if ((h = crypto_backend->sha256_new()) == NULL ||
+	    ftruncate(t->fd, 0) != 0) {
+		if (h != NULL)
+			crypto_backend->sha256_free(h);
+		transfer_fail(t, 0, "cannot start the download over");
+		return -1;
+	}
+	crypto_backend->sha256_free(t->hash);
+	t->hash = h;
+	t->written = 0;
+	return 0;
+}
+
+/*
+ * A 206 to a Range request: it must hold bytes written..total-1 of the
+ * total this download knows (or learns now, resuming a partial file).
+ */
+static int
+transfer_headers_partial(struct transfer *t, struct fetch *f)
+{
+	const char	*v = fetch_header(f, "Content-Range");
+	long long	 first, last, total;
+	char		*cause = NULL;
+	int		 n = 0;
+
+	if (v == NULL || sscanf(v, "bytes %lld-%lld/%lld%n", &first, &last,
+	    &total, &n) != 3 || v[n] != '\0' || first != (long long)t->written ||
+	    last != total - 1 || first > last ||
+	    (t->length >= 0 && total != (long long)t->length)) {
+		transfer_fail(t, 0, "the upstream answered a Range request with "
+		    "another range");
+		return -1;
+	}
+	if (t->state == TRANSFER_STREAMING)
+		return 0;
+	/* The first answer of a download that took a partial file back. */
+	t->length = total;
+	if (t->kind->response != NULL &&
+	    t->kind->response(t->kstate, f, t->length, &cause) != 0) {
+		transfer_fail(t, 0, "%s", cause != NULL ? cause : "refused");
+		free(cause);
+		return -1;
+	}
+	if (t->length > t->reserved &&
+	    transfer_reserve(t, t->length - t->reserved) != 0)
+		return -1;
+	transfer_set_state(t, TRANSFER_STREAMING);
+	transfer_notify(t);
+	return 0;
+}
+
 static int
 transfer_headers_cb(struct fetch *f, long status, void *arg)
 {
@@ -171,10 +276,23 @@ transfer_headers_cb(struct fetch *f, long status, void *arg)
 	t->http_status = (int)status;
 	if (status == 304 && t->kind->conditional)
 		return 0;
+	if (status == 206 && t->range_from > 0) {
+		t->http_status = 200;
+		return transfer_headers_partial(t, f);
+	}
+	if (status == 416 && t->range_from > 0 && t->state ==
+	    TRANSFER_CONNECTING && !t->restart) {
+		/* A partial file as long as the blob, or longer: ask anew. */
+		t->restart = 1;
+		return -1;
+	}
 	if (status != 200) {
+		t->keep_partial = 1;
 		transfer_fail(t, (int)status, "the upstream answered %ld", status);
 		return -1;
 	}
+	if (t->written > 0 && transfer_restart(t) != 0)
+		return -1;
 	t->length = fetch_content_length(f);
 	if (t->kind->response != NULL &&
 	    t->kind->response(t->kstate, f, t->length, &cause) != 0) {
@@ -182,7 +300,9 @@ transfer_headers_cb(struct fetch *f, long status, void *arg)
 		free(cause);
 		return -1;
 	}
-	if (t->length > 0 && transfer_reserve(t, t->length) != 0)
+	transfer_keep_validator(t, f);
+	if (t->length > t->reserved &&
+	    transfer_reserve(t, t->length - t->reserved) != 0)
 		return -1;
 	transfer_set_state(t, TRANSFER_STREAMING);
 	transfer_notify(t);
@@ -237,6 +357,103 @@ transfer_end(struct transfer *t, enum transfer_state s)
 	transfer_notify(t);
 }
 
+static void	transfer_done_cb(struct fetch *, const char *, void *);
+
+/*
+ * Asks the upstream for the download's body from byte t->written on (the
+ * whole of it when nothing is written): its first request, or a resume.
+ */
+static int
+transfer_ask(struct transfer *t, long *status, char **cause)
+{
+	struct fetch_callbacks	 cb = { transfer_headers_cb, transfer_data_cb,
+	    transfer_done_cb };
+	struct upstream_request	 ur = t->ureq;
+	struct curl_slist	*h = NULL, *n, *x;
+	char			*line = NULL;
+
+	for (x = t->ureq.extra_headers; x != NULL; x = x->next) {
+		if ((n = curl_slist_append(h, x->data)) == NULL)
+			goto oom;
+		h = n;
+	}
+	t->range_from = t->written;
+	if (t->written > 0) {
+		line = util_printf("Range: bytes=%lld-", (long long)t->written);
+		if (line == NULL || (n = curl_slist_append(h, line)) == NULL)
+			goto oom;
+		h = n;
+		free(line);
+		line = NULL;
+		if (t->validator[0] != '\0') {
+			line = util_printf("If-Range: %s", t->validator);
+			if (line == NULL || (n = curl_slist_append(h, line)) == NULL)
+				goto oom;
+			h = n;
+			free(line);
+			line = NULL;
+		}
+	}
+	ur.extra_headers = h;
+	t->upstream = upstream_start(t->proxy, (struct registry *)t->registry,
+	    &ur, &cb, t, status, cause);
+	curl_slist_free_all(h);
+	return t->upstream != NULL ? 0 : -1;
+oom:
+	free(line);
+	curl_slist_free_all(h);
+	*status = 0;
+	*cause = util_printf("out of memory");
+	return -1;
+}
+
+/*
+ * The upstream connection broke (error): goes on from the last byte
+ * written when the download may (see the top of the file). 0 when a
+ * resume runs.
+ */
+static int
+transfer_resume(struct transfer *t, const char *error)
+{
+	long	 status;
+	char	*cause = NULL;
+
+	if (!t->verify || t->kind->conditional || upstream_busy(error))
+		return -1;
+	if (t->restart) {
+		/* A 416 to a partial file: the whole body, once. */
+		if (t->state != TRANSFER_CONNECTING || transfer_restart(t) != 0)
+			return -1;
+		t->restart = 0;
+	} else {
+		if (t->state != TRANSFER_STREAMING ||
+		    (t->length >= 0 && t->written >= t->length))
+			return -1;
+		if (t->written <= t->range_from) {
+			log_warn("%s: no progress since the last request; not "
+			    "resumed", t->what);
+			return -1;
+		}
+		if (t->resumes >= TRANSFER_MAX_RESUMES) {
+			log_warn("%s: resumed %d times already; not again",
+			    t->what, t->resumes);
+			return -1;
+		}
+	}
+	t->resumes++;
+	stats_add(STATS_UPSTREAM_RESUMES, 1);
+	log_warn("%s: %s at byte %lld of %lld; resuming from there (%d of %d)",
+	    t->what, error, (long long)t->written, (long long)t->length,
+	    t->resumes, TRANSFER_MAX_RESUMES);
+	if (transfer_ask(t, &status, &cause) != 0) {
+		log_warn("%s: cannot resume: %s", t->what,
+		    cause != NULL ? cause : "?");
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 transfer_done_cb(struct fetch *f, const char *error, void *arg)
 {
@@ -249,7 +466,10 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 	if (t->state == TRANSFER_FAILED)
 		goto out;
 	if (error != NULL) {
+		if (transfer_resume(t, error) == 0)
+			return;		/* the in-flight reference goes on */
 		log_warn("%s: %s", t->what, error);
+		t->keep_partial = !upstream_busy(error);
 		transfer_fail(t, upstream_busy(error) ? 503 : 0,
 		    "upstream transfer failed: %s", error);
 		goto out;
@@ -292,6 +512,73 @@ out:
 	transfer_unref(t);	/* the in-flight reference */
 }
 
+/* Keeps a copy of the upstream request, to ask it again (a resume). */
+static int
+transfer_keep_request(struct transfer *t, const struct upstream_request *ur)
+{
+	const char		*src[4] = { ur->what, ur->ref, ur->query, ur->url };
+	struct curl_slist	*x, *n;
+	int			 i;
+
+	t->ureq = *ur;
+	t->ureq.repo = ur->repo != NULL ? t->repo : NULL;
+	t->ureq.extra_headers = NULL;
+	for (i = 0; i < 4; i++)
+		if (src[i] != NULL &&
+		    (t->ustr[i] = util_printf("%s", src[i])) == NULL)
+			return -1;
+	t->ureq.what = t->ustr[0];
+	t->ureq.ref = t->ustr[1];
+	t->ureq.query = t->ustr[2];
+	t->ureq.url = t->ustr[3];
+	for (x = ur->extra_headers; x != NULL; x = x->next) {
+		if ((n = curl_slist_append(t->ureq.extra_headers, x->data)) == NULL)
+			return -1;
+		t->ureq.extra_headers = n;
+	}
+	return 0;
+}
+
+/*
+ * A partial file taken back: its size bytes hashed from disk (the hash
+ * state of the run that wrote it is gone) before the rest is asked for.
+ * Reads it on the loop, once per resumed download; a file that cannot be
+ * read is emptied and the download starts from byte 0.
+ */
+static int
+transfer_rehash(struct transfer *t, off_t size)
+{
+	char	*buf;
+	off_t	 off = 0;
+	ssize_t	 n = 0;
+
+	if ((buf = malloc(TRANSFER_REHASH_CHUNK)) != NULL)
+		while (off < size) {
+			n = pread(t->fd, buf, TRANSFER_REHASH_CHUNK, off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			crypto_backend->sha256_update(t->hash, buf, (size_t)n);
+			off += n;
+		}
+	free(buf);
+	if (off == size) {
+		t->written = size;
+		log_info("%s: resuming a partial download of %lld bytes",
+		    t->what, (long long)size);
+		stats_add(STATS_UPSTREAM_RESUMES, 1);
+		return 0;
+	}
+	log_warn("%s: %s: cannot read the partial download back; starting "
+	    "over", t->what, t->tmp);
+	crypto_backend->sha256_free(t->hash);
+	if ((t->hash = crypto_backend->sha256_new()) == NULL ||
+	    ftruncate(t->fd, 0) != 0)
+		return -1;
+	return 0;
+}
+
 /*
  * The running download of key that a request to entry r for repository
  * repo may join: one of the same source, else one of another source that
@@ -327,10 +614,9 @@ struct transfer *
 transfer_start(struct proxy *p, struct registry *r,
     const struct transfer_request *tr, long *status, char **cause)
 {
-	struct fetch_callbacks	 cb = { transfer_headers_cb, transfer_data_cb,
-	    transfer_done_cb };
 	struct transfer		*t;
 	struct digest		 label;
+	off_t			 partial = 0;
 	const char		*repo = tr->upstream->repo != NULL ?
 	    tr->upstream->repo : "";
 
@@ -373,21 +659,39 @@ transfer_start(struct proxy *p, struct registry *r,
 		label = *tr->digest;
 	else
 		hash_buffer(tr->key, strlen(tr->key), &label);
-	if ((t->hash = crypto_backend->sha256_new()) == NULL ||
-	    (t->fd = cache_tmp_create(&p->cache, &label, t->tmp, sizeof t->tmp)) == -1) {
+	if (transfer_keep_request(t, tr->upstream) != 0) {
+		*cause = util_printf("out of memory");
+		goto fail;
+	}
+	if ((t->hash = crypto_backend->sha256_new()) == NULL) {
+		*cause = util_printf("out of memory");
+		goto fail;
+	}
+	if (t->verify && !t->kind->conditional &&
+	    (t->fd = cache_partial_claim(&p->cache, &label, t->tmp,
+	    sizeof t->tmp, &partial)) != -1) {
+		if (transfer_rehash(t, partial) != 0) {
+			*cause = util_printf("cannot read a partial download");
+			goto fail;
+		}
+	} else if ((t->fd = cache_tmp_create(&p->cache, &label, t->tmp,
+	    sizeof t->tmp)) == -1) {
 		*cause = util_printf("cannot create a file in the cache");
 		goto fail;
 	}
 	t->refs++;		/* the in-flight reference */
 	t->kstate = tr->state;
-	if ((t->upstream = upstream_start(p, r, tr->upstream, &cb, t, status,
-	    cause)) == NULL) {
+	if (transfer_ask(t, status, cause) != 0) {
 		t->kstate = NULL;	/* the caller keeps it */
 		t->refs--;
 		goto fail;
 	}
 	TAILQ_INSERT_TAIL(&p->transfers, t, entry);
 	stats_add(STATS_TRANSFERS_ACTIVE, 1);
+	if (stats_get(STATS_TRANSFERS_ACTIVE) >
+	    stats_get(STATS_TRANSFERS_ACTIVE_MAX))
+		stats_set(STATS_TRANSFERS_ACTIVE_MAX,
+		    stats_get(STATS_TRANSFERS_ACTIVE));
 	t->listed = 1;
 	stats_add(STATS_TRANSFERS_STARTED, 1);
 	log_debug("%s: %s: %s download started", __func__, t->what,
@@ -467,6 +771,8 @@ transfer_ref(struct transfer *t)
 void
 transfer_unref(struct transfer *t)
 {
+	int	i;
+
 	if (--t->refs > 0)
 		return;
 	transfer_unlist(t);
@@ -476,7 +782,11 @@ transfer_unref(struct transfer *t)
 		close(t->fd);
 		cache_discard(t->tmp);	/* unless a kind published it */
 	}
-	crypto_backend->sha256_free(t->hash);
+	if (t->hash != NULL)
+		crypto_backend->sha256_free(t->hash);
+	for (i = 0; i < 4; i++)
+		free(t->ustr[i]);
+	curl_slist_free_all(t->ureq.extra_headers);
 	t->magic = 0;
 	free(t);
 }
@@ -542,7 +852,7 @@ transfer_error(const struct transfer *t)
 
 /*
  * At shutdown: stop every download (also one its kind is still
- * publishing) and remove its temporary file.
+ * publishing); a partial blob is set aside for the next run.
  */
 void
 transfer_abort_all(struct proxy *p)
@@ -558,6 +868,7 @@ transfer_abort_all(struct proxy *p)
 			upstream_cancel(t->upstream);
 			t->upstream = NULL;
 		}
+		t->keep_partial = 1;	/* the next run resumes it */
 		transfer_fail(t, 0, "shutting down");
 		if (inflight)
 			t->refs--;	/* the in-flight reference */

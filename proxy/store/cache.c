@@ -7,11 +7,14 @@
  *   pins/<entry>/<repo>/_tags/<tag>  pinned images (same format)
  *   referrers/<entry>/<repo>/_tags/sha256-<hex>  referrers listings (same)
  *   tmp/                            downloads in progress
+ *   partial/<64 hex>                a broken download, to be resumed
  *   quarantine/                     blobs that failed 'cache verify'
  *
  * A file appears under blobs/ only by rename(2) of a temporary file whose
  * SHA-256 matched, after fsync, so a reader never sees unverified or
  * partial bytes there, whatever happened to the process or the machine.
+ * A partial file is only ever read back by a download of its digest
+ * (cache_partial_claim), which re-hashes it before it goes on.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,14 +29,59 @@
 
 #include "store.h"
 
-/* Removes what a crashed run left in tmp/: nothing there is ever valid. */
+/* What is partial/ is kept for at most: older ones are not resumed. */
+#define CACHE_PARTIAL_MAX_AGE	(7 * 24 * 3600)
+
+/*
+ * Whether name is a download's temporary file ("<64 hex>.<pid>.<seq>",
+ * cache_tmp_create); its label's hex goes to hex.
+ */
+static int
+cache_tmp_label(const char *name, char hex[DIGEST_HEX_LEN + 1])
+{
+	size_t	i;
+
+	for (i = 0; i < DIGEST_HEX_LEN; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		    (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	if (name[DIGEST_HEX_LEN] != '.')
+		return 0;
+	memcpy(hex, name, DIGEST_HEX_LEN);
+	hex[DIGEST_HEX_LEN] = '\0';
+	return 1;
+}
+
+/*
+ * Keeps what a crashed run left of a download in partial/<hex>, the
+ * larger when there are two, for cache_partial_claim; the rest of tmp/
+ * is removed. Nothing there is ever served: only a download of that
+ * digest takes it back, re-hashes it and checks the digest at the end.
+ */
+static int
+cache_keep_tmp(const struct cache *c, int dfd, const char *name)
+{
+	char		 hex[DIGEST_HEX_LEN + 1], to[PATH_MAX];
+	struct stat	 st, old;
+
+	if (!cache_tmp_label(name, hex) || fstatat(dfd, name, &st, 0) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size == 0)
+		return -1;
+	snprintf(to, sizeof to, "%s/partial/%s", c->dir, hex);
+	if (stat(to, &old) == 0 && old.st_size >= st.st_size)
+		return -1;
+	return renameat(dfd, name, AT_FDCWD, to);
+}
+
+/* Removes what a crashed run left in tmp/, but for its partial downloads. */
 static void
 cache_clean_tmp(const struct cache *c)
 {
 	char		 path[PATH_MAX], sub[PATH_MAX + 264];
 	DIR		*d;
 	struct dirent	*de;
-	int		 n = 0;
+	struct stat	 st;
+	int		 n = 0, kept = 0;
 
 	snprintf(path, sizeof path, "%s/tmp", c->dir);
 	if ((d = opendir(path)) == NULL)
@@ -41,6 +89,10 @@ cache_clean_tmp(const struct cache *c)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
+		if (cache_keep_tmp(c, dirfd(d), de->d_name) == 0) {
+			kept++;
+			continue;
+		}
 		snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
 		if (de->d_type == DT_DIR ? util_rmtree(sub) == 0 :
 		    unlinkat(dirfd(d), de->d_name, 0) == 0)
@@ -50,8 +102,23 @@ cache_clean_tmp(const struct cache *c)
 			    strerror(errno));
 	}
 	closedir(d);
+	snprintf(path, sizeof path, "%s/partial", c->dir);
+	if ((d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.' ||
+			    fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
+			    st.st_mtime + CACHE_PARTIAL_MAX_AGE >= time(NULL))
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+				n++;
+		}
+		closedir(d);
+	}
 	if (n > 0)
 		log_info("removed %d unfinished download(s) left by an earlier run", n);
+	if (kept > 0)
+		log_info("kept %d partial download(s) of an earlier run, to be "
+		    "resumed", kept);
 }
 
 /*
@@ -62,7 +129,7 @@ int
 cache_open(struct cache *c, const char *dir, int clean, char **cause)
 {
 	static const char	*subdirs[] = { "blobs/sha256", "manifests/sha256",
-	    "repos", "pins", "tmp", "quarantine", NULL };
+	    "repos", "pins", "tmp", "partial", "quarantine", NULL };
 	char			 path[PATH_MAX];
 	int			 i;
 
@@ -142,6 +209,53 @@ cache_tmp_create(const struct cache *c, const struct digest *d, char *buf,
 	if (fd == -1)
 		log_warn("%s: %s: %s", __func__, buf, strerror(errno));
 	return fd;
+}
+
+/*
+ * Takes the partial download of d that an earlier download (or run)
+ * left, as a fresh temporary file (path to buf): its descriptor and, in
+ * *size, how many bytes it holds. -1 when there is none. One rename: of
+ * two downloads asking at once, one gets it.
+ */
+int
+cache_partial_claim(const struct cache *c, const struct digest *d, char *buf,
+    size_t len, off_t *size)
+{
+	static unsigned	 seq;
+	char		 from[PATH_MAX];
+	struct stat	 st;
+	int		 fd, n;
+
+	snprintf(from, sizeof from, "%s/partial/%s", c->dir, d->hex);
+	n = snprintf(buf, len, "%s/tmp/%s.%ld.r%u", c->dir, d->hex,
+	    (long)getpid(), ++seq);
+	if (n < 0 || (size_t)n >= len || rename(from, buf) != 0)
+		return -1;
+	if ((fd = open(buf, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		log_warn("%s: %s: %s", __func__, buf, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		cache_discard(buf);
+		return -1;
+	}
+	*size = st.st_size;
+	return fd;
+}
+
+/*
+ * Sets the temporary file tmp of a broken download of d aside in
+ * partial/, for the next download of d to resume from.
+ */
+void
+cache_partial_keep(const struct cache *c, const struct digest *d,
+    const char *tmp)
+{
+	char	to[PATH_MAX];
+
+	snprintf(to, sizeof to, "%s/partial/%s", c->dir, d->hex);
+	if (rename(tmp, to) != 0 && errno != ENOENT)
+		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
 }
 
 /* Makes a rename (or link) into path's directory durable. */

@@ -27,6 +27,10 @@ int	 cache_blob_exists(const struct cache *, const struct digest *);
 int	 cache_tmp_create(const struct cache *, const struct digest *, char *, size_t);
 int	 cache_publish(const struct cache *, int, const char *, const struct digest *);
 void	 cache_discard(const char *);
+int	 cache_partial_claim(const struct cache *, const struct digest *, char *,
+	     size_t, off_t *);
+void	 cache_partial_keep(const struct cache *, const struct digest *,
+	     const char *);
 int	 cache_put(const struct cache *, const struct digest *, const void *, size_t);
 int	 cache_put_manifest(const struct cache *, const struct digest *,
 	     const void *, size_t, const char *);
@@ -365,6 +369,8 @@ struct tar_reader {
 	char	type;			/* '0' file, '5' directory */
 	int64_t	size;
 	int64_t	left;			/* data not read yet */
+	void	(*progress)(int64_t, void *);	/* tar_copy's bytes, or NULL */
+	void	*progress_arg;
 };
 
 int	 tar_next(struct tar_reader *, char **);

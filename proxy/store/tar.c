@@ -187,6 +187,8 @@ tar_copy(struct tar_reader *t, int fd, char **cause)
 			return -1;
 		}
 		t->left -= (int64_t)n;
+		if (t->progress != NULL)
+			t->progress((int64_t)n, t->progress_arg);
 	}
 	pad = (size_t)((TAR_BLOCK - t->size % TAR_BLOCK) % TAR_BLOCK);
 	if (pad > 0 && tar_read_full(t->fd, buf, pad) != 0) {

@@ -5,6 +5,7 @@
 #
 #   cache-hit throughput: pullgate vs nginx serving the same file
 #   cold pull: skopeo through pullgate vs straight from the registry
+#   prefill of the same image into an empty cache vs that direct pull
 #   upstream GETs for N simultaneous pulls of one blob
 #   resident memory of the daemon with N slow clients on one large blob
 #   RSS and private memory under 2,000 idle connections plus N streaming
@@ -64,6 +65,16 @@ direct=$(secs "$t0" "$t1"); cold=$(secs "$t1" "$t2"); warm=$(secs "$t2" "$t3")
 row "skopeo pull straight from the registry" "$(printf '%.2f s' "$direct")"
 row "skopeo pull through pullgate, cold" "$(printf '%.2f s (x%.2f)' "$cold" "$(echo "$cold / $direct" | bc -l)")"
 row "skopeo pull through pullgate, warm" "$(printf '%.2f s (x%.2f)' "$warm" "$(echo "$warm / $direct" | bc -l)")"
+# Prefill of the same image into an empty cache (a daemon of its own),
+# next to the skopeo pull straight from the registry above.
+printf 'registries = ( { id = 3; name = "up"; url = "http://%s"; } );\ndefault_registry = "up";\n' \
+    "$UP" > "$WORK/prefill.conf"
+t0=$(now)
+"$PULLGATE" prefill -c "$WORK/prefill.conf" --listen "127.0.0.1:$(free_port)" \
+    --cache "$WORK/cache-prefill" bench/app:v1 > "$WORK/prefill.out" 2>&1
+pre=$(secs "$t0" "$(now)")
+row "prefill of the image, empty cache (--jobs 4)" \
+    "$(printf '%.2f s (x%.2f of the skopeo pull straight from the registry)' "$pre" "$(echo "$pre / $direct" | bc -l)")"
 
 # Cache-hit throughput against nginx serving the same file.
 NGX=$(free_port)

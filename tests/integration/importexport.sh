@@ -37,6 +37,16 @@ check "export: skopeo reads it" skopeo --insecure-policy copy -q --all \
 C2=$WORK/cache2
 "$PULLGATE" import --cache "$C2" "$WORK/out.tar" > "$WORK/i5.out" 2>&1
 check "export -> import into an empty cache" sh -c "[ \$(grep -c imported '$WORK/i5.out') = 2 ]"
+NBLOBS=$(tar -tf "$WORK/out.tar" | grep -c '^blobs/sha256/')
+check "export on a pipe: a plain line per blob written, then a summary" \
+    sh -c "[ \$(grep -c '^export $WORK/out.tar: sha256:[0-9a-f]\{12\} done, .* of $NBLOBS)\$' '$WORK/e.out') = $NBLOBS ] &&
+    grep -q '^export $WORK/out.tar: [0-9.]* [kMG]*B in [0-9]*:[0-9][0-9] (.*B/s)\$' '$WORK/e.out'"
+check "import on a pipe: a plain line per blob read, then a summary" \
+    sh -c "[ \$(grep -c '^import $WORK/out.tar: sha256:[0-9a-f]\{12\} done, ' '$WORK/i5.out') = $NBLOBS ] &&
+    grep -q '^import $WORK/out.tar: [0-9.]* [kMG]*B in [0-9]*:[0-9][0-9] (.*B/s)\$' '$WORK/i5.out'"
+script -qc "'$PULLGATE' import --cache '$WORK/cache-tty' '$WORK/out.tar'" /dev/null > "$WORK/i-tty.out" 2>&1
+check "import on a terminal: redrawn in place with a bar and percent" \
+    sh -c "grep -q \"\$(printf '\\033')\\[[0-9]*A\" '$WORK/i-tty.out' && grep -q 'import $WORK/out.tar \[[=> ]*\] 100%' '$WORK/i-tty.out'"
 stop_pid "$PG_PID"
 start_pullgate imp2 --cache "$C2" --upstream http://127.0.0.1:9
 PG=127.0.0.1:$PG_PORT

@@ -39,7 +39,8 @@ check "prefill -f with --platform" grep -q "acme/arm:v1 $DA pinned" "$WORK/pre2.
 # On a terminal: progress.
 script -qc "'$PULLGATE' prefill -c '$WORK/pg.conf' --listen '$PG' --cache '$PG_CACHE' acme/tool:1.0" \
     /dev/null > "$WORK/tty.out" 2>&1
-check "prefill on a terminal shows bytes done of total" grep -q "acme/tool:1.0: [0-9]* / [0-9]* bytes" "$WORK/tty.out"
+check "prefill on a terminal shows a bar, percent and bytes done of total" \
+    grep -q "acme/tool:1.0 \[[=> ]*\] *[0-9]*%  [0-9.]* [kMG]*B / [0-9.]* [kMG]*B" "$WORK/tty.out"
 
 # The uplink goes: every prefilled image, every platform, pulls.
 stop_pid "$UP_PID"
@@ -64,4 +65,46 @@ sed -i "s|http://$UP|http://127.0.0.1:$REG_PORT|" "$WORK/pg.conf"
 check "prefill with no daemon running fills the cache directory" \
     sh -c "grep -q 'acme/tool:1.0 sha256:.* pinned' '$WORK/pre3.out' && [ -n \"\$(ls '$WORK/staged/blobs/sha256')\" ]"
 check "...and its own daemon is gone" sh -c "! pgrep -f '[s]erve -c $WORK/pg.conf --listen' > /dev/null"
+
+# --- Parallel prefill: bounded by --jobs, with progress a person reads. --
+$PY "$TOOLS/mkimage.py" "$WORK/jobs" --tag v1 --layers 6 --size 3000000 --seed jobs > /dev/null
+push_image "$WORK/jobs" v1 "127.0.0.1:$REG_PORT/acme/jobs:v1"
+NB=$(ls "$WORK/jobs/blobs/sha256" | wc -l)		# config, layers, manifest
+start_pullgate jobs2 -c "$WORK/pg.conf"
+"$PULLGATE" prefill -c "$WORK/pg.conf" --listen "127.0.0.1:$PG_PORT" \
+    --cache "$PG_CACHE" --jobs 2 acme/jobs:v1 > "$WORK/jobs.out" 2>&1
+check "prefill --jobs 2 of a 6-layer image succeeds" \
+    grep -q "^acme/jobs:v1 sha256:.* pinned" "$WORK/jobs.out"
+most=$(metric pullgate_transfers_in_flight_max)
+check "prefill --jobs 2: at most 2 downloads in flight at once, and 2 ($most)" \
+    test "$most" = 2
+good=0
+for f in "$WORK"/jobs/blobs/sha256/*; do
+	h=$(basename "$f")
+	c=$PG_CACHE/blobs/sha256/${h:0:2}/$h
+	[ -f "$c" ] && [ "$(sha256sum < "$c" | cut -d' ' -f1)" = "$h" ] && good=$((good + 1))
+done
+check "prefill --jobs 2: every blob and manifest is in the cache, verified ($good of $NB)" \
+    test "$good" = "$NB"
+check "prefill on a pipe: one plain line per blob done ($((NB - 1)) blobs)" \
+    test "$(grep -c "^acme/jobs:v1: sha256:[0-9a-f]\{12\} done, [0-9.]* [kM]*B ([0-9]* of [0-9]*)$" "$WORK/jobs.out")" = $((NB - 1))
+check "prefill on a pipe: a summary line at the end" \
+    grep -q "^acme/jobs:v1: 18.0 MB in [0-9]*:[0-9][0-9] ([0-9.]* [kMG]*B/s)$" "$WORK/jobs.out"
+check "prefill on a pipe: no terminal control sequences" \
+    sh -c "! grep -q \"\$(printf '\\033')\" '$WORK/jobs.out'"
+stop_pid "$PG_PID"
+start_pullgate jobs4 -c "$WORK/pg.conf"
+script -qc "'$PULLGATE' prefill -c '$WORK/pg.conf' --listen '127.0.0.1:$PG_PORT' --cache '$PG_CACHE' acme/jobs:v1" \
+    /dev/null > "$WORK/jobs-tty.out" 2>&1
+most=$(metric pullgate_transfers_in_flight_max)
+check "prefill (default --jobs 4): more than one download at once, at most 4 ($most)" \
+    test "$most" -gt 1 -a "$most" -le 4
+check "prefill on a terminal: redrawn in place (cursor up, erase line)" \
+    sh -c "grep -q \"\$(printf '\\033')\\[[0-9]*A\" '$WORK/jobs-tty.out' && grep -q \"\$(printf '\\033')\\[2K\" '$WORK/jobs-tty.out'"
+check "prefill on a terminal: a line per blob in flight with bar, rate and time left" \
+    grep -q "^.*  sha256:[0-9a-f]\{12\} *\[[=> ]*\] *[0-9]*%  .* / .*B/s  [0-9-]*:[0-9-]* left" "$WORK/jobs-tty.out"
+check "prefill on a terminal: each blob's end is shown" \
+    test "$(grep -c "sha256:[0-9a-f]\{12\} *done" "$WORK/jobs-tty.out")" = $((NB - 1))
+"$PULLGATE" prefill -c "$WORK/pg.conf" --jobs 0 acme/jobs:v1 > /dev/null 2>&1
+check "prefill --jobs 0 is refused (usage error)" test $? = 2
 finish

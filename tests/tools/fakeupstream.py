@@ -20,7 +20,19 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
                    empty index; without it, 404 as distribution 2.8 does
   --referrers-page N  that listing N descriptors a page (?page=K), with
                    Link: <...?page=K+1>; rel="next" while more remain
-Each request's Authorization header, if any, is logged after the path.
+  --cut F,F,...    cut the connection (after flushing) when a blob's body
+                   reaches each fraction F of its size, once per point and
+                   blob: resumes (a mock, since docker-registry cannot be
+                   made to cut a connection)
+  --no-range       ignore Range: always the whole blob with a 200
+  --change etag|data  after a blob's first cut its content changes (one
+                   byte flipped at 95%): with a new ETag (If-Range then
+                   gets the whole new body), or under the same ETag
+Blobs honour "Range: bytes=N-" (206 with Content-Range) and If-Range
+(their strong ETag is the quoted digest hex, Last-Modified fixed).
+Each request's Authorization and Range headers, if any, are logged after
+the path; after each blob body a line "SENT <path> <status> <first byte>
+<bytes sent>" says what went out.
 
 Manifests: files in the blobs directory are also manifests by digest
 (Content-Type from their mediaType), and a file tags/<repo path>/<tag>
@@ -53,6 +65,9 @@ EMPTY_INDEX = (b'{"schemaVersion":2,"mediaType":'
                b'"application/vnd.oci.image.index.v1+json","manifests":[]}')
 LOCK = threading.Lock()
 STATS = {"now": 0, "max": 0}
+CUTS = {}       # blob hex -> cut offsets not yet used
+CHANGED = set()  # blob hex whose content changed (--change)
+LAST_MODIFIED = "Mon, 02 Jan 2023 00:00:00 GMT"
 
 
 def busy(n):
@@ -69,9 +84,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def record(self):
         auth = self.headers.get("Authorization")
+        rng = self.headers.get("Range")
+        ifr = self.headers.get("If-Range")
         with open(self.server.opts.log, "a") as f:
-            f.write("%s %s%s\n" % (self.command, self.path,
-                                   " AUTH " + auth if auth else ""))
+            f.write("%s %s%s%s%s\n" % (self.command, self.path,
+                                     " AUTH " + auth if auth else "",
+                                     " RANGE " + rng if rng else "",
+                                     " IFRANGE " + ifr if ifr else ""))
+
+    def sent(self, status, first, n):
+        with open(self.server.opts.log, "a") as f:
+            f.write("SENT %s %d %d %d\n" % (self.path, status, first, n))
+
+    def blob_range(self, hexd, size):
+        """The first byte to send, from Range and If-Range (0: all)."""
+        o = self.server.opts
+        rng = self.headers.get("Range")
+        m = re.match(r"^bytes=(\d+)-$", rng or "")
+        if o.no_range or not m:
+            return 0
+        ifr = self.headers.get("If-Range")
+        if ifr is not None and ifr not in (self.etag(hexd), LAST_MODIFIED):
+            return 0
+        first = int(m.group(1))
+        return first if first < size else -1
+
+    def etag(self, hexd):
+        changed = hexd in CHANGED and self.server.opts.change == "etag"
+        return '"%s%s"' % (hexd, "-2" if changed else "")
 
     def do_HEAD(self):
         self.counted(head=True)
@@ -211,17 +251,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                "message": "unknown"}]}, head)
             return
         data = bytearray(open(f, "rb").read())
+        hexd = m.group(2)
         if o.mode == "lie" and data:
             data[len(data) // 2] ^= 0xFF
-        self.send_response(200)
+        if hexd in CHANGED and data:
+            data[len(data) * 95 // 100] ^= 0xFF
+        first = self.blob_range(hexd, len(data))
+        if first < 0:
+            reply_json(self, 416, {"errors": [{"code": "RANGE",
+                                               "message": "range"}]}, head,
+                       {"Content-Range": "bytes */%d" % len(data)})
+            return
+        status = 206 if first > 0 else 200
+        self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("ETag", self.etag(hexd))
+        self.send_header("Last-Modified", LAST_MODIFIED)
+        self.send_header("Accept-Ranges", "bytes")
+        if first > 0:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (
+                first, len(data) - 1, len(data)))
         if o.mode == "chunked":
             self.send_header("Transfer-Encoding", "chunked")
         else:
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(len(data) - first))
         self.end_headers()
         if head:
             return
+        if o.cut:
+            with LOCK:
+                cuts = CUTS.setdefault(hexd, sorted(
+                    int(float(x) * len(data)) for x in o.cut.split(",")))
+                cut = next((c for c in cuts if c > first), None)
+                if cut is not None:
+                    cuts.remove(cut)
+            if cut is not None:
+                n = 0
+                try:
+                    for i in range(first, cut, o.chunk):
+                        part = data[i:min(i + o.chunk, cut)]
+                        self.wfile.write(part)
+                        self.wfile.flush()
+                        n += len(part)
+                        if o.delay:
+                            time.sleep(o.delay)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.sent(status, first, n)
+                if o.change:
+                    CHANGED.add(hexd)
+                self.close_connection = True
+                return
+        data = data[first:]
         if o.mode == "chunked":
             try:
                 for i in range(0, len(data), o.chunk):
@@ -231,16 +312,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 pass
+            self.sent(status, first, len(data))
             return
         end = len(data) // 2 if o.mode == "truncate" else len(data)
+        n = 0
         try:
             for i in range(0, end, o.chunk):
                 self.wfile.write(data[i:min(i + o.chunk, end)])
                 self.wfile.flush()
+                n += min(i + o.chunk, end) - i
                 if o.delay:
                     time.sleep(o.delay)
         except (BrokenPipeError, ConnectionResetError):
+            self.sent(status, first, n)
             return
+        self.sent(status, first, n)
         if o.mode == "truncate":
             self.close_connection = True
 
@@ -262,6 +348,9 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--referrers", action="store_true")
     ap.add_argument("--referrers-page", type=int, default=0)
+    ap.add_argument("--cut", default="")
+    ap.add_argument("--no-range", action="store_true")
+    ap.add_argument("--change", default="", choices=["", "etag", "data"])
     opts = ap.parse_args()
     srv = Server((opts.host, opts.port), Handler)
     srv.opts = opts

@@ -97,12 +97,17 @@ test_publish_and_discard(void **state)
 	assert_int_equal(count_tmp(), 0);
 }
 
+/*
+ * What a crashed run left in tmp/ is gone from there at the next open;
+ * a download's partial file is kept in partial/ to be resumed.
+ */
 static void
 test_leftovers_removed_at_open(void **state)
 {
 	struct cache	 c;
 	struct digest	 d;
-	char		*cause = NULL, tmp[1024];
+	char		*cause = NULL, tmp[1024], tmp2[1024], buf[16];
+	off_t		 size;
 	int		 fd;
 
 	(void)state;
@@ -115,6 +120,26 @@ test_leftovers_removed_at_open(void **state)
 	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
 	assert_int_equal(count_tmp(), 0);
 	assert_false(cache_blob_exists(&c, &d));
+
+	/* ...kept aside in partial/, never as a blob, taken back once. */
+	fd = cache_partial_claim(&c, &d, tmp, sizeof tmp, &size);
+	assert_true(fd >= 0);
+	assert_int_equal(size, 3);
+	assert_int_equal(read(fd, buf, sizeof buf), 3);
+	assert_memory_equal(buf, "cra", 3);
+	assert_int_equal(count_tmp(), 1);
+	assert_int_equal(cache_partial_claim(&c, &d, tmp2, sizeof tmp2, &size), -1);
+	/* A broken download sets its file aside again, for the next one. */
+	cache_partial_keep(&c, &d, tmp);
+	close(fd);
+	assert_int_equal(count_tmp(), 0);
+	assert_false(cache_blob_exists(&c, &d));
+	fd = cache_partial_claim(&c, &d, tmp2, sizeof tmp2, &size);
+	assert_true(fd >= 0);
+	assert_int_equal(size, 3);
+	close(fd);
+	cache_discard(tmp2);
+	assert_int_equal(cache_partial_claim(&c, &d, tmp2, sizeof tmp2, &size), -1);
 }
 
 static void
