@@ -88,6 +88,14 @@ enum stats_counter {
 	STATS_ACCESS_REFUSED_CREDENTIALS,
 	STATS_ACCESS_ACCEPTED_CREDENTIALS,
 	STATS_ACCESS_BCRYPT_RUNS,
+	STATS_CREDHELPER_RUNS,
+	STATS_CREDHELPER_FAILED_START,	/* a family: keep these four together */
+	STATS_CREDHELPER_FAILED_EXIT,
+	STATS_CREDHELPER_FAILED_TIMEOUT,
+	STATS_CREDHELPER_FAILED_ANSWER,
+	STATS_CRED_REFUSED,
+	STATS_DOCKER_CONFIG_READS,
+	STATS_DOCKER_CONFIG_FAILURES,
 	STATS_COUNT
 };
 
@@ -209,6 +217,8 @@ int	 prefix_loopback(const struct sockaddr *);
 #define BASICAUTH_MAX	256	/* user and password, each with its NUL */
 
 int	 basicauth_parse(const char *, char *, char *);
+int	 basicauth_decode(const char *, size_t, unsigned char *, size_t,
+	     size_t *);
 
 /* tokenreply.c: the token service's answer. */
 #define TOKENREPLY_MAX_LEN	16384
