@@ -130,10 +130,12 @@ registry_load_secrets(struct registry *r, char **cause)
 	htpasswd_free(r->client_users);
 	r->client_users = NULL;
 	/* A JSON key file (GCR, Artifact Registry) is a password of lines. */
-	if ((r->auth & AUTH_BASIC) && strcmp(r->username, "_json_key") == 0 &&
+	if ((r->auth & AUTH_BASIC) && r->password_file[0] != '\0' &&
+	    strcmp(r->username, "_json_key") == 0 &&
 	    secret_read_lines(r->password_file, &r->password, &why) != 0)
 		goto fail;
-	if ((r->auth & AUTH_BASIC) && strcmp(r->username, "_json_key") != 0 &&
+	if ((r->auth & AUTH_BASIC) && r->password_file[0] != '\0' &&
+	    strcmp(r->username, "_json_key") != 0 &&
 	    secret_read(r->password_file, &r->password, &why) != 0)
 		goto fail;
 	if ((r->auth & AUTH_BEARER) &&
