@@ -13,10 +13,10 @@ only_variants openssl openssl-address
 
 rand() { head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 P1="pw1-$(rand)"; P2="pw2-$(rand)"; P3="pw3-$(rand)"; P4="pw4-$(rand)"
-P5="pw5-$(rand)"
+P5="pw5-$(rand)"; T1="tk1-$(rand)"; T2="tk2-$(rand)"
 export PG_CREDHELPER_DIR=$WORK/helper
 mkdir -p "$PG_CREDHELPER_DIR" "$WORK/bin" "$WORK/docker"
-for n in pgtest pgshort pgfail pghang pggarbage; do
+for n in pgtest pgshort pgtok pgfail pghang pggarbage; do
 	ln -s "$TOOLS/credhelper.sh" "$WORK/bin/docker-credential-$n"
 done
 export PATH=$WORK/bin:$PATH
@@ -32,6 +32,7 @@ REG_AUTH="auth:
     realm: basic-realm
     path: $WORK/htpasswd" start_registry basic
 UP=127.0.0.1:$REG_PORT
+BASIC_PID=$REG_PID
 skopeo --insecure-policy copy -q --all --dest-tls-verify=false \
     --dest-creds "gw:$P1" "oci:$WORK/img:v1" "docker://$UP/acme/app:v1" ||
     fail "push acme/app:v1"
@@ -61,6 +62,39 @@ docker_config() {
 }
 docker_config "$UP" "$P1"
 
+# A token-flow registry: its token service knows user gw by the helper's
+# pgtok secret; tokens live 2 s, so a rotation meets the refusal.
+echo "$T1" > "$PG_CREDHELPER_DIR/pgtok.secret"
+TS_PORT=$(free_port)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/token.key" \
+    -out "$WORK/token.pem" -days 2 -subj "/CN=token signer" 2>/dev/null
+# token_server PASSWORD: the token service with that password for gw.
+token_server() {
+	[ -n "${TS_PID:-}" ] && stop_pid "$TS_PID"
+	$PY "$TOOLS/tokenserver.py" --port "$TS_PORT" --key "$WORK/token.key" \
+	    --cert "$WORK/token.pem" --log "$WORK/tokens.log" --ttl 2 \
+	    --user "admin:adminpw" --user "gw:$1" &
+	TS_PID=$!
+	PIDS="$PIDS $TS_PID"
+	wait_http "http://127.0.0.1:$TS_PORT/token"
+}
+token_server "$T1"
+REG_AUTH="auth:
+  token:
+    realm: http://127.0.0.1:$TS_PORT/token
+    service: test-registry
+    issuer: test-issuer
+    rootcertbundle: $WORK/token.pem" start_registry token
+TOKUP=127.0.0.1:$REG_PORT
+for t in v1 v2; do
+	skopeo --insecure-policy copy -q --all --dest-tls-verify=false \
+	    --dest-creds admin:adminpw "oci:$WORK/img:v1" \
+	    "docker://$TOKUP/private/app:$t" || fail "push private/app:$t"
+done
+REG_PORT=${UP#127.0.0.1:}
+REG_LOG=$WORK/registry-basic/registry.log
+REG_PID=$BASIC_PID
+
 cat > "$WORK/pg.conf" <<CONF
 registries_file = "$WORK/registries.conf";
 registries = (
@@ -77,7 +111,9 @@ registries = (
   { id = 8; name = "garbage"; url = "http://$UP"; auth = "basic";
     credential_helper = "pggarbage"; },
   { id = 9; name = "missing"; url = "http://$UP"; auth = "basic";
-    credential_helper = "pgnotinstalled"; }
+    credential_helper = "pgnotinstalled"; },
+  { id = 10; name = "tok"; url = "http://$TOKUP"; auth = [ "basic", "token" ];
+    credential_helper = "pgtok"; token_hosts = [ "127.0.0.1:$TS_PORT" ]; }
 );
 CONF
 start_pullgate credhelper -c "$WORK/pg.conf" ||
@@ -131,6 +167,21 @@ check "rotation: a pull after the password changed works (config.json rewritten)
     pull dcfg/acme/app:v3
 check "rotation: the rewritten config.json was read again" \
     test "$(metric pullgate_docker_config_reads_total)" -gt "$d0"
+
+# The token flow: the helper's pair goes to the token service; when it
+# refuses the old pair (its token expired), the helper is asked again.
+check "token flow: a pull with the helper's pair works" pull tok/private/app:v1
+check "token flow: the token service saw user gw" grep -q "^TOKEN gw " "$WORK/tokens.log"
+token_server "$T2"
+echo "$T2" > "$PG_CREDHELPER_DIR/pgtok.secret"
+sleep 2.5	# the token of the old pair expires
+n0=$(calls pgtok)
+check "token flow: after the token service's password changed, a pull works" \
+    pull tok/private/app:v2
+check "token flow: the old pair was refused by the token service" \
+    grep -q "^REFUSED gw" "$WORK/tokens.log"
+check "token flow: the helper was asked again ($(($(calls pgtok) - n0)))" \
+    test $(($(calls pgtok) - n0)) = 1
 
 # Concurrent requests after a rotation share one run of a slow helper.
 reg_password "$P3"
@@ -234,7 +285,7 @@ check "reload: the helper was asked once ($(($(calls pgtest) - n0)))" \
 "$PULLGATE" registry list -c "$WORK/pg.conf" > "$WORK/list.json"
 check "registry list: names the helper and the config.json" \
     sh -c "grep -q '\"credential_helper\": \"pgtest\"' '$WORK/list.json' && grep -q '\"docker_config\"' '$WORK/list.json'"
-for s in "$P1" "$P2" "$P3" "$P4" "$P5"; do
+for s in "$P1" "$P2" "$P3" "$P4" "$P5" "$T1" "$T2"; do
 	check "secret ${s:0:4}... absent from the daemon log, answers and registry list" \
 	    sh -c "! grep -q -- '$s' '$PG_LOG' '$SEEN' '$WORK/list.json'"
 	b=$(printf 'gw:%s' "$s" | base64 -w0)

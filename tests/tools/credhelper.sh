@@ -4,8 +4,8 @@
 # answers "get" as the protocol says, and what it does is in the files of
 # $PG_CREDHELPER_DIR: each call appends the server URL it was given to
 # NAME.calls; it answers with the username in "user" and the secret in
-# "secret" (the test changes them), after "delay" seconds if that file
-# exists. By NAME it misbehaves instead:
+# "secret" (or NAME.secret if there is one; the test changes them), after
+# "delay" seconds if that file exists. By NAME it misbehaves instead:
 #   *fail     exits 1 with an error message, as a helper without the entry
 #   *hang     never answers (sleeps 37 s; the daemon must kill it)
 #   *garbage  answers something that is not JSON
@@ -20,5 +20,7 @@ case $name in
 *garbage) echo "<html>this is not JSON</html>"; exit 0 ;;
 esac
 [ -f "$d/delay" ] && sleep "$(cat "$d/delay")"
+secret=$d/secret
+[ -f "$d/$name.secret" ] && secret=$d/$name.secret
 printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}\n' "$url" \
-    "$(cat "$d/user")" "$(cat "$d/secret")"
+    "$(cat "$d/user")" "$(cat "$secret")"
