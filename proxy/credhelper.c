@@ -93,12 +93,12 @@ credhelper_kill(struct credhelper_run *run)
 	run->pid = -1;
 }
 
+/* Frees a run already taken off the list of runs. */
 static void
 credhelper_run_free(struct credhelper_run *run)
 {
 	struct credhelper_waiter	*w;
 
-	TAILQ_REMOVE(&run->ch->runs, run, entry);
 	credhelper_kill(run);
 	while ((w = TAILQ_FIRST(&run->waiters)) != NULL) {
 		TAILQ_REMOVE(&run->waiters, w, entry);
@@ -124,10 +124,14 @@ credhelper_run_free(struct credhelper_run *run)
 void
 credhelpers_free(struct credhelpers *ch)
 {
+	struct credhelper_run	*run;
+
 	if (ch == NULL)
 		return;
-	while (!TAILQ_EMPTY(&ch->runs))
-		credhelper_run_free(TAILQ_FIRST(&ch->runs));
+	while ((run = TAILQ_FIRST(&ch->runs)) != NULL) {
+		TAILQ_REMOVE(&ch->runs, run, entry);
+		credhelper_run_free(run);
+	}
 	free(ch);
 }
 
@@ -181,6 +185,8 @@ credhelper_finish(struct credhelper_run *run, enum stats_counter reason,
 	char				 user[sizeof r->username], msg[128];
 	char				 detail[200], *secret = NULL, *why = NULL;
 
+	/* Off the list first: a request made from a callback runs anew. */
+	TAILQ_REMOVE(&run->ch->runs, run, entry);
 	if (failure != NULL)
 		credhelper_failed(r, reason, "%s", failure);
 	else if (!WIFEXITED(run->status) || WEXITSTATUS(run->status) != 0) {
@@ -373,7 +379,6 @@ credhelper_spawn(struct credhelpers *ch, struct registry *r)
 	    (run->reap_ev = evtimer_new(ch->proxy->base, credhelper_reap_cb,
 	    run)) == NULL || event_add(run->read_ev, NULL) != 0 ||
 	    evtimer_add(run->deadline_ev, &tv) != 0) {
-		TAILQ_INSERT_TAIL(&ch->runs, run, entry);
 		credhelper_run_free(run);
 		credhelper_failed(r, STATS_CREDHELPER_FAILED_START, "%s",
 		    "cannot watch it (out of memory)");
