@@ -12,8 +12,9 @@
  * Requests, downloads, token fetches and credential helpers in flight
  * finish with the entries they started with: the configuration they
  * point into is retired, not freed, and retired ones are freed once
- * nothing is in flight (checked at every reload and on a timer). The breaker and status of an entry carry
- * over to the entry of the same name.
+ * nothing is in flight (checked at every reload and on a timer). The
+ * breaker and status of an entry carry over to the entry of the same
+ * name.
  */
 #include <stdlib.h>
 #include <string.h>
