@@ -4,8 +4,10 @@
  *   credential_helper  runs "docker-credential-NAME get" (found on the
  *                      daemon's PATH) with the server URL on its standard
  *                      input, as docker does; its JSON answer is the
- *                      entry's username and password for
- *                      credential_lifetime seconds
+ *                      entry's username and password for at most
+ *                      credential_lifetime seconds: in the last fifth a
+ *                      request starts a run in the background and goes
+ *                      on with the pair in use; after it, requests wait
  *   docker_config      a config.json, read again when it changes
  *
  * A helper runs as a child process whose output the event loop reads: the
@@ -434,12 +436,18 @@ credhelper_ready(struct credhelpers *ch, struct registry *r, credhelper_cb cb,
 		*cause = util_printf("no usable credentials in its docker_config");
 		return -1;
 	}
-	if (r->password != NULL && !r->cred.stale &&
-	    now - r->cred.since < r->credential_lifetime)
-		return 0;
 	TAILQ_FOREACH(run, &ch->runs, entry)
 		if (run->registry == r)
 			break;
+	if (r->password != NULL && !r->cred.stale &&
+	    now - r->cred.since < r->credential_lifetime) {
+		/* The last fifth of its life: a new pair is asked for meanwhile. */
+		if (run == NULL && r->cred.failed_until <= now &&
+		    now - r->cred.since >= r->credential_lifetime -
+		    r->credential_lifetime / 5)
+			(void)credhelper_spawn(ch, r);
+		return 0;
+	}
 	if (run == NULL) {
 		if (r->cred.failed_until > now) {
 			*cause = util_printf("%s", r->cred.error);

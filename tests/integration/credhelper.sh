@@ -16,7 +16,7 @@ P1="pw1-$(rand)"; P2="pw2-$(rand)"; P3="pw3-$(rand)"; P4="pw4-$(rand)"
 P5="pw5-$(rand)"; T1="tk1-$(rand)"; T2="tk2-$(rand)"
 export PG_CREDHELPER_DIR=$WORK/helper
 mkdir -p "$PG_CREDHELPER_DIR" "$WORK/bin" "$WORK/docker"
-for n in pgtest pgshort pgtok pgfail pghang pggarbage; do
+for n in pgtest pgshort pgbg pgtok pgfail pghang pggarbage; do
 	ln -s "$TOOLS/credhelper.sh" "$WORK/bin/docker-credential-$n"
 done
 export PATH=$WORK/bin:$PATH
@@ -112,6 +112,8 @@ registries = (
     credential_helper = "pggarbage"; },
   { id = 9; name = "missing"; url = "http://$UP"; auth = "basic";
     credential_helper = "pgnotinstalled"; },
+  { id = 11; name = "bg"; url = "http://$UP"; auth = "basic";
+    credential_helper = "pgbg"; credential_lifetime = 10; },
   { id = 10; name = "tok"; url = "http://$TOKUP"; auth = [ "basic", "token" ];
     credential_helper = "pgtok"; token_hosts = [ "127.0.0.1:$TS_PORT" ]; }
 );
@@ -136,19 +138,41 @@ get() {
 	cat "$WORK/h" "$WORK/b" >> "$SEEN"
 }
 
+# The background refresh: a pair in the last fifth of its life is used
+# while the helper is asked again. Its first answer now, checked below.
+TB0=$(date +%s.%N)
+st_bg=$(get /v2/bg/acme/app/manifests/v1)
+TB1=$(date +%s.%N)
+
 # --- A helper: used, asked with the host as docker asks, kept for its life.
 check "helper: a pull through the entry works" pull helped/acme/app:v1
 check "helper: it ran once ($(calls pgtest))" test "$(calls pgtest)" = 1
 check "helper: it was given the server as docker gives it ($(head -1 "$PG_CREDHELPER_DIR/pgtest.calls"))" \
     test "$(head -1 "$PG_CREDHELPER_DIR/pgtest.calls")" = "$UP"
 check "helper: runs counted in /metrics" \
-    test "$(metric pullgate_credential_helper_runs_total)" = 1
+    test "$(metric pullgate_credential_helper_runs_total)" = $(($(calls pgtest) + $(calls pgbg)))
 check "helper: a second pull within the lifetime works" pull helped/acme/app:v2
 check "helper: ...and did not run it again ($(calls pgtest))" test "$(calls pgtest)" = 1
 check "short lifetime: a pull works" pull short/acme/app:v1
 T_SHORT=$(date +%s)
 check "docker_config: a pull with a config.json (base64 auth) works" \
     pull dcfg/acme/app:v1
+
+n0=$(calls pgbg)
+left=$(awk "BEGIN { l = $TB1 + 8.3 - $(date +%s.%N); print (l > 0 ? l : 0) }")
+sleep "$left"
+st=$(get /v2/bg/acme/app/manifests/v2)
+in_time=$(awk "BEGIN { print ($(date +%s.%N) - $TB0 < 10) }")
+i=0
+while [ "$(calls pgbg)" = "$n0" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "background refresh: answered ($st_bg, $st) with the pair in use" \
+    test "$st_bg:$st" = 200:200
+if [ "$in_time" = 1 ]; then
+	check "background refresh: in its last fifth the helper was asked again ($n0 -> $(calls pgbg))" \
+	    test "$(calls pgbg)" = $((n0 + 1))
+else
+	echo "# background refresh: the machine was too slow to ask within the window"
+fi
 
 # --- Rotation: the registry's password and the helper's secret change.
 reg_password "$P2"
