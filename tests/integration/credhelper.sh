@@ -22,7 +22,13 @@ done
 export PATH=$WORK/bin:$PATH
 echo gw > "$PG_CREDHELPER_DIR/user"
 echo "$P1" > "$PG_CREDHELPER_DIR/secret"
-calls() { cat "$PG_CREDHELPER_DIR/$1.calls" 2>/dev/null | wc -l; }
+calls() {	# calls NAME: how many times docker-credential-NAME ran
+	if [ -f "$PG_CREDHELPER_DIR/$1.calls" ]; then
+		wc -l < "$PG_CREDHELPER_DIR/$1.calls"
+	else
+		echo 0
+	fi
+}
 
 # --- The upstream: htpasswd basic auth, restarted to change the password.
 $PY "$TOOLS/mkimage.py" "$WORK/img" --tag v1 --layers 1 --size 20000 > /dev/null
