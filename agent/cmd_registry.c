@@ -111,6 +111,8 @@ cmd_registry_json(const struct registry_table *t, const struct registry *r)
 	CMD_REGISTRY_FIELD("cert", r->cert);
 	CMD_REGISTRY_FIELD("key", r->key);
 	CMD_REGISTRY_FIELD("ca", r->ca);
+	CMD_REGISTRY_FIELD("credential_helper", r->credential_helper);
+	CMD_REGISTRY_FIELD("docker_config", r->docker_config);
 #undef CMD_REGISTRY_FIELD
 	if (r->ntoken_hosts > 0) {
 		hosts = json_array();

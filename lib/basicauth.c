@@ -25,8 +25,11 @@ basicauth_sextet(char c)
 	return -1;
 }
 
-/* Decodes n base64 characters (a multiple of 4) into out; -1 if invalid. */
-static int
+/*
+ * Decodes n base64 characters (a multiple of 4, canonical, padded) into
+ * out (outlen bytes); -1 if invalid or too long.
+ */
+int
 basicauth_decode(const char *in, size_t n, unsigned char *out, size_t outlen,
     size_t *len)
 {

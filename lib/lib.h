@@ -94,6 +94,14 @@ enum stats_counter {
 	STATS_REFERRERS_API,		/* a family: keep these three together */
 	STATS_REFERRERS_TAG_SCHEMA,
 	STATS_REFERRERS_CACHE,
+	STATS_CREDHELPER_RUNS,
+	STATS_CREDHELPER_FAILED_START,	/* a family: keep these four together */
+	STATS_CREDHELPER_FAILED_EXIT,
+	STATS_CREDHELPER_FAILED_TIMEOUT,
+	STATS_CREDHELPER_FAILED_ANSWER,
+	STATS_CRED_REFUSED,
+	STATS_DOCKER_CONFIG_READS,
+	STATS_DOCKER_CONFIG_FAILURES,
 	STATS_COUNT
 };
 
@@ -217,6 +225,8 @@ void	 prefix_client_group(const char *, char *, size_t);
 #define BASICAUTH_MAX	256	/* user and password, each with its NUL */
 
 int	 basicauth_parse(const char *, char *, char *);
+int	 basicauth_decode(const char *, size_t, unsigned char *, size_t,
+	     size_t *);
 
 /* tokenreply.c: the token service's answer. */
 #define TOKENREPLY_MAX_LEN	16384

@@ -151,6 +151,32 @@ static const struct {
 	    "source=\"tag_schema\"" },
 	[STATS_REFERRERS_CACHE] = { "pullgate_referrers_total", NULL, 0,
 	    "source=\"cache\"" },
+	[STATS_CREDHELPER_RUNS] = { "pullgate_credential_helper_runs_total",
+	    "Credential helpers started (docker-credential-NAME get)", 0 },
+	[STATS_CREDHELPER_FAILED_START] = {
+	    "pullgate_credential_helper_failures_total",
+	    "Credential helper runs that gave no credentials: could not start, "
+	    "exited non-zero, killed at the timeout, or answered garbage", 0,
+	    "reason=\"start\"" },
+	[STATS_CREDHELPER_FAILED_EXIT] = {
+	    "pullgate_credential_helper_failures_total", NULL, 0,
+	    "reason=\"exit\"" },
+	[STATS_CREDHELPER_FAILED_TIMEOUT] = {
+	    "pullgate_credential_helper_failures_total", NULL, 0,
+	    "reason=\"timeout\"" },
+	[STATS_CREDHELPER_FAILED_ANSWER] = {
+	    "pullgate_credential_helper_failures_total", NULL, 0,
+	    "reason=\"answer\"" },
+	[STATS_CRED_REFUSED] = { "pullgate_credential_refusals_total",
+	    "Credentials from a helper or config.json an upstream refused (401), "
+	    "asked for again", 0 },
+	[STATS_DOCKER_CONFIG_READS] = { "pullgate_docker_config_reads_total",
+	    "Credentials read from a Docker config.json (at load, or changed)",
+	    0 },
+	[STATS_DOCKER_CONFIG_FAILURES] = {
+	    "pullgate_docker_config_failures_total",
+	    "Changed Docker config.json files that gave no usable credentials",
+	    0 },
 };
 
 static const char *stats_routes[STATS_ROUTE_COUNT] = {

@@ -129,6 +129,7 @@ proxy_run(struct config *c, const char *upstream, const char *level)
 		goto out;
 	}
 	if ((p.tokens = tokens_new(&p)) == NULL ||
+	    (p.credhelpers = credhelpers_new(&p)) == NULL ||
 	    (p.fetcher = fetcher_new(p.base, c)) == NULL ||
 	    (p.queue = entryqueue_new(p.base, c->upstream_max_per_entry,
 	    c->upstream_queue_timeout)) == NULL) {
@@ -164,6 +165,7 @@ out:
 	control_stop(&p);
 	stream_free_all(&p);
 	tokens_free(p.tokens);
+	credhelpers_free(p.credhelpers);
 	fetcher_free(p.fetcher);
 	entryqueue_free(p.queue);
 	if (p.watch_ev != NULL)

@@ -181,6 +181,7 @@ struct proxy {
 	struct event		*watch_ev;
 	struct fetcher		*fetcher;
 	struct tokens		*tokens;
+	struct credhelpers	*credhelpers;	/* credentials from outside */
 	struct access		*access;	/* who may use it */
 	struct transfer_list	 transfers;	/* downloads in flight */
 	struct stream_list	 streams;	/* clients following them */
@@ -240,7 +241,8 @@ void	 reply_tune_connection(struct evhttp_request *);
 
 struct tokens;
 struct token_waiter;
-typedef void (*token_cb)(const char *, void *);
+/* error NULL: cached; else why not, with the token service's status. */
+typedef void (*token_cb)(const char *, long, void *);
 
 struct tokens	*tokens_new(struct proxy *);
 void		 tokens_free(struct tokens *);
@@ -252,6 +254,19 @@ int		 token_request(struct tokens *, struct registry *, const char *,
 		     const char *, const struct challenge *, token_cb, void *,
 		     struct token_waiter **, char **);
 void		 token_forget(struct tokens *, struct token_waiter *);
+
+/* credhelper.c: credentials from a helper or a config.json, kept fresh. */
+struct credhelpers;
+struct credhelper_waiter;
+typedef void (*credhelper_cb)(const char *, void *);
+
+struct credhelpers *credhelpers_new(struct proxy *);
+void	 credhelpers_free(struct credhelpers *);
+int	 credhelpers_idle(const struct credhelpers *);
+int	 credhelper_ready(struct credhelpers *, struct registry *, credhelper_cb,
+	     void *, struct credhelper_waiter **, char **);
+int	 credhelper_refused(struct credhelpers *, struct registry *, unsigned);
+void	 credhelper_forget(struct credhelpers *, struct credhelper_waiter *);
 
 /* upstream.c: every request to a registry entry, with its authentication. */
 struct upstream_req;

@@ -9,11 +9,12 @@
  * stays as it is until a restart; a file that changes them is still taken
  * for the rest, and the answer says what waits for a restart.
  *
- * Requests, downloads and token fetches in flight finish with the entries
- * they started with: the configuration they point into is retired, not
- * freed, and retired ones are freed once nothing is in flight (checked at
- * every reload and on a timer). The breaker and status of an entry carry
- * over to the entry of the same name.
+ * Requests, downloads, token fetches and credential helpers in flight
+ * finish with the entries they started with: the configuration they
+ * point into is retired, not freed, and retired ones are freed once
+ * nothing is in flight (checked at every reload and on a timer). The
+ * breaker and status of an entry carry over to the entry of the same
+ * name.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,7 @@ reload_collect(struct proxy *p)
 
 	if (TAILQ_EMPTY(&p->retired) || !TAILQ_EMPTY(&p->transfers) ||
 	    !TAILQ_EMPTY(&p->upstreams) || !TAILQ_EMPTY(&p->streams) ||
-	    !tokens_idle(p->tokens))
+	    !tokens_idle(p->tokens) || !credhelpers_idle(p->credhelpers))
 		return;
 	/* Tokens and slots name entries by address: none may outlive them. */
 	tokens_flush(p->tokens);

@@ -222,7 +222,7 @@ token_done_cb(struct fetch *f, const char *error, void *arg)
 	TAILQ_REMOVE(&t->pending, tp, entry);
 	while ((w = TAILQ_FIRST(&tp->waiters)) != NULL) {
 		TAILQ_REMOVE(&tp->waiters, w, entry);
-		w->cb(why[0] == '\0' ? NULL : why, w->arg);
+		w->cb(why[0] == '\0' ? NULL : why, status, w->arg);
 		free(w);
 	}
 	secret_free(token);

@@ -3,7 +3,11 @@
  * through upstream_start, which injects the entry's authentication — and
  * is the only place that does:
  *
- *   basic   username and password (curl sends them to this host only)
+ *   basic   username and password (curl sends them to this host only):
+ *           stored, or from outside (credhelper.c), made ready before
+ *           the first attempt; a 401 (from the upstream or its token
+ *           service) to a pair from outside asks for it again, and the
+ *           request starts over once
  *   bearer  "Authorization: Bearer <access key>"
  *   token   the cached token for the scope; on a 401 with a Bearer
  *           challenge, one token fetch (token.c) and one retry
@@ -57,8 +61,12 @@ struct upstream_call {
 	struct fetch		*fetch;		/* the running attempt */
 	struct fetch		*held;		/* the 401, while a token comes */
 	struct token_waiter	*waiter;
+	struct credhelper_waiter *cwaiter;	/* its credentials, if coming */
 	int			 attempt;
 	int			 want_token;
+	int			 want_creds;	/* a 401: start over with new ones */
+	int			 creds_retried;	/* once per request */
+	unsigned		 cred_gen;	/* the pair the attempt sent */
 	struct challenge	 challenge;
 	TAILQ_HEAD(, upstream_req) callers;
 	TAILQ_ENTRY(upstream_call) entry;	/* proxy->upstreams */
@@ -104,6 +112,8 @@ upstream_call_free(struct upstream_call *c)
 		fetch_release(c->held);
 	if (c->waiter != NULL)
 		token_forget(c->proxy->tokens, c->waiter);
+	if (c->cwaiter != NULL)
+		credhelper_forget(c->proxy->credhelpers, c->cwaiter);
 	if (c->ticket != NULL)
 		entryqueue_leave(c->proxy->queue, c->ticket);
 	free(c->key);
@@ -115,6 +125,21 @@ upstream_call_free(struct upstream_call *c)
 }
 
 static int	upstream_attempt(struct upstream_call *);
+static int	upstream_begin(struct upstream_call *, char **);
+
+/*
+ * Whether a 401 to the call's credentials may go away with new ones: a
+ * pair from outside, not asked for again yet by this request.
+ */
+static int
+upstream_refresh(struct upstream_call *c)
+{
+	if (c->creds_retried || !(c->registry->auth & AUTH_BASIC) ||
+	    !credhelper_refused(c->proxy->credhelpers, c->registry, c->cred_gen))
+		return 0;
+	c->creds_retried = 1;
+	return 1;
+}
 
 static int
 upstream_headers_cb(struct fetch *f, long status, void *arg)
@@ -125,6 +150,10 @@ upstream_headers_cb(struct fetch *f, long status, void *arg)
 	    challenge_parse(fetch_header(f, "WWW-Authenticate"), &c->challenge) == 0) {
 		c->want_token = 1;
 		return -1;	/* ends this attempt; on_done asks for a token */
+	}
+	if (status == 401 && upstream_refresh(c)) {
+		c->want_creds = 1;
+		return -1;	/* ends this attempt; on_done starts over */
 	}
 	if (c->cb.on_headers != NULL)	/* unshared calls only */
 		return c->cb.on_headers(f, status,
@@ -206,14 +235,34 @@ upstream_finish(struct upstream_call *c, struct fetch *f, const char *error)
 	upstream_call_free(c);
 }
 
+/* Starts the call over (new credentials), or ends it with why not. */
 static void
-upstream_token_cb(const char *error, void *arg)
+upstream_restart(struct upstream_call *c)
+{
+	char	*cause = NULL;
+
+	c->attempt = 0;
+	if (upstream_begin(c, &cause) != 0) {
+		upstream_finish(c, NULL, cause);
+		free(cause);
+	}
+}
+
+static void
+upstream_token_cb(const char *error, long status, void *arg)
 {
 	struct upstream_call	*c = arg;
 	char			 msg[512];
 	struct fetch		*held = c->held;
 
 	c->waiter = NULL;
+	if (error != NULL && (status == 401 || status == 403) &&
+	    upstream_refresh(c)) {
+		c->held = NULL;
+		fetch_release(held);
+		upstream_restart(c);
+		return;
+	}
 	if (error != NULL) {
 		snprintf(msg, sizeof msg, "%s", error);
 		c->held = NULL;
@@ -235,6 +284,11 @@ upstream_done_cb(struct fetch *f, const char *error, void *arg)
 	char			*cause = NULL;
 
 	c->fetch = NULL;
+	if (c->want_creds) {
+		c->want_creds = 0;
+		upstream_restart(c);
+		return;
+	}
 	if (!c->want_token) {
 		upstream_finish(c, f, error);
 		return;
@@ -285,6 +339,7 @@ upstream_attempt(struct upstream_call *c)
 		fr.username = r->username;
 		fr.password = r->password;
 	}
+	c->cred_gen = r->cred.gen;	/* what a token fetch sends too */
 	if (auth != NULL) {
 		n = curl_slist_append(h, auth);
 		explicit_bzero(auth, strlen(auth));
@@ -305,11 +360,47 @@ upstream_attempt(struct upstream_call *c)
 	return 0;
 }
 
+/* The entry's credentials came (error NULL), or could not be had. */
+static void
+upstream_creds_cb(const char *error, void *arg)
+{
+	struct upstream_call	*c = arg;
+
+	c->cwaiter = NULL;
+	if (error != NULL)
+		upstream_finish(c, NULL, error);
+	else if (upstream_attempt(c) != 0)
+		upstream_finish(c, NULL, "cannot start the upstream request");
+}
+
+/*
+ * The call holds its slot: its first attempt, once the entry's
+ * credentials are ready (credhelper.c), at once or from
+ * upstream_creds_cb. -1 with *cause if it cannot be made.
+ */
+static int
+upstream_begin(struct upstream_call *c, char **cause)
+{
+	switch (credhelper_ready(c->proxy->credhelpers, c->registry,
+	    upstream_creds_cb, c, &c->cwaiter, cause)) {
+	case 0:
+		if (upstream_attempt(c) == 0)
+			return 0;
+		*cause = util_printf("cannot start the upstream request");
+		return -1;
+	case 1:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 /* The call got its slot after waiting in line, or waited too long. */
 static void
 upstream_slot_cb(int granted, void *arg)
 {
 	struct upstream_call	*c = arg;
+	char			*cause = NULL;
 
 	if (c->magic != UPSTREAM_CALL_MAGIC)
 		fatal("%s: bad magic", __func__);
@@ -320,8 +411,10 @@ upstream_slot_cb(int granted, void *arg)
 		upstream_finish(c, NULL, upstream_queue_timeout);
 		return;
 	}
-	if (upstream_attempt(c) != 0)
-		upstream_finish(c, NULL, "cannot start the upstream request");
+	if (upstream_begin(c, &cause) != 0) {
+		upstream_finish(c, NULL, cause);
+		free(cause);
+	}
 }
 
 /*
@@ -392,7 +485,7 @@ upstream_start(struct proxy *p, struct registry *r,
 	struct upstream_call	*c, *same;
 	struct upstream_req	*u;
 	struct curl_slist	*x;
-	char			 why[600];
+	char			 why[600], *why_not = NULL;
 	int			 granted;
 
 	*status = 0;
@@ -457,7 +550,7 @@ upstream_start(struct proxy *p, struct registry *r,
 	if ((u = upstream_caller(c, cb, arg)) == NULL)
 		goto fail;
 	c->ticket = entryqueue_enter(p->queue, r, upstream_slot_cb, c, &granted);
-	if (c->ticket == NULL || (granted && upstream_attempt(c) != 0))
+	if (c->ticket == NULL || (granted && upstream_begin(c, &why_not) != 0))
 		goto fail;
 	if (!granted)
 		log_debug("%s: %s: waiting for a slot", __func__, c->url);
@@ -468,7 +561,8 @@ fail:
 		free(u);
 	}
 	upstream_call_free(c);
-	*cause = util_printf("cannot start the upstream request");
+	*cause = why_not != NULL ? why_not :
+	    util_printf("cannot start the upstream request");
 	return NULL;
 }
 

@@ -143,6 +143,7 @@ static int	config_upstream(void *, config_setting_t *, char **);
 static int	config_auth(void *, config_setting_t *, char **);
 static int	config_immutable_tags(void *, config_setting_t *, char **);
 static int	config_namespaces(void *, config_setting_t *, char **);
+static int	config_credential_helper(void *, config_setting_t *, char **);
 
 static const struct config_key config_client_keys[] = {
 	{ "max_header_bytes", CONFIG_KEY_INT,
@@ -270,6 +271,15 @@ static const struct config_key config_entry_keys[] = {
 	    CONFIG_HOSTS_FIELD(struct registry, clients, nclients) },
 	{ "client_credentials", CONFIG_KEY_PATH,
 	    CONFIG_FIELD(struct registry, client_credentials) },
+	{ "credential_helper", CONFIG_KEY_CUSTOM, .apply = config_credential_helper },
+	{ "docker_config", CONFIG_KEY_PATH,
+	    CONFIG_FIELD(struct registry, docker_config) },
+	{ "credential_lifetime", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct registry, credential_lifetime),
+	    .min = 10, .max = 7L * 86400, .unit = "seconds" },
+	{ "credential_timeout", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct registry, credential_timeout),
+	    .min = 1, .max = 600, .unit = "seconds" },
 	{ NULL }
 };
 
@@ -648,6 +658,25 @@ config_namespaces(void *base, config_setting_t *s, char **cause)
 	}
 	r->has_namespaces = 1;
 	util_strlcpy(r->namespaces_src, pattern, sizeof r->namespaces_src);
+	return 0;
+}
+
+/* credential_helper = "NAME": docker-credential-NAME on the PATH. */
+static int
+config_credential_helper(void *base, config_setting_t *s, char **cause)
+{
+	struct registry	*r = base;
+	const char	*name;
+
+	if ((name = config_custom_string(s, cause)) == NULL)
+		return -1;
+	if (!dockercred_valid_helper(name)) {
+		*cause = util_printf("line %d: 'credential_helper' must be the NAME "
+		    "of docker-credential-NAME (letters, digits, '.', '_', '-')",
+		    config_setting_source_line(s));
+		return -1;
+	}
+	util_strlcpy(r->credential_helper, name, sizeof r->credential_helper);
 	return 0;
 }
 

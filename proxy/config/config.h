@@ -66,6 +66,12 @@ struct registry {
 	size_t		 nclients;
 	char		 client_credentials[REGISTRY_PATH_MAX];	/* or "" */
 
+	/* Credentials from outside (dockercred.c, proxy/credhelper.c). */
+	char	 credential_helper[REGISTRY_NAME_MAX];	/* docker-credential-NAME */
+	char	 docker_config[REGISTRY_PATH_MAX];	/* a config.json */
+	int	 credential_lifetime;	/* seconds a helper's answer is used */
+	int	 credential_timeout;	/* seconds a helper may run */
+
 	/* Runtime state: the circuit breaker, and what status reports. */
 	time_t	 down_until;		/* skip the upstream until then */
 	time_t	 last_success;		/* its last answer below 500 */
@@ -77,6 +83,18 @@ struct registry {
 	char		*bearer;
 	struct identity	*identity;
 	struct htpasswd	*client_users;	/* from client_credentials */
+
+	/* The credentials from outside: username and password above. */
+	struct registry_cred {
+		time_t		 since;		/* when had; 0: none yet */
+		unsigned	 gen;		/* bumped with every new pair */
+		int		 stale;		/* refused: ask the helper again */
+		time_t		 failed_until;	/* a failed helper: not before */
+		char		 error[300];	/* ... and why (no secret) */
+		struct timespec	 mtime;		/* docker_config as last read */
+		ino_t		 ino;
+		off_t		 size;
+	} cred;
 };
 
 struct registry_table {
@@ -103,6 +121,7 @@ int	 registry_check(struct registry *, char **);
 int	 registry_load_secrets(struct registry *, char **);
 int	 registry_trusts_host(const struct registry *, const char *);
 int	 registry_tag_immutable(const struct registry *, const char *);
+int	 registry_cred_outside(const struct registry *);
 
 /* How a request's path chose its entry (after ns=, which comes first). */
 enum registry_rule { REGISTRY_RULE_NAME, REGISTRY_RULE_NAMESPACE,
@@ -185,6 +204,18 @@ int	 secret_read_lines(const char *, char **, char **);
 int	 secret_read_text(const char *, size_t, char **, size_t *, char **);
 int	 secret_check(const char *, char **);
 void	 secret_free(char *);
+
+/* dockercred.c: the Docker client's credential formats. */
+#define DOCKERCRED_OUTPUT_MAX	65536	/* a helper's answer */
+#define DOCKERCRED_SECRET_MAX	16384
+
+const char *dockercred_server(const struct registry *);
+int	 dockercred_valid_helper(const char *);
+int	 dockercred_parse_config(const char *, size_t, const struct registry *,
+	     char *, size_t, char **, char **);
+int	 dockercred_parse_answer(const char *, size_t, char *, size_t, char **,
+	     char **);
+int	 dockercred_load(struct registry *, char **);
 
 /* htpasswd.c: client credential files, user:bcrypt lines. */
 #define HTPASSWD_HASH_MAX	64

@@ -76,10 +76,25 @@ registry_check(struct registry *r, char **cause)
 		    "basic or token (both set the Authorization header)", r->name);
 		return -1;
 	}
-	if ((r->auth & AUTH_BASIC) &&
+	if (r->credential_helper[0] != '\0' && r->docker_config[0] != '\0') {
+		*cause = util_printf("registry '%s': credential_helper and "
+		    "docker_config exclude each other", r->name);
+		return -1;
+	}
+	if (registry_cred_outside(r) && (!(r->auth & AUTH_BASIC) ||
+	    r->username[0] != '\0' || r->password_file[0] != '\0')) {
+		*cause = util_printf("registry '%s': %s gives the username and "
+		    "password: it needs auth basic (or [\"basic\", \"token\"]) "
+		    "and no username or password_file", r->name,
+		    r->credential_helper[0] != '\0' ? "credential_helper" :
+		    "docker_config");
+		return -1;
+	}
+	if ((r->auth & AUTH_BASIC) && !registry_cred_outside(r) &&
 	    (r->username[0] == '\0' || r->password_file[0] == '\0')) {
 		*cause = util_printf("registry '%s': basic needs username and "
-		    "password_file", r->name);
+		    "password_file (or credential_helper, or docker_config)",
+		    r->name);
 		return -1;
 	}
 	if ((r->auth & AUTH_BEARER) && r->bearer_file[0] == '\0') {
@@ -100,6 +115,17 @@ registry_check(struct registry *r, char **cause)
 	return 0;
 }
 
+/*
+ * Whether the entry's username and password come from outside the
+ * configuration (a credential helper, a Docker config.json), and may
+ * change while running.
+ */
+int
+registry_cred_outside(const struct registry *r)
+{
+	return r->credential_helper[0] != '\0' || r->docker_config[0] != '\0';
+}
+
 /* Reads the entry's secret files into memory. */
 int
 registry_load_secrets(struct registry *r, char **cause)
@@ -112,14 +138,20 @@ registry_load_secrets(struct registry *r, char **cause)
 	htpasswd_free(r->client_users);
 	r->client_users = NULL;
 	/* A JSON key file (GCR, Artifact Registry) is a password of lines. */
-	if ((r->auth & AUTH_BASIC) && strcmp(r->username, "_json_key") == 0 &&
+	if ((r->auth & AUTH_BASIC) && r->password_file[0] != '\0' &&
+	    strcmp(r->username, "_json_key") == 0 &&
 	    secret_read_lines(r->password_file, &r->password, &why) != 0)
 		goto fail;
-	if ((r->auth & AUTH_BASIC) && strcmp(r->username, "_json_key") != 0 &&
+	if ((r->auth & AUTH_BASIC) && r->password_file[0] != '\0' &&
+	    strcmp(r->username, "_json_key") != 0 &&
 	    secret_read(r->password_file, &r->password, &why) != 0)
 		goto fail;
 	if ((r->auth & AUTH_BEARER) &&
 	    secret_read(r->bearer_file, &r->bearer, &why) != 0)
+		goto fail;
+	/* config.json: read now, and again when it changes (dockercred.c). */
+	memset(&r->cred, 0, sizeof r->cred);
+	if (r->docker_config[0] != '\0' && dockercred_load(r, &why) < 0)
 		goto fail;
 	/* The client key (the device's, or the entry's) is a secret too. */
 	if ((r->auth & AUTH_MTLS) && r->key[0] != '\0' &&
@@ -518,6 +550,8 @@ registry_fill(struct registry *r, int id, const char *name, const char *url,
 	memset(r, 0, sizeof *r);
 	r->id = id;
 	r->tag_ttl = -1;
+	r->credential_lifetime = 900;
+	r->credential_timeout = 10;
 	if (!registry_valid_name(name)) {
 		*cause = util_printf("invalid registry name '%s' (lowercase "
 		    "letters, digits, '-', '_', '.'; not only digits)", name);

@@ -71,6 +71,22 @@ for i, t in enumerate([
     put("token", "token%d" % i, json.dumps(t))
 put("token", "notjson", "token=abc")
 
+# dockercred: the first byte chooses (0 Docker Hub's config.json, 1 an
+# entry on registry.acme.example:5000, 2 a helper's answer).
+put("dockercred", "hub", b"\x00" + json.dumps({"auths": {
+    "https://index.docker.io/v1/": {"auth": "Z3c6cGFzczp3b3Jk"}}}).encode())
+put("dockercred", "acme", b"\x01" + json.dumps({"auths": {
+    "other.example": {"auth": "eDp5"},
+    "https://registry.acme.example:5000/v2/": {"username": "u",
+                                              "password": "p"}},
+    "credsStore": "desktop"}).encode())
+put("dockercred", "identity", b"\x01" + json.dumps({"auths": {
+    "registry.acme.example:5000": {"identitytoken": "t"}}}).encode())
+put("dockercred", "answer", b"\x02" + json.dumps({
+    "ServerURL": "registry.acme.example:5000", "Username": "AWS",
+    "Secret": "eyJwYXlsb2FkIjoi"}).encode())
+put("dockercred", "garbage", b"\x02<html>not JSON</html>")
+
 # tags: n, length of last, last, then the answer
 def tags(n, last, body):
     return bytes([n, len(last)]) + last.encode() + json.dumps(body).encode()
