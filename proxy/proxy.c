@@ -124,6 +124,11 @@ proxy_run(struct config *c, const char *upstream, const char *level)
 		goto out;
 	}
 	feedstore_clean(&p.cache);
+	if ((p.cache.mem = memcache_new((size_t)c->memory_cache_max_bytes)) ==
+	    NULL) {
+		log_error("cannot create the memory cache");
+		goto out;
+	}
 	if (proxy_store_start(&p, &cause) != 0) {
 		log_error("cache: %s", cause);
 		goto out;
@@ -171,6 +176,7 @@ out:
 	storewatch_free(p.watch);
 	feedindex_free(p.feedindex);
 	budget_free(p.budget);
+	memcache_free(p.cache.mem);
 	if (p.sigint != NULL)
 		event_free(p.sigint);
 	if (p.sigterm != NULL)
