@@ -10,7 +10,7 @@ libssl-dev libjansson-dev libconfig-dev libmbedtls-dev zlib1g-dev liblzma-dev
 libcrypt-dev"
 TEST_PKGS="libcmocka-dev mandoc prometheus debhelper lintian systemd adduser iproute2 shellcheck crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user-static file docker-registry skopeo apache2-utils python3 curl
 openssl ca-certificates containerd bc nginx-light apt-utils gnupg
-binutils xz-utils clang-14 libfuzzer-14-dev"
+binutils xz-utils clang-14 libfuzzer-14-dev strace"
 BENCH_PKGS="nginx-light bc apache2-utils"
 
 case "${1:-build}" in
