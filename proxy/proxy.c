@@ -91,6 +91,24 @@ proxy_store_start(struct proxy *p, char **cause)
 }
 
 /*
+ * The event loop. epoll's changelist folds the read/write toggles evhttp
+ * makes around each request into one epoll_ctl, or none, per turn.
+ */
+static struct event_base *
+proxy_base_new(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
+/*
  * Runs the daemon on configuration c, which it owns from now on (a reload
  * replaces it); upstream and level are serve's --upstream and
  * --log-level, or NULL, kept over every configuration read again.
@@ -115,7 +133,7 @@ proxy_run(struct config *c, const char *upstream, const char *level)
 		log_error("cannot initialise libcurl");
 		return 1;
 	}
-	if ((p.base = event_base_new()) == NULL || reload_start(&p) != 0) {
+	if ((p.base = proxy_base_new()) == NULL || reload_start(&p) != 0) {
 		log_error("cannot create the event loop");
 		goto out;
 	}
