@@ -20,9 +20,6 @@
 
 #include "proxy.h"
 
-#define REPLY_LARGE_FILE	(8 * 1024 * 1024)	/* gets a large send buffer */
-#define REPLY_SNDBUF_MAX	(16 * 1024 * 1024)
-
 void
 reply_headers(struct evhttp_request *req)
 {
@@ -159,53 +156,6 @@ reply_file_body(int fd, off_t offset, off_t length)
 	return b;
 }
 
-/* A number from a file under /proc/sys (the first of several); -1 if none. */
-static long
-reply_sysctl(const char *path)
-{
-	FILE	*f;
-	long	 v = -1;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-/*
- * A socket sending a large file asks for the largest send buffer the
- * system allows (net.core.wmem_max, which the kernel doubles) when that
- * is more than TCP's autotuning reaches (the last of net.ipv4.tcp_wmem):
- * each sendfile(2) then moves more, so fewer calls and wakeups per MB.
- * Where it would be less (a default wmem_max), autotuning is left alone.
- * Read once.
- */
-static void
-reply_large_sndbuf(struct evhttp_request *req)
-{
-	static int			 size = -1;
-	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
-	long				 wmem, tcp = -1, lo, def;
-	FILE				*f;
-
-	if (size == -1) {
-		size = 0;
-		wmem = reply_sysctl("/proc/sys/net/core/wmem_max");
-		if ((f = fopen("/proc/sys/net/ipv4/tcp_wmem", "r")) != NULL) {
-			if (fscanf(f, "%ld %ld %ld", &lo, &def, &tcp) != 3)
-				tcp = -1;
-			fclose(f);
-		}
-		if (wmem > 0 && tcp > 0 && 2 * wmem > tcp)
-			size = wmem > REPLY_SNDBUF_MAX ? REPLY_SNDBUF_MAX : (int)wmem;
-	}
-	if (size > 0 && evcon != NULL)
-		setsockopt(bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)),
-		    SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-}
-
 /*
  * The one way a cached file is sent (blobs, manifests, feed files): fd,
  * of size bytes, is consumed; the caller has set the headers that
@@ -253,8 +203,6 @@ reply_file(struct evhttp_request *req, int fd, off_t size, int flags)
 	}
 	if (evhttp_find_header(h, "X-Pullgate-Source") == NULL)
 		evhttp_add_header(h, "X-Pullgate-Source", "cache");
-	if (last - first + 1 >= REPLY_LARGE_FILE)
-		reply_large_sndbuf(req);
 	stats_add(STATS_SERVED_CACHE_BYTES, (int64_t)(last - first + 1));
 	evhttp_send_reply(req, status, NULL, b);
 	evbuffer_free(b);
