@@ -1,9 +1,9 @@
 /*
  * Sends one download to one client while its transfer brings it in. The
- * stream reads the growing temporary file and hands evhttp one chunk at a
- * time; the next chunk goes out only when the last one has left the
- * output buffer, so memory per client stays at one chunk whatever its
- * speed.
+ * stream hands evhttp one range of the growing temporary file at a time,
+ * which leaves by sendfile(2); the next goes out only when the last one
+ * has left the output buffer, so a client costs no buffer memory whatever
+ * its speed.
  *
  * The last byte of the body is held back until the transfer has verified
  * and published it: a client never sees a clean end of unverified
