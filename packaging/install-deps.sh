@@ -11,7 +11,7 @@ libcrypt-dev"
 TEST_PKGS="libcmocka-dev mandoc prometheus debhelper lintian systemd adduser iproute2 shellcheck crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user-static file docker-registry skopeo apache2-utils python3 curl
 openssl ca-certificates containerd bc nginx-light apt-utils gnupg
 binutils xz-utils clang-14 libfuzzer-14-dev docker.io podman python3-grpcio
-python3-yaml"
+python3-yaml strace"
 BENCH_PKGS="nginx-light bc apache2-utils"
 
 case "${1:-build}" in

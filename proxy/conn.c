@@ -422,6 +422,7 @@ conn_begin(struct conn *c)
 		return;
 	}
 	c->evcon = cbarg;
+	reply_tune_connection(c->evcon);	/* once, not per request */
 	if ((size_t)c->fd >= cs->nbyfd) {
 		n = cs->nbyfd * 2 > (size_t)c->fd ? cs->nbyfd * 2 :
 		    (size_t)c->fd + 1;

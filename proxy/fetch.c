@@ -650,6 +650,8 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 	curl_easy_setopt(f->easy, CURLOPT_HEADERDATA, f);
 	curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, fetch_write_cb);
 	curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
+	/* Fewer, larger reads, hashes and writes than curl's 16 KiB. */
+	curl_easy_setopt(f->easy, CURLOPT_BUFFERSIZE, 512L * 1024);
 	if (r->head)
 		curl_easy_setopt(f->easy, CURLOPT_NOBODY, 1L);
 	if (r->username != NULL) {

@@ -52,16 +52,34 @@ struct manifest_fetch {
 	int			 revalidating;	/* the HEAD phase */
 };
 
-/* Sends a cached manifest; returns -1 if it is not (fully) in the cache. */
+static void	manifest_send_body(struct evhttp_request *, const unsigned char *,
+		    size_t, const struct digest *, const char *, const char *);
+
+/*
+ * Sends a cached manifest; returns -1 if it is not (fully) in the cache.
+ * From memory when it is there or fits there (no file opened); from the
+ * file when it is larger than the memory cache keeps.
+ */
 static int
 manifest_send_cached(struct proxy *p, struct evhttp_request *req,
     const struct digest *d, const char *type, int head, const char *source)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	char			 mtype[TAGINDEX_MEDIA_TYPE_MAX];
+	const unsigned char	*data;
+	const char		*mt;
+	size_t			 len;
 	off_t			 size;
 	int			 fd;
 
+	if (memcache_manifest_get(p->cache.mem, d, &data, &len, &mt) == 0 ||
+	    cache_manifest_load(&p->cache, d, p->config->manifest_max_bytes,
+	    &data, &len, &mt) == 0) {
+		budget_use_blob(p->budget, d, -1);
+		manifest_send_body(req, data, len, d, type != NULL ? type : mt,
+		    source);
+		return 0;
+	}
 	if (type == NULL) {
 		if (cache_manifest_type_get(&p->cache, d, mtype, sizeof mtype) != 0)
 			return -1;
@@ -80,14 +98,15 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 }
 
 /*
- * Sends a manifest just fetched, from the verified bytes in memory (a
- * copy: several clients may share one upstream answer).
+ * Sends a manifest from verified bytes in memory (a copy: several clients
+ * may share one upstream answer, and the memory cache may drop its own).
  */
 static void
 manifest_send_body(struct evhttp_request *req, const unsigned char *data,
-    size_t len, const struct digest *d, const char *type)
+    size_t len, const struct digest *d, const char *type, const char *source)
 {
-	struct evbuffer	*b;
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct evbuffer		*b;
 
 	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, data, len) != 0) {
 		if (b != NULL)
@@ -96,8 +115,13 @@ manifest_send_body(struct evhttp_request *req, const unsigned char *data,
 		return;
 	}
 	reply_digest_headers(req, d, type);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "X-Pullgate-Source", "upstream");
+	evhttp_add_header(h, "X-Pullgate-Source", source);
+	if (strcmp(source, "stale") == 0)
+		evhttp_add_header(h, "Warning",
+		    "110 pullgate \"Response is Stale\"");
+	if (strcmp(source, "upstream") != 0 &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		stats_add(STATS_SERVED_CACHE_BYTES, (int64_t)len);
 	reply_send(req, 200, b);	/* a HEAD gets only its length */
 	evbuffer_free(b);
 }
@@ -221,7 +245,8 @@ manifest_answer(struct manifest_fetch *m, const struct digest *d,
 
 	if (manifest_acceptable(m->req, type)) {
 		if (data != NULL)
-			manifest_send_body(m->req, data, len, d, type);
+			manifest_send_body(m->req, data, len, d, type,
+			    "upstream");
 		else if (manifest_send_cached(p, m->req, d, type, m->head,
 		    source) != 0)
 			reply_error(m->req, 500, "UNKNOWN", "cannot read the cache");
@@ -414,7 +439,8 @@ manifest_done_cb(struct fetch *f, const char *error, void *arg)
 			    "a media type the client does not accept");
 		else {
 			/* From memory: the stored copy may be gone again (gc). */
-			manifest_send_body(m->req, data, len, &actual, type);
+			manifest_send_body(m->req, data, len, &actual, type,
+			    "upstream");
 			manifest_fetch_free(m);
 		}
 		return;
@@ -483,6 +509,8 @@ manifest_handle(struct api_request *ar)
 	struct digest		 d;
 	int			 by_digest, have = 0, ttl;
 
+	/* What other processes changed is applied before memory answers. */
+	storewatch_read(p->watch, p->budget);
 	by_digest = (strchr(ar->ref, ':') != NULL);
 	if (by_digest) {
 		if (digest_parse(ar->ref, &d) != 0) {

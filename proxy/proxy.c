@@ -91,6 +91,24 @@ proxy_store_start(struct proxy *p, char **cause)
 }
 
 /*
+ * The event loop. epoll's changelist folds the read/write toggles evhttp
+ * makes around each request into one epoll_ctl, or none, per turn.
+ */
+static struct event_base *
+proxy_base_new(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
+/*
  * Runs the daemon on configuration c, which it owns from now on (a reload
  * replaces it); upstream and level are serve's --upstream and
  * --log-level, or NULL, kept over every configuration read again.
@@ -115,7 +133,7 @@ proxy_run(struct config *c, const char *upstream, const char *level)
 		log_error("cannot initialise libcurl");
 		return 1;
 	}
-	if ((p.base = event_base_new()) == NULL || reload_start(&p) != 0) {
+	if ((p.base = proxy_base_new()) == NULL || reload_start(&p) != 0) {
 		log_error("cannot create the event loop");
 		goto out;
 	}
@@ -124,6 +142,11 @@ proxy_run(struct config *c, const char *upstream, const char *level)
 		goto out;
 	}
 	feedstore_clean(&p.cache);
+	if ((p.cache.mem = memcache_new((size_t)c->memory_cache_max_bytes)) ==
+	    NULL) {
+		log_error("cannot create the memory cache");
+		goto out;
+	}
 	if (proxy_store_start(&p, &cause) != 0) {
 		log_error("cache: %s", cause);
 		goto out;
@@ -173,6 +196,7 @@ out:
 	storewatch_free(p.watch);
 	feedindex_free(p.feedindex);
 	budget_free(p.budget);
+	memcache_free(p.cache.mem);
 	if (p.sigint != NULL)
 		event_free(p.sigint);
 	if (p.sigterm != NULL)

@@ -234,7 +234,7 @@ void	 reply_text(struct evhttp_request *, int, const char *);
 #define REPLY_FILE_RANGE	0x2	/* honour the request's Range */
 #define REPLY_FILE_OCI		0x4	/* errors as OCI bodies */
 int	 reply_file(struct evhttp_request *, int, off_t, int);
-void	 reply_tune_connection(struct evhttp_request *);
+void	 reply_tune_connection(struct evhttp_connection *);
 
 /* token.c: Docker token flow tokens, per entry, origin and scope. */
 #define TOKEN_SCOPE_MAX		(REFERENCE_NAME_MAX + 32)

@@ -173,6 +173,7 @@ reload_apply(struct proxy *p, char **note, char **cause)
 	p->config = n;
 	fetcher_set_config(p->fetcher, n);
 	budget_set_max(p->budget, n->cache_max_bytes);
+	memcache_set_max(p->cache.mem, (size_t)n->memory_cache_max_bytes);
 	log_set_level(n->log_level);
 	tokens_flush(p->tokens);
 	if (access_reload(p, cause) != 0) {

@@ -234,14 +234,11 @@ reply_text(struct evhttp_request *req, int status, const char *message)
  * (headers and body leave in separate writes).
  */
 void
-reply_tune_connection(struct evhttp_request *req)
+reply_tune_connection(struct evhttp_connection *evcon)
 {
-	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
 	struct bufferevent		*bev;
 	int				 one = 1;
 
-	if (evcon == NULL)
-		return;
 	bev = evhttp_connection_get_bufferevent(evcon);
 	bufferevent_set_max_single_write(bev, 1024 * 1024);
 	setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,

@@ -185,7 +185,6 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	log_debug("%s: %d %.300s", __func__, (int)evhttp_request_get_command(req),
 	    evhttp_request_get_uri(req));
 	if (strcmp(path, "/v2") == 0 || strncmp(path, "/v2/", 4) == 0) {
-		reply_tune_connection(req);
 		api_handle(p, req, path);
 		return;
 	}

@@ -1,9 +1,9 @@
 /*
  * Sends one download to one client while its transfer brings it in. The
- * stream reads the growing temporary file and hands evhttp one chunk at a
- * time; the next chunk goes out only when the last one has left the
- * output buffer, so memory per client stays at one chunk whatever its
- * speed.
+ * stream hands evhttp one range of the growing temporary file at a time,
+ * which leaves by sendfile(2); the next goes out only when the last one
+ * has left the output buffer, so a client costs no buffer memory whatever
+ * its speed.
  *
  * The last byte of the body is held back until the transfer has verified
  * and published it: a client never sees a clean end of unverified
@@ -36,7 +36,7 @@
 #include "proxy.h"
 
 #define STREAM_MAGIC	0x5354524d	/* "STRM" */
-#define STREAM_CHUNK	(64 * 1024)
+#define STREAM_CHUNK	(4 * 1024 * 1024)	/* of the file: no memory */
 
 enum stream_state {
 	STREAM_WAITING,		/* nothing sent; the transfer has no answer */
@@ -175,27 +175,29 @@ stream_send_headers(struct stream *s)
 	stream_set_state(s, STREAM_FOLLOWING);
 }
 
-/* Hands evhttp the next chunk; returns -1 if the file cannot be read. */
+/*
+ * Hands evhttp the next chunk, a range of the growing file that leaves
+ * by sendfile(2) (the chunk buffer drains to a socket): no copy, and no
+ * memory per client whatever the chunk's size. -1 if the file cannot be
+ * referred to.
+ */
 static int
 stream_send_chunk(struct stream *s, off_t limit)
 {
-	struct evbuffer_iovec	 v;
-	size_t			 want;
-	ssize_t			 n;
+	size_t	want;
+	int	fd;
 
 	want = (size_t)(limit - s->sent);
 	if (want > STREAM_CHUNK)
 		want = STREAM_CHUNK;
-	if (evbuffer_reserve_space(s->chunk, (ev_ssize_t)want, &v, 1) < 1)
+	/* The buffer closes its descriptor when the range has left. */
+	if ((fd = dup(transfer_fd(s->transfer))) == -1)
 		return -1;
-	do
-		n = pread(transfer_fd(s->transfer), v.iov_base, want, s->sent);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
+	if (evbuffer_add_file(s->chunk, fd, s->sent, (ev_off_t)want) != 0) {
+		close(fd);
 		return -1;
-	v.iov_len = (size_t)n;
-	evbuffer_commit_space(s->chunk, &v, 1);
-	s->sent += n;
+	}
+	s->sent += (off_t)want;
 	stream_set_state(s, STREAM_WRITING);
 	evhttp_send_reply_chunk_with_cb(s->req, s->chunk, stream_written_cb, s);
 	return 0;
@@ -318,6 +320,8 @@ stream_start(struct proxy *p, struct evhttp_request *req, struct transfer *t)
 	    transfer_kind(t)->whole;
 	s->wake = event_new(p->base, -1, 0, stream_wake_cb, s);
 	s->chunk = evbuffer_new();
+	if (s->chunk != NULL)
+		evbuffer_set_flags(s->chunk, EVBUFFER_FLAG_DRAINS_TO_FD);
 	if (s->wake == NULL || s->chunk == NULL) {
 		if (s->wake != NULL)
 			event_free(s->wake);

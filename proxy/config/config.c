@@ -35,6 +35,7 @@ config_defaults(struct config *c)
 	c->low_speed_time = 30;
 	c->low_speed_limit = 1024;
 	c->manifest_max_bytes = 4 * 1024 * 1024;
+	c->memory_cache_max_bytes = 16 * 1024 * 1024;
 	c->upstream_max_per_entry = 16;
 	c->upstream_queue_timeout = 60;
 	c->tag_ttl = 300;
@@ -217,6 +218,9 @@ static const struct config_key config_keys[] = {
 	{ "cache_max_bytes", CONFIG_KEY_INT,
 	    CONFIG_FIELD(struct config, cache_max_bytes),
 	    .min = 0, .max = INT64_MAX, .unit = "bytes; 0: no budget" },
+	{ "memory_cache_max_bytes", CONFIG_KEY_INT,
+	    CONFIG_FIELD(struct config, memory_cache_max_bytes),
+	    .min = 0, .max = 1L << 40, .unit = "bytes; 0: none" },
 	{ "client", CONFIG_KEY_GROUP, .sub = config_client_keys },
 	{ "upstream_transfer", CONFIG_KEY_GROUP, .sub = config_transfer_keys },
 	{ "device", CONFIG_KEY_GROUP, .sub = config_device_keys },

@@ -168,6 +168,7 @@ struct config {
 	int	 tag_ttl;			/* seconds a cached tag is fresh */
 	int	 breaker_seconds;		/* skip a failed upstream this long */
 	int64_t	 cache_max_bytes;		/* 0: no budget */
+	int64_t	 memory_cache_max_bytes;	/* manifests, tags; 0: none */
 	int	 offline;			/* never touch the network */
 	char	 server_names[8][256];		/* accepted Host names */
 	size_t	 nserver_names;

@@ -305,7 +305,8 @@ budget_touch_fd(int fd)
 {
 	struct timespec	ts[2] = { { 0, UTIME_NOW }, { 0, UTIME_OMIT } };
 
-	futimens(fd, ts);
+	if (fd != -1)		/* -1: served from memory, no file open */
+		futimens(fd, ts);
 }
 
 void

@@ -133,6 +133,7 @@ cache_open(struct cache *c, const char *dir, int clean, char **cause)
 	char			 path[PATH_MAX];
 	int			 i;
 
+	c->mem = NULL;
 	if (util_strlcpy(c->dir, dir, sizeof c->dir) != 0) {
 		*cause = util_printf("cache directory path too long");
 		return -1;
@@ -186,6 +187,8 @@ cache_blob_exists(const struct cache *c, const struct digest *d)
 {
 	char	path[PATH_MAX];
 
+	if (c->mem != NULL && memcache_manifest_has(c->mem, d))
+		return 1;
 	if (cache_blob_path(c, d, path, sizeof path) != 0)
 		return 0;
 	return access(path, F_OK) == 0;
@@ -369,9 +372,12 @@ int
 cache_put_manifest(const struct cache *c, const struct digest *d,
     const void *p, size_t len, const char *type)
 {
-	if (cache_manifest_type_set(c, d, type) != 0)
+	if (cache_manifest_type_set(c, d, type) != 0 ||
+	    cache_put(c, d, p, len) != 0)
 		return -1;
-	return cache_put(c, d, p, len);
+	if (c->mem != NULL)
+		memcache_manifest_put(c->mem, d, p, len, type);
+	return 0;
 }
 
 /*
@@ -416,10 +422,16 @@ int
 cache_manifest_type_get(const struct cache *c, const struct digest *d,
     char *buf, size_t len)
 {
-	char	path[PATH_MAX];
-	ssize_t	n;
-	int	fd;
+	char		 path[PATH_MAX];
+	const unsigned char *data;
+	const char	*type;
+	size_t		 dlen;
+	ssize_t		 n;
+	int		 fd;
 
+	if (c->mem != NULL &&
+	    memcache_manifest_peek(c->mem, d, &data, &dlen, &type) == 0)
+		return util_strlcpy(buf, type, len);
 	snprintf(path, sizeof path, "%s/manifests/sha256/%s", c->dir, d->hex);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
@@ -449,6 +461,8 @@ cache_quarantine(const struct cache *c, const struct digest *d)
 		log_warn("%s: %s: %s", __func__, from, strerror(errno));
 		return -1;
 	}
+	if (c->mem != NULL)
+		memcache_forget(c->mem, d);
 	return 0;
 }
 
@@ -505,6 +519,8 @@ cache_remove_blob(const struct cache *c, const struct digest *d)
 	}
 	snprintf(path, sizeof path, "%s/manifests/sha256/%s", c->dir, d->hex);
 	unlink(path);
+	if (c->mem != NULL)
+		memcache_forget(c->mem, d);
 	return 0;
 }
 
@@ -520,4 +536,58 @@ cache_pins_changed(const struct cache *c)
 	snprintf(path, sizeof path, "%s/pins/%s", c->dir, CACHE_PINS_CHANGED);
 	snprintf(stamp, sizeof stamp, "%lld\n", (long long)time(NULL));
 	return cache_write_file(c, path, stamp);
+}
+
+/*
+ * Marks the tag index as changed (repos/.changed replaced), so that a
+ * running daemon forgets the tags it holds in memory. Only commands need
+ * it: the daemon's own tag writes go to its memory directly.
+ */
+int
+cache_tags_changed(const struct cache *c)
+{
+	char	path[PATH_MAX], stamp[64];
+
+	snprintf(path, sizeof path, "%s/repos/%s", c->dir, CACHE_TAGS_CHANGED);
+	snprintf(stamp, sizeof stamp, "%lld\n", (long long)time(NULL));
+	return cache_write_file(c, path, stamp);
+}
+
+/*
+ * Reads manifest d (at most max bytes) and its media type from the disk
+ * into the daemon's memory: 0 with them as memcache_manifest_get gives
+ * them, -1 if it is not in the store, too large, or memory keeps nothing.
+ */
+int
+cache_manifest_load(const struct cache *c, const struct digest *d, size_t max,
+    const unsigned char **data, size_t *len, const char **mtype)
+{
+	char		 type[TAGINDEX_MEDIA_TYPE_MAX];
+	unsigned char	*buf = NULL;
+	off_t		 size;
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 fd, rc = -1;
+
+	if (c->mem == NULL ||
+	    cache_manifest_type_get(c, d, type, sizeof type) != 0 ||
+	    (fd = cache_blob_open(c, d, &size)) == -1)
+		return -1;
+	if (size <= 0 || (uint64_t)size > max ||
+	    (buf = malloc((size_t)size)) == NULL)
+		goto out;
+	while (got < (size_t)size) {
+		n = read(fd, buf + got, (size_t)size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		got += (size_t)n;
+	}
+	memcache_manifest_put(c->mem, d, buf, got, type);
+	rc = memcache_manifest_peek(c->mem, d, data, len, mtype);
+out:
+	free(buf);
+	close(fd);
+	return rc;
 }

@@ -16,8 +16,10 @@
 #include "certs.h"
 
 /* cache.c: the content-addressed store on disk. */
+struct memcache;
 struct cache {
-	char	dir[1024];
+	char		 dir[1024];
+	struct memcache	*mem;	/* the daemon's memory of it, or NULL */
 };
 
 int	 cache_open(struct cache *, const char *, int, char **);
@@ -45,6 +47,10 @@ typedef int (*cache_walk_cb)(const struct digest *, const char *,
 int	 cache_walk_blobs(const struct cache *, cache_walk_cb, void *);
 #define CACHE_PINS_CHANGED	".changed"	/* under pins/ */
 int	 cache_pins_changed(const struct cache *);
+#define CACHE_TAGS_CHANGED	".changed"	/* under repos/ */
+int	 cache_tags_changed(const struct cache *);
+int	 cache_manifest_load(const struct cache *, const struct digest *,
+	     size_t, const unsigned char **, size_t *, const char **);
 
 /* tagindex.c: which digest a tag of a repository of an entry points to. */
 #define TAGINDEX_MEDIA_TYPE_MAX	128
@@ -149,6 +155,27 @@ void	 budget_forget_blob(struct budget *, const struct digest *);
 int	 budget_add_file(struct budget *, const char *, int64_t);
 void	 budget_use_blob(struct budget *, const struct digest *, int);
 void	 budget_use_file(struct budget *, const char *, int);
+
+/* memcache.c: manifests and tags in the daemon's memory, LRU by bytes. */
+struct memcache *memcache_new(size_t);
+void	 memcache_free(struct memcache *);
+void	 memcache_set_max(struct memcache *, size_t);
+int	 memcache_manifest_get(struct memcache *, const struct digest *,
+	     const unsigned char **, size_t *, const char **);
+int	 memcache_manifest_has(struct memcache *, const struct digest *);
+int	 memcache_manifest_peek(struct memcache *, const struct digest *,
+	     const unsigned char **, size_t *, const char **);
+void	 memcache_manifest_put(struct memcache *, const struct digest *,
+	     const void *, size_t, const char *);
+void	 memcache_forget(struct memcache *, const struct digest *);
+int	 memcache_tag_get(struct memcache *, const char *, const char *,
+	     const char *, struct tagindex_entry *);
+void	 memcache_tag_put(struct memcache *, const char *, const char *,
+	     const char *, const struct tagindex_entry *);
+void	 memcache_tag_forget(struct memcache *, const char *, const char *,
+	     const char *);
+void	 memcache_tags_flush(struct memcache *);
+void	 memcache_flush(struct memcache *);
 
 /* storewatch.c: changes other processes make, seen by the daemon. */
 struct storewatch;

@@ -1,10 +1,12 @@
 /*
  * What other processes change in the store, seen by the daemon: inotify
  * on the 256 blob directories (a blob published or removed by 'pullgate
- * import', 'cache rm', 'cache gc') and on pins/ (pins/.changed, replaced
- * on every pin change). The daemon polls the descriptor in its loop and
- * hands the events here, which keep the store index and the budget
- * current. A lost event (the queue overflowed) costs one full rebuild.
+ * import', 'cache rm', 'cache gc'), on pins/ (pins/.changed, replaced
+ * on every pin change) and on repos/ (repos/.changed, replaced when a
+ * command changes a tag). The daemon polls the descriptor in its loop,
+ * and reads it before it answers from memory, and hands the events here,
+ * which keep the store index, the budget and the memory cache current. A
+ * lost event (the queue overflowed) costs one full rebuild.
  * The daemon's own publishes and evictions come through too: applying
  * them twice is harmless.
  */
@@ -31,6 +33,7 @@ struct storewatch {
 	int			 blobs[STOREWATCH_DIRS];	/* watch descriptors */
 	int			 top;		/* blobs/sha256: new directories */
 	int			 pins;
+	int			 tags;		/* repos/ */
 };
 
 void
@@ -116,6 +119,12 @@ storewatch_new(const struct cache *c, char **cause)
 		*cause = util_printf("cannot watch %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	snprintf(dir, sizeof dir, "%s/repos", c->dir);
+	if ((w->tags = inotify_add_watch(w->fd, dir, IN_MOVED_TO |
+	    IN_CLOSE_WRITE)) == -1) {
+		*cause = util_printf("cannot watch %s: %s", dir, strerror(errno));
+		goto fail;
+	}
 	return w;
 fail:
 	storewatch_free(w);
@@ -150,6 +159,8 @@ storewatch_blob(struct storewatch *w, struct budget *b, int dirno,
 		return;		/* not where its name says it is */
 	if (ev->mask & (IN_MOVED_FROM | IN_DELETE)) {
 		budget_forget_blob(b, &d);
+		if (w->cache->mem != NULL)
+			memcache_forget(w->cache->mem, &d);
 		return;
 	}
 	if (cache_blob_path(w->cache, &d, path, sizeof path) == 0 &&
@@ -203,6 +214,12 @@ storewatch_read(struct storewatch *w, struct budget *b)
 					budget_pins_changed(b);
 				continue;
 			}
+			if (ev->wd == w->tags) {
+				if (ev->len > 0 && w->cache->mem != NULL &&
+				    strcmp(ev->name, CACHE_TAGS_CHANGED) == 0)
+					memcache_tags_flush(w->cache->mem);
+				continue;
+			}
 			for (i = 0; i < STOREWATCH_DIRS; i++)
 				if (w->blobs[i] == ev->wd) {
 					storewatch_blob(w, b, i, ev);
@@ -212,6 +229,8 @@ storewatch_read(struct storewatch *w, struct budget *b)
 	}
 	if (rebuild) {
 		log_warn("store: change notices were lost; indexing the cache again");
+		if (w->cache->mem != NULL)
+			memcache_flush(w->cache->mem);
 		if (budget_rebuild(b, &cause) != 0) {
 			log_error("store: %s", cause);
 			free(cause);

@@ -49,7 +49,10 @@ tagindex_get_in(const struct cache *c, const char *root, const char *entry,
 	json_error_t	 err;
 	const char	*digest, *type;
 	json_int_t	 checked;
+	int		 mem = (c->mem != NULL && strcmp(root, TAGINDEX_TAGS) == 0);
 
+	if (mem && memcache_tag_get(c->mem, entry, repo, tag, e) == 0)
+		return 0;
 	if (tagindex_path(c, root, entry, repo, tag, path, sizeof path) != 0)
 		return -1;
 	if ((obj = json_load_file(path, 0, &err)) == NULL)
@@ -64,6 +67,8 @@ tagindex_get_in(const struct cache *c, const char *root, const char *entry,
 	}
 	e->checked = (time_t)checked;
 	json_decref(obj);
+	if (mem)
+		memcache_tag_put(c->mem, entry, repo, tag, e);
 	return 0;
 }
 
@@ -96,6 +101,10 @@ tagindex_put_in(const struct cache *c, const char *root, const char *entry,
 	free(text);
 	if (rc == 0 && strcmp(root, TAGINDEX_PINS) == 0)
 		rc = cache_pins_changed(c);
+	else if (rc == 0 && c->mem != NULL)
+		memcache_tag_put(c->mem, entry, repo, tag, e);
+	else if (rc == 0)
+		rc = cache_tags_changed(c);	/* a command: tell the daemon */
 	return rc;
 }
 
@@ -112,7 +121,13 @@ tagindex_remove_in(const struct cache *c, const char *root, const char *entry,
 		log_warn("%s: %s: %s", __func__, path, strerror(errno));
 		return -1;
 	}
-	return strcmp(root, TAGINDEX_PINS) == 0 ? cache_pins_changed(c) : 0;
+	if (strcmp(root, TAGINDEX_PINS) == 0)
+		return cache_pins_changed(c);
+	if (c->mem != NULL) {
+		memcache_tag_forget(c->mem, entry, repo, tag);
+		return 0;
+	}
+	return cache_tags_changed(c);
 }
 
 /* The tags of a repository, unsorted; an unknown repository has none. */

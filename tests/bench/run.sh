@@ -18,6 +18,7 @@
 #     through /feeds/, then 50 distinct uncached .deb files at once, with
 #     /healthz latency (p50/p99/max) measured meanwhile, next to idle
 #     /healthz and the same 50 straight from nginx
+#   table: the rows of issue 14's table (tests/bench/table.sh)
 #   scale: a cache of 100,000 blobs with cache_max_bytes set above its size
 #     (nothing evicted) next to an empty cache: start-up time until
 #     /healthz answers, RSS after start, time to first byte of a cold
@@ -334,6 +335,10 @@ row "scale: /healthz max while 5 cold downloads start, $BLOBS blobs / empty" \
     "$(pf "$f_probe" 4) ms / $(pf "$e_probe" 4) ms ($(pf "$f_probe" 1) / $(pf "$e_probe" 1) samples)"
 row "scale: the 5 cold downloads all done, $BLOBS blobs / empty" \
     "$(printf '%.3f s / %.3f s' "$f_all" "$e_all")"
+
+# The table of issue 14: a 268 MB blob and a 105 MB image, each row with
+# its reference (nginx, or the registry straight) measured beside it.
+bash "$BENCH/table.sh" 2> "$WORK/table.err" | grep '^table: ' >> "$ROWS"
 
 row "daemon log lines at warn or error level (all runs)" \
     "$(cat "$WORK"/pullgate-*.log | grep -c -i -E '\[(warn|error)\]')"

@@ -1,0 +1,147 @@
+#!/bin/bash
+# The table of issue 14, every row measured in this one run with its
+# reference beside it (nginx serving the same files, or the registry
+# straight): a 268 MB blob and a 105 MB five-layer image. Prints rows
+# "name: value"; run.sh appends them to its own, or run it alone:
+#   bash tests/bench/table.sh
+# The machine is shared: compare the ratios, which are taken side by side.
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$TOP/tests/lib.sh"
+
+BIGSIZE=${BENCH_BIG_BYTES:-268000000}
+MREQS=${BENCH_MANIFEST_REQUESTS:-20000}
+REPS=${BENCH_HIT_REPS:-3}
+CONNS=64
+HZ=$(getconf CLK_TCK)
+
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l; }
+ratio() {
+	r=$(echo "$1 / $2" | bc -l 2>/dev/null)
+	if [ -n "$r" ]; then printf '%.2f' "$r"; else echo "?"; fi
+}
+row() { echo "table: $1: $2"; }
+cpu() {		# cpu PID...: user+system seconds of the processes so far
+	t=0
+	for p in "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "$t / $HZ" | bc -l
+}
+
+start_registry table
+UP=127.0.0.1:$REG_PORT
+$PY "$TOOLS/mkimage.py" "$WORK/img" --tag v1 --layers 5 --size 21000000 --seed t5 > /dev/null
+push_image "$WORK/img" v1 "$UP/bench/app:v1"
+$PY "$TOOLS/mkimage.py" "$WORK/big" --tag v1 --layers 1 --size "$BIGSIZE" --seed big > /dev/null
+push_image "$WORK/big" v1 "$UP/bench/big:v1"
+BIG=$(ls -S "$WORK/big/blobs/sha256" | head -1)
+size=$(stat -c %s "$WORK/big/blobs/sha256/$BIG")
+start_pullgate table --upstream "http://$UP" --log-level warn
+PG=127.0.0.1:$PG_PORT
+
+# Cold and warm pull of the five-layer image, against the registry straight.
+t0=$(now); pull_image "$UP/bench/app:v1" "$WORK/direct"; t1=$(now)
+pull_image "$PG/bench/app:v1" "$WORK/cold"; t2=$(now)
+pull_image "$PG/bench/app:v1" "$WORK/warm"; t3=$(now)
+direct=$(secs "$t0" "$t1"); cold=$(secs "$t1" "$t2"); warm=$(secs "$t2" "$t3")
+row "cold pull of the $(du -sm "$WORK/img/blobs" | cut -f1) MB image with skopeo, x direct" \
+    "x$(ratio "$cold" "$direct") ($(printf '%.2f s / %.2f s' "$cold" "$direct"))"
+row "warm pull (all cached), x direct" \
+    "x$(ratio "$warm" "$direct") ($(printf '%.2f s / %.2f s' "$warm" "$direct"))"
+
+# 8 clients on one uncached 268 MB blob, against 8 straight from the registry.
+parallel_get() {	# parallel_get URL N: seconds until all N are done
+	t0=$(now); pids=""
+	for _ in $(seq "$2"); do
+		curl -s -o /dev/null "$1" & pids="$pids $!"
+	done
+	for p in $pids; do wait "$p"; done
+	secs "$t0" "$(now)"
+}
+d8=$(parallel_get "http://$UP/v2/bench/big/blobs/sha256:$BIG" 8)
+u0=$(metric pullgate_upstream_bytes_total)
+p8=$(parallel_get "http://$PG/v2/bench/big/blobs/sha256:$BIG" 8)
+u1=$(metric pullgate_upstream_bytes_total)
+row "8 clients on one uncached $((size / 1000000)) MB blob, time x direct; upstream bytes x size" \
+    "x$(ratio "$p8" "$d8") ($(printf '%.2f s / %.2f s' "$p8" "$d8")); x$(ratio "$((u1 - u0))" "$size")"
+
+# Cache hits of the big blob, 1 and 8 clients, against nginx sendfile.
+NGX=$(free_port)
+mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+ln "$WORK/big/blobs/sha256/$BIG" "$WORK/nginx/www/blob" 2>/dev/null ||
+    cp "$WORK/big/blobs/sha256/$BIG" "$WORK/nginx/www/blob"
+cat > "$WORK/nginx/nginx.conf" <<NGINX
+user root; daemon off; worker_processes 1; pid $WORK/nginx/pid; error_log $WORK/nginx/error.log;
+events { worker_connections 256; }
+http { access_log off; sendfile on; client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp;
+  uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
+  server { listen 127.0.0.1:$NGX; root $WORK/nginx/www; } }
+NGINX
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+NGXPID=$!
+PIDS="$PIDS $NGXPID"
+wait_http "http://127.0.0.1:$NGX/blob"
+NGXW="$NGXPID $(ps -o pid= --ppid "$NGXPID" | tr '\n' ' ')"
+cat "$WORK/nginx/www/blob" > /dev/null		# both read from the page cache
+hits() {	# hits URL N PID...: sets HIT_MBS (MB/s, all clients) and HIT_CPU (s/GB)
+	url=$1; n=$2; shift 2
+	c0=$(cpu "$@"); t=0
+	for _ in $(seq "$REPS"); do
+		t=$(echo "$t + $(parallel_get "$url" "$n")" | bc -l)
+	done
+	c1=$(cpu "$@")
+	HIT_MBS=$(echo "$size * $n * $REPS / $t / 1000000" | bc -l)
+	HIT_CPU=$(echo "($c1 - $c0) / ($size * $n * $REPS / 1000000000)" | bc -l)
+}
+for n in 1 8; do
+	hits "http://$PG/v2/bench/big/blobs/sha256:$BIG" $n "$PG_PID"
+	pg_mbs=$HIT_MBS; pg_cpu=$HIT_CPU
+	hits "http://127.0.0.1:$NGX/blob" $n $NGXW
+	row "cache hit, $n client(s), MB/s" "$(printf '%.0f, nginx sendfile %.0f' "$pg_mbs" "$HIT_MBS") (x$(ratio "$pg_mbs" "$HIT_MBS"))"
+	row "CPU seconds per GB served on hits, $n client(s)" "$(printf '%.2f, nginx %.2f' "$pg_cpu" "$HIT_CPU")"
+done
+
+# Manifests: ab, CONNS keep-alive connections, against nginx's static file.
+ACCEPT="Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+MDIG=$(curl -s -I -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/v1" |
+    sed -n 's/^Docker-Content-Digest: *\([^[:space:]]*\).*/\1/Ip')
+curl -s -H "$ACCEPT" -o "$WORK/nginx/www/manifest" "http://$PG/v2/bench/app/manifests/$MDIG"
+ab_run() {	# ab_run NAME PIDS AB-ARGS... URL: AB_RPS, AB_P99 (ms), AB_CPU (µs/req)
+	out=$WORK/ab-$1.txt; pids=$2; shift 2
+	# shellcheck disable=SC2086
+	c0=$(cpu $pids)
+	ab -q -k -s 60 -n "$MREQS" -c "$CONNS" "$@" > "$out" 2>&1
+	# shellcheck disable=SC2086
+	c1=$(cpu $pids)
+	AB_RPS=$(awk '/^Requests per second:/ {printf "%.0f", $4}' "$out")
+	AB_P99=$(awk '$1 == "99%" {print $2}' "$out")
+	AB_RPS=${AB_RPS:-0}; AB_P99=${AB_P99:-?}
+	AB_CPU=$(printf '%.0f' "$(echo "($c1 - $c0) * 1000000 / $MREQS" | bc -l)")
+}
+ab_run ngx-get "$NGXW" "http://127.0.0.1:$NGX/manifest"
+n_get=$AB_RPS; n_get_cpu=$AB_CPU; n_get_p99=$AB_P99
+ab_run ngx-head "$NGXW" -i "http://127.0.0.1:$NGX/manifest"
+n_head=$AB_RPS
+ab_run tag "$PG_PID" -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/v1"
+row "manifest GET by tag, req/s, p99, CPU per request" \
+    "$AB_RPS, $AB_P99 ms, $AB_CPU µs; nginx static file $n_get, $n_get_p99 ms, $n_get_cpu µs (x$(ratio "$AB_RPS" "$n_get"))"
+ab_run digest "$PG_PID" -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/$MDIG"
+d_get=$AB_RPS
+ab_run digest-head "$PG_PID" -i -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/$MDIG"
+row "manifest GET / HEAD by digest, req/s" \
+    "$d_get / $AB_RPS; nginx $n_get / $n_head (x$(ratio "$d_get" "$n_get") / x$(ratio "$AB_RPS" "$n_head"))"
+
+# Prefill of the image into an empty cache (the daemon on it), against
+# skopeo copying the same image from the registry.
+stop_pid "$PG_PID"
+start_pullgate prefill --upstream "http://$UP" --log-level warn
+t0=$(now)
+"$PULLGATE" prefill --listen "127.0.0.1:$PG_PORT" --cache "$PG_CACHE" \
+    bench/app:v1 > "$WORK/prefill.out" 2>&1 || echo "bench: prefill failed" >&2
+t1=$(now)
+pull_image "$UP/bench/app:v1" "$WORK/copy"; t2=$(now)
+row "prefill of the image, x skopeo copy" \
+    "x$(ratio "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")") ($(printf '%.2f s / %.2f s' "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")"))"
+finish
