@@ -25,7 +25,7 @@ export UBSAN_OPTIONS="print_stacktrace=1"
 # too: that is the same code, with the sanitizers watching.
 script_variants() {
 	local want
-	want=$(sed -n 's/^only_variants \([^#]*\).*/\1/p' "$1" | head -n 1)
+	want=$(sed -n 's/^only_variants[ \t]*\([^#]*\).*/\1/p' "$1" | head -n 1 | tr -s ' \t' '  ')
 	if [ -n "$want" ]; then
 		echo "$want"
 	else
