@@ -524,6 +524,17 @@ cache_remove_blob(const struct cache *c, const struct digest *d)
 	return 0;
 }
 
+/* Replaces the stamp file dir/name (a time), which a running daemon watches. */
+static int
+cache_stamp(const struct cache *c, const char *dir, const char *name)
+{
+	char	path[PATH_MAX], stamp[64];
+
+	snprintf(path, sizeof path, "%s/%s/%s", c->dir, dir, name);
+	snprintf(stamp, sizeof stamp, "%lld\n", (long long)time(NULL));
+	return cache_write_file(c, path, stamp);
+}
+
 /*
  * Marks the pins as changed (pins/.changed replaced), so that a running
  * daemon re-reads them before it next evicts anything.
@@ -531,11 +542,7 @@ cache_remove_blob(const struct cache *c, const struct digest *d)
 int
 cache_pins_changed(const struct cache *c)
 {
-	char	path[PATH_MAX], stamp[64];
-
-	snprintf(path, sizeof path, "%s/pins/%s", c->dir, CACHE_PINS_CHANGED);
-	snprintf(stamp, sizeof stamp, "%lld\n", (long long)time(NULL));
-	return cache_write_file(c, path, stamp);
+	return cache_stamp(c, "pins", CACHE_PINS_CHANGED);
 }
 
 /*
@@ -546,11 +553,7 @@ cache_pins_changed(const struct cache *c)
 int
 cache_tags_changed(const struct cache *c)
 {
-	char	path[PATH_MAX], stamp[64];
-
-	snprintf(path, sizeof path, "%s/repos/%s", c->dir, CACHE_TAGS_CHANGED);
-	snprintf(stamp, sizeof stamp, "%lld\n", (long long)time(NULL));
-	return cache_write_file(c, path, stamp);
+	return cache_stamp(c, "repos", CACHE_TAGS_CHANGED);
 }
 
 /*
