@@ -1,8 +1,11 @@
 /*
  * One upstream download, shared by every client that asks for the same
  * key while it runs. Bytes go to a temporary file in the cache and into a
- * SHA-256 as they arrive; readers (stream.c) follow the growing file at
- * their own pace, so a slow client never holds the download back. When
+ * SHA-256 as they arrive — gathered over one wakeup of the loop (curl
+ * hands them over 16 KiB at a time) and written at once, so a megabyte
+ * costs a few writes, not sixty-four; readers (stream.c) follow the
+ * growing file at their own pace, so a slow client never holds the
+ * download back. When
  * the body ends (and its digest matches, when one is expected), the kind
  * publishes the file; otherwise it is removed and every reader's response
  * is cut short.
@@ -55,6 +58,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <event2/http.h>
 
 #include "proxy.h"
@@ -63,6 +67,7 @@
 #define TRANSFER_RESERVE_STEP	(1024 * 1024)	/* bodies of unknown length */
 #define TRANSFER_MAX_RESUMES	4
 #define TRANSFER_REHASH_CHUNK	(256 * 1024)
+#define TRANSFER_WRITE_BUFFER	(1024 * 1024)	/* coalesced writes */
 
 struct transfer {
 	unsigned		 magic;
@@ -80,7 +85,10 @@ struct transfer {
 	char			 what[TRANSFER_KEY_MAX + 80];
 	char			 tmp[PATH_MAX];
 	int			 fd;
-	off_t			 written;
+	off_t			 written;	/* hashed and in the file */
+	unsigned char		*wbuf;		/* received, not written yet */
+	size_t			 wlen;
+	struct event		*flush_ev;	/* writes wbuf after a wakeup */
 	int64_t			 reserved;	/* of the budget */
 	off_t			 length;	/* announced; -1 if unknown */
 	struct crypto_sha256	*hash;
@@ -309,25 +317,29 @@ transfer_headers_cb(struct fetch *f, long status, void *arg)
 	return 0;
 }
 
+/*
+ * Hashes and writes what was received and held back (wbuf): the file and
+ * the hash always hold the same bytes, which followers may then be sent.
+ * -1 when the transfer failed (a write error).
+ */
 static int
-transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
+transfer_flush(struct transfer *t)
 {
-	struct transfer	*t = transfer_check(arg);
-	size_t		 done = 0;
-	ssize_t		 n;
+	size_t	done = 0;
+	ssize_t	n;
 
-	(void)f;
-	if (t->length >= 0 && t->written + (off_t)len > t->length) {
-		transfer_fail(t, 0, "upstream sent more than it announced");
+	if (t->flush_ev != NULL)
+		event_del(t->flush_ev);
+	if (t->wlen == 0)
+		return 0;
+	if (t->state == TRANSFER_FAILED) {
+		t->wlen = 0;
 		return -1;
 	}
-	/* A body of unknown length reserves its room as it grows. */
-	while (t->written + (off_t)len > t->reserved)
-		if (transfer_reserve(t, TRANSFER_RESERVE_STEP) != 0)
-			return -1;
-	crypto_backend->sha256_update(t->hash, data, len);
-	while (done < len) {
-		n = pwrite(t->fd, data + done, len - done, t->written + (off_t)done);
+	crypto_backend->sha256_update(t->hash, t->wbuf, t->wlen);
+	while (done < t->wlen) {
+		n = pwrite(t->fd, t->wbuf + done, t->wlen - done,
+		    t->written + (off_t)done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -335,14 +347,72 @@ transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 				errno = EIO;
 			log_error("%s: %s: %s", __func__, t->tmp, strerror(errno));
 			stats_add(STATS_CACHE_WRITE_ERRORS, 1);
+			t->wlen = 0;
 			transfer_fail(t, 0, "cannot write to the cache: %s",
 			    strerror(errno));
 			return -1;
 		}
 		done += (size_t)n;
 	}
-	t->written += (off_t)len;
+	t->written += (off_t)t->wlen;
+	t->wlen = 0;
 	transfer_notify(t);
+	return 0;
+}
+
+static void
+transfer_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	transfer_flush(transfer_check(arg));
+}
+
+/*
+ * A piece of the body. curl hands it over 16 KiB at a time, many times in
+ * one wakeup: the pieces are gathered and written once the wakeup's work
+ * is done (a zero timeout runs after it), or when the buffer is full.
+ */
+static int
+transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
+{
+	struct transfer		*t = transfer_check(arg);
+	const struct timeval	 now = { 0, 0 };
+	size_t			 n;
+
+	(void)f;
+	if (t->length >= 0 &&
+	    t->written + (off_t)t->wlen + (off_t)len > t->length) {
+		transfer_fail(t, 0, "upstream sent more than it announced");
+		return -1;
+	}
+	/* A body of unknown length reserves its room as it grows. */
+	while (t->written + (off_t)t->wlen + (off_t)len > t->reserved)
+		if (transfer_reserve(t, TRANSFER_RESERVE_STEP) != 0)
+			return -1;
+	if (t->wbuf == NULL &&
+	    (t->wbuf = malloc(TRANSFER_WRITE_BUFFER)) == NULL) {
+		transfer_fail(t, 0, "out of memory");
+		return -1;
+	}
+	if (t->flush_ev == NULL && (t->flush_ev = evtimer_new(t->proxy->base,
+	    transfer_flush_cb, t)) == NULL) {
+		transfer_fail(t, 0, "out of memory");
+		return -1;
+	}
+	while (len > 0) {
+		n = TRANSFER_WRITE_BUFFER - t->wlen;
+		if (n > len)
+			n = len;
+		memcpy(t->wbuf + t->wlen, data, n);
+		t->wlen += n;
+		data += n;
+		len -= n;
+		if (t->wlen == TRANSFER_WRITE_BUFFER && transfer_flush(t) != 0)
+			return -1;
+	}
+	if (t->wlen > 0)
+		evtimer_add(t->flush_ev, &now);
 	return 0;
 }
 
@@ -463,7 +533,7 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 
 	(void)f;
 	t->upstream = NULL;
-	if (t->state == TRANSFER_FAILED)
+	if (t->state == TRANSFER_FAILED || transfer_flush(t) != 0)
 		goto out;
 	if (error != NULL) {
 		if (transfer_resume(t, error) == 0)
@@ -784,6 +854,9 @@ transfer_unref(struct transfer *t)
 	}
 	if (t->hash != NULL)
 		crypto_backend->sha256_free(t->hash);
+	if (t->flush_ev != NULL)
+		event_free(t->flush_ev);
+	free(t->wbuf);
 	for (i = 0; i < 4; i++)
 		free(t->ustr[i]);
 	curl_slist_free_all(t->ureq.extra_headers);
