@@ -64,6 +64,7 @@
 #define TRANSFER_RESERVE_STEP	(1024 * 1024)	/* bodies of unknown length */
 #define TRANSFER_MAX_RESUMES	4
 #define TRANSFER_REHASH_CHUNK	(256 * 1024)
+#define TRANSFER_PARTIAL_SHARE	8	/* partial/: 1/8 of cache_max_bytes */
 
 struct transfer {
 	unsigned		 magic;
@@ -170,7 +171,8 @@ transfer_fail(struct transfer *t, int http_status, const char *fmt, ...)
 	transfer_set_state(t, TRANSFER_FAILED);
 	if (t->keep_partial && t->verify && !t->kind->conditional &&
 	    t->written > 0)
-		cache_partial_keep(&t->proxy->cache, &t->digest, t->tmp);
+		cache_partial_keep(&t->proxy->cache, &t->digest, t->tmp,
+		    t->proxy->config->cache_max_bytes / TRANSFER_PARTIAL_SHARE);
 	else
 		cache_discard(t->tmp);
 	transfer_unlist(t);
