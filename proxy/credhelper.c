@@ -17,7 +17,8 @@
  * not repeated for CREDHELPER_RETRY_SECONDS: requests fail at once with
  * its reason. A pair an upstream refused (a 401) is asked for again, once
  * per request (upstream.c). Neither the answer nor the secret is ever
- * logged; the helper's own error message is, unless it looks like JSON.
+ * logged; the helper's own error message is, unless its first line has a
+ * "{" (an answer, maybe after a byte-order mark).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -154,7 +155,8 @@ credhelper_failed(struct registry *r, enum stats_counter reason,
 
 /*
  * The first line of a failed helper's output (its error message, by the
- * protocol), printable and short, into buf; nothing if it looks like JSON.
+ * protocol), printable and short, into buf; nothing if it has a '{' (it
+ * may be an answer, whatever comes before it: a byte-order mark, a CR).
  */
 static void
 credhelper_message(const struct credhelper_run *run, char *buf, size_t len)
@@ -162,11 +164,12 @@ credhelper_message(const struct credhelper_run *run, char *buf, size_t len)
 	size_t	i, n = 0;
 
 	buf[0] = '\0';
+	for (i = 0; i < run->len && run->out[i] != '\n'; i++)
+		if (run->out[i] == '{')
+			return;
 	for (i = 0; i < run->len && (run->out[i] == ' ' || run->out[i] == '\t');
 	    i++)
 		;
-	if (i < run->len && run->out[i] == '{')
-		return;
 	for (; i < run->len && run->out[i] != '\n' && n + 1 < len; i++) {
 		buf[n++] = (run->out[i] >= 0x20 && run->out[i] < 0x7f) ?
 		    run->out[i] : '?';

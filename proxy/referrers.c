@@ -10,7 +10,8 @@
  * repository holds the index (its absence means nothing refers to the
  * digest: an empty index). An API that paginates (Link: rel="next") is
  * followed, REFERRERS_PAGES_MAX pages at most, and its pages are merged
- * into one index. Either way the whole listing, unfiltered, is
+ * into one index (refused as soon as their descriptors pass
+ * manifest_max_bytes: memory stays bounded by it). Either way the whole listing, unfiltered, is
  * stored by digest in the cache and pointed to from the tag index root
  * "referrers" (TAGINDEX_REFERRERS); it is served from there while it is
  * fresh (tag_ttl), when the upstream cannot answer, and offline. Every
@@ -264,6 +265,15 @@ referrers_page(struct referrers_fetch *rf, struct fetch *f,
 		json_decref(root);
 		reply_error(rf->req, 502, "MANIFEST_INVALID", "the upstream sent "
 		    "a malformed or endless referrers listing");
+		referrers_free(rf);
+		return 1;
+	}
+	/* What is kept must fit what the merged listing may be. */
+	if (json_dumpb(rf->pages, NULL, 0, JSON_COMPACT) >
+	    rf->proxy->config->manifest_max_bytes) {
+		json_decref(root);
+		reply_error(rf->req, 502, "MANIFEST_INVALID", "the upstream's "
+		    "referrers listing is larger than manifest_max_bytes");
 		referrers_free(rf);
 		return 1;
 	}

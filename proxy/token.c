@@ -1,6 +1,7 @@
 /*
  * The Docker token flow's tokens: fetched from the realm a 401 named (only
- * if the entry trusts the realm's host), anonymously or with the entry's
+ * if the entry trusts the realm's host, and never over plain http with an
+ * https entry's credentials), anonymously or with the entry's
  * credentials, and cached until they expire. A token is keyed to what it
  * was issued for: the entry (the entry itself, not a number: every feed
  * has id 0, and two entries on one realm may hold different credentials),
@@ -279,6 +280,17 @@ token_request(struct tokens *t, struct registry *r, const char *url,
 		    r->is_feed ? "feed" : "registry", r->name, host);
 		*cause = util_printf("refused the token realm: the entry does not "
 		    "trust its host (token_hosts)");
+		return -1;
+	}
+	/* An https entry's password never goes over plain http. */
+	if ((r->auth & AUTH_BASIC) && r->password != NULL &&
+	    strncmp(r->url, "https://", 8) == 0 &&
+	    strncmp(c->realm, "https://", 8) != 0) {
+		log_warn("%s '%s': refused the plain-http token realm on host "
+		    "%s: the entry's credentials go over https only",
+		    r->is_feed ? "feed" : "registry", r->name, host);
+		*cause = util_printf("refused a plain-http token realm: the "
+		    "entry's credentials go over https only");
 		return -1;
 	}
 	if (token_key(&k, r, url, scope) != 0) {

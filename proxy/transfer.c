@@ -37,8 +37,9 @@
  * the upstream sends the blob about once. At most TRANSFER_MAX_RESUMES
  * times, and only after progress since the last. A 206 must start where
  * the file ends and name the same total; a 200 instead (Range ignored,
- * If-Range failed) starts over from byte 0: file truncated, hash anew,
- * readers wait until the new body passes what they have sent. Whatever
+ * If-Range failed) starts over from byte 0, hash anew; the new body must
+ * repeat the bytes readers may have sent (else it fails: nothing is
+ * spliced onto them), and readers wait until it passes them. Whatever
  * happened, the digest is checked at the end and nothing that fails it is
  * published. A download that ends broken sets its file aside in
  * partial/ (cache.c), as does a crash (at the next start); the next
@@ -68,6 +69,7 @@
 #define TRANSFER_MAX_RESUMES	4
 #define TRANSFER_REHASH_CHUNK	(256 * 1024)
 #define TRANSFER_WRITE_BUFFER	(1024 * 1024)	/* coalesced writes */
+#define TRANSFER_PARTIAL_SHARE	8	/* partial/: 1/8 of cache_max_bytes */
 
 struct transfer {
 	unsigned		 magic;
@@ -104,6 +106,7 @@ struct transfer {
 	int			 resumes;
 	int			 keep_partial;	/* a broken download: set it aside */
 	int			 restart;	/* a 416 to a partial: ask it whole */
+	off_t			 same_to;	/* bytes readers may have had */
 	TAILQ_HEAD(, transfer_watch) watches;
 };
 
@@ -176,7 +179,8 @@ transfer_fail(struct transfer *t, int http_status, const char *fmt, ...)
 	transfer_set_state(t, TRANSFER_FAILED);
 	if (t->keep_partial && t->verify && !t->kind->conditional &&
 	    t->written > 0)
-		cache_partial_keep(&t->proxy->cache, &t->digest, t->tmp);
+		cache_partial_keep(&t->proxy->cache, &t->digest, t->tmp,
+		    t->proxy->config->cache_max_bytes / TRANSFER_PARTIAL_SHARE);
 	else
 		cache_discard(t->tmp);
 	transfer_unlist(t);
@@ -216,7 +220,12 @@ transfer_keep_validator(struct transfer *t, struct fetch *f)
 		t->validator[0] = '\0';
 }
 
-/* Starts the body over from byte 0: the file emptied, the hash anew. */
+/*
+ * Starts the body over from byte 0, the hash anew. Readers may have sent
+ * the bytes written so far (STREAMING): the new body must repeat them
+ * (transfer_same), else nothing is spliced onto them; otherwise the file
+ * is emptied.
+ */
 static int
 transfer_restart(struct transfer *t)
 {
@@ -224,8 +233,10 @@ transfer_restart(struct transfer *t)
 
 	log_warn("%s: the upstream sent the whole body again, not the rest "
 	    "from byte %lld; starting over", t->what, (long long)t->written);
+	if (t->state == TRANSFER_STREAMING && t->written > t->same_to)
+		t->same_to = t->written;
 	if ((h = crypto_backend->sha256_new()) == NULL ||
-	    ftruncate(t->fd, 0) != 0) {
+	    (t->same_to == 0 && ftruncate(t->fd, 0) != 0)) {
 		if (h != NULL)
 			crypto_backend->sha256_free(h);
 		transfer_fail(t, 0, "cannot start the download over");
@@ -318,6 +329,39 @@ transfer_headers_cb(struct fetch *f, long status, void *arg)
 }
 
 /*
+ * After a restart, the part of a chunk below same_to must be the bytes
+ * already in the file (and maybe sent): 0, or -1 with the transfer failed.
+ */
+static int
+transfer_same(struct transfer *t, const char *data, size_t len)
+{
+	size_t	 n;
+	char	*old;
+	int	 same;
+
+	if (t->written >= t->same_to)
+		return 0;
+	n = (size_t)(t->same_to - t->written) < len ?
+	    (size_t)(t->same_to - t->written) : len;
+	if ((old = malloc(n)) == NULL) {
+		transfer_fail(t, 0, "out of memory");
+		return -1;
+	}
+	same = pread(t->fd, old, n, t->written) == (ssize_t)n &&
+	    memcmp(old, data, n) == 0;
+	free(old);
+	if (same)
+		return 0;
+	stats_add(STATS_VERIFY_FAILURES, 1);
+	log_error("%s: the body sent over differs from the %lld bytes already "
+	    "had; discarded", t->what, (long long)t->same_to);
+	t->keep_partial = 0;
+	transfer_fail(t, 0, "the upstream sent the body over, and it differs "
+	    "from what was sent");
+	return -1;
+}
+
+/*
  * Hashes and writes what was received and held back (wbuf): the file and
  * the hash always hold the same bytes, which followers may then be sent.
  * -1 when the transfer failed (a write error).
@@ -333,6 +377,10 @@ transfer_flush(struct transfer *t)
 	if (t->wlen == 0)
 		return 0;
 	if (t->state == TRANSFER_FAILED) {
+		t->wlen = 0;
+		return -1;
+	}
+	if (transfer_same(t, (const char *)t->wbuf, t->wlen) != 0) {
 		t->wlen = 0;
 		return -1;
 	}
@@ -550,7 +598,8 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 		transfer_end(t, TRANSFER_UNCHANGED);
 		goto out;
 	}
-	if (t->length >= 0 && t->written != t->length) {
+	if ((t->length >= 0 && t->written != t->length) ||
+	    t->written < t->same_to) {
 		transfer_fail(t, 0, "upstream body ended early");
 		goto out;
 	}

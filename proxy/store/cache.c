@@ -31,6 +31,7 @@
 
 /* What is partial/ is kept for at most: older ones are not resumed. */
 #define CACHE_PARTIAL_MAX_AGE	(7 * 24 * 3600)
+#define CACHE_PARTIAL_TRIM_MAX	64	/* files removed per trim, at most */
 
 /*
  * Whether name is a download's temporary file ("<64 hex>.<pid>.<seq>",
@@ -247,18 +248,63 @@ cache_partial_claim(const struct cache *c, const struct digest *d, char *buf,
 }
 
 /*
+ * Trims partial/ to at most max bytes, the oldest files first. Partial
+ * files are outside the budget: a run of broken downloads (a flaky or
+ * lying upstream) must not fill the disk with them.
+ */
+static void
+cache_partial_trim(const struct cache *c, int64_t max)
+{
+	char		 path[PATH_MAX], oldest[NAME_MAX + 1];
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	time_t		 when = 0;
+	int64_t		 total;
+	int		 i;
+
+	snprintf(path, sizeof path, "%s/partial", c->dir);
+	for (i = 0; i < CACHE_PARTIAL_TRIM_MAX; i++) {
+		if ((d = opendir(path)) == NULL)
+			return;
+		total = 0;
+		oldest[0] = '\0';
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name,
+			    &st, AT_SYMLINK_NOFOLLOW) != 0)
+				continue;
+			total += st.st_size;
+			if (oldest[0] == '\0' || st.st_mtime < when) {
+				util_strlcpy(oldest, de->d_name, sizeof oldest);
+				when = st.st_mtime;
+			}
+		}
+		if (total > max && oldest[0] != '\0' &&
+		    unlinkat(dirfd(d), oldest, 0) == 0)
+			log_info("partial/ holds %lld bytes, more than %lld: "
+			    "removed %s", (long long)total, (long long)max, oldest);
+		else
+			i = CACHE_PARTIAL_TRIM_MAX;
+		closedir(d);
+	}
+}
+
+/*
  * Sets the temporary file tmp of a broken download of d aside in
- * partial/, for the next download of d to resume from.
+ * partial/, for the next download of d to resume from; partial/ is then
+ * trimmed to max bytes (0: no bound).
  */
 void
 cache_partial_keep(const struct cache *c, const struct digest *d,
-    const char *tmp)
+    const char *tmp, int64_t max)
 {
 	char	to[PATH_MAX];
 
 	snprintf(to, sizeof to, "%s/partial/%s", c->dir, d->hex);
 	if (rename(tmp, to) != 0 && errno != ENOENT)
 		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
+	if (max > 0)
+		cache_partial_trim(c, max);
 }
 
 /* Makes a rename (or link) into path's directory durable. */

@@ -32,7 +32,7 @@ void	 cache_discard(const char *);
 int	 cache_partial_claim(const struct cache *, const struct digest *, char *,
 	     size_t, off_t *);
 void	 cache_partial_keep(const struct cache *, const struct digest *,
-	     const char *);
+	     const char *, int64_t);
 int	 cache_put(const struct cache *, const struct digest *, const void *, size_t);
 int	 cache_put_manifest(const struct cache *, const struct digest *,
 	     const void *, size_t, const char *);

@@ -75,6 +75,19 @@ check "push to the token registry" skopeo --insecure-policy copy -q \
     --dest-tls-verify=false --dest-creds admin:adminpw \
     "oci:$WORK/img:v1" "docker://127.0.0.1:$TOK_PORT/private/app:v1"
 
+# An https registry whose 401 names a plain-http token realm.
+REG_HTTP_EXTRA="  tls:
+    certificate: $PKI/server.pem
+    key: $PKI/server.key"
+REG_SCHEME=https REG_AUTH="auth:
+  token:
+    realm: http://127.0.0.1:$TS_PORT/token
+    service: test-registry
+    issuer: test-issuer
+    rootcertbundle: $WORK/token.pem" start_registry tlstoken
+TLSTOK_PORT=$REG_PORT
+unset REG_HTTP_EXTRA
+
 BLOB=$(fake_blob 100000)
 start_fake good --bearer "$BEARER_KEY"
 KEY_PORT=$FAKE_PORT; KEY_LOG=$FAKE_LOG
@@ -100,7 +113,10 @@ registries = (
     bearer_file = "$WORK/secrets/bearer.key"; },
   { id = 10; name = "keybad"; url = "http://127.0.0.1:$KEY_PORT"; auth = "bearer";
     bearer_file = "$WORK/secrets/wrongbearer.key"; },
-  { id = 11; name = "iotnocert"; url = "https://127.0.0.1:$TLS_PORT"; ca = "$PKI/ca.pem"; }
+  { id = 11; name = "iotnocert"; url = "https://127.0.0.1:$TLS_PORT"; ca = "$PKI/ca.pem"; },
+  { id = 12; name = "tokdown"; url = "https://127.0.0.1:$TLSTOK_PORT"; ca = "$PKI/ca.pem";
+    auth = [ "basic", "token" ]; username = "reader";
+    password_file = "$WORK/secrets/reader.pw"; token_hosts = [ "127.0.0.1:$TS_PORT" ]; }
 );
 CONF
 start_pullgate auth -c "$WORK/pg.conf"
@@ -154,6 +170,9 @@ pull_ok "token: credentialed scope with the entry's username and password" tokpr
 check "token: the credentialed token request carried the user" grep -q '^TOKEN reader ' "$TS_LOG"
 get "token: a realm on a host the entry does not trust is refused" \
     /v2/tokuntrusted/public/app/manifests/v1 401 "does not trust"
+st=$(curl -s -o /dev/null -w '%{http_code}' "http://$PG/v2/tokdown/downgrade/app/manifests/v1")
+check "token: an https entry's password never goes to a plain-http realm ($st)" \
+    sh -c "[ '$st' != 200 ] && ! grep -q '^TOKEN reader repository:downgrade/app' '$TS_LOG'"
 
 get "bearer: the key is sent" /v2/key/x/blobs/$BLOB 200 ""
 check "bearer: the upstream saw Authorization: Bearer" grep -q "AUTH Bearer $BEARER_KEY" "$KEY_LOG"
@@ -225,7 +244,7 @@ chmod 600 "$PKI/device.key"
 
 # registry list / add / rm.
 "$PULLGATE" registry list -c "$WORK/pg.conf" > "$WORK/list.json"
-check "registry list: JSON with every entry" sh -c "$PY -c 'import json,sys; t=json.load(open(\"$WORK/list.json\")); sys.exit(0 if len(t)==11 else 1)'"
+check "registry list: JSON with every entry" sh -c "$PY -c 'import json,sys; t=json.load(open(\"$WORK/list.json\")); sys.exit(0 if len(t)==12 else 1)'"
 check "registry list: no secret in it" sh -c "! grep -q -- '$BASIC_PW\|$BEARER_KEY\|$READER_PW' '$WORK/list.json'"
 check "registry add: a new entry" "$PULLGATE" registry add -c "$WORK/pg.conf" --name extra \
     --url https://extra.example --auth bearer --bearer-file "$WORK/secrets/bearer.key"
@@ -235,7 +254,7 @@ registries() {
 	    $PY -c 'import json, sys
 for e in json.load(open(sys.argv[1])): print(e["id"], e["name"])' "$WORK/list2.json"
 }
-check "registry add: listed with id 12" test "$(registries | grep ' extra$')" = "12 extra"
+check "registry add: listed with id 13" test "$(registries | grep ' extra$')" = "13 extra"
 chmod 644 "$WORK/secrets/wrong.pw"
 "$PULLGATE" registry add -c "$WORK/pg.conf" --name bad --url https://bad.example \
     --auth basic --username u --password-file "$WORK/secrets/wrong.pw" > "$WORK/add.out" 2>&1
@@ -244,8 +263,8 @@ chmod 600 "$WORK/secrets/wrong.pw"
 "$PULLGATE" registry add -c "$WORK/pg.conf" --name iot --url https://x.example > "$WORK/add2.out" 2>&1
 check "registry add: a duplicate name is refused" grep -q "used twice" "$WORK/add2.out"
 check "registry rm: removes an added entry" "$PULLGATE" registry rm -c "$WORK/pg.conf" extra
-rm_done() { registries > "$WORK/ids" && ! grep -q ' extra$' "$WORK/ids" && [ "$(wc -l < "$WORK/ids")" = 11 ]; }
-check "registry rm: it is gone, the other 11 are listed" rm_done
+rm_done() { registries > "$WORK/ids" && ! grep -q ' extra$' "$WORK/ids" && [ "$(wc -l < "$WORK/ids")" = 12 ]; }
+check "registry rm: it is gone, the other 12 are listed" rm_done
 "$PULLGATE" registry rm -c "$WORK/pg.conf" iot > "$WORK/rm.out" 2>&1
 check "registry rm: an entry of the main file is left alone" grep -q "main configuration file" "$WORK/rm.out"
 

@@ -13,10 +13,10 @@ only_variants openssl openssl-address
 
 rand() { head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 P1="pw1-$(rand)"; P2="pw2-$(rand)"; P3="pw3-$(rand)"; P4="pw4-$(rand)"
-P5="pw5-$(rand)"; T1="tk1-$(rand)"; T2="tk2-$(rand)"
+P5="pw5-$(rand)"; T1="tk1-$(rand)"; T2="tk2-$(rand)"; P6="pw6-$(rand)"
 export PG_CREDHELPER_DIR=$WORK/helper
 mkdir -p "$PG_CREDHELPER_DIR" "$WORK/bin" "$WORK/docker"
-for n in pgtest pgshort pgbg pgtok pgfail pghang pggarbage; do
+for n in pgtest pgshort pgbg pgtok pgfail pghang pggarbage pgbomexit; do
 	ln -s "$TOOLS/credhelper.sh" "$WORK/bin/docker-credential-$n"
 done
 export PATH=$WORK/bin:$PATH
@@ -71,6 +71,7 @@ docker_config "$UP" "$P1"
 # A token-flow registry: its token service knows user gw by the helper's
 # pgtok secret; tokens live 2 s, so a rotation meets the refusal.
 echo "$T1" > "$PG_CREDHELPER_DIR/pgtok.secret"
+echo "$P6" > "$PG_CREDHELPER_DIR/pgbomexit.secret"
 TS_PORT=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/token.key" \
     -out "$WORK/token.pem" -days 2 -subj "/CN=token signer" 2>/dev/null
@@ -118,6 +119,8 @@ registries = (
     credential_helper = "pggarbage"; },
   { id = 9; name = "missing"; url = "http://$UP"; auth = "basic";
     credential_helper = "pgnotinstalled"; },
+  { id = 12; name = "bomexit"; url = "http://$UP"; auth = "basic";
+    credential_helper = "pgbomexit"; },
   { id = 11; name = "bg"; url = "http://$UP"; auth = "basic";
     credential_helper = "pgbg"; credential_lifetime = 10; },
   { id = 10; name = "tok"; url = "http://$TOKUP"; auth = [ "basic", "token" ];
@@ -279,6 +282,10 @@ check "missing helper: 502 ($st), not found on the PATH" \
 check "missing helper: counted (reason start)" \
     test "$(metric 'pullgate_credential_helper_failures_total{reason="start"}')" = 1
 
+st=$(get /v2/bomexit/acme/app/manifests/v1)
+check "failing helper that printed its answer (after a BOM): 502 ($st), without it" \
+    sh -c "test '$st' = 502 && ! grep -q -- '$P6' '$WORK/b' '$PG_LOG'"
+
 # A hanging helper: killed at credential_timeout; meanwhile the loop serves.
 t0=$(date +%s.%N)
 (curl -s --max-time 30 -o "$WORK/hang.body" -w '%{http_code}' \
@@ -315,7 +322,7 @@ check "reload: the helper was asked once ($(($(calls pgtest) - n0)))" \
 "$PULLGATE" registry list -c "$WORK/pg.conf" > "$WORK/list.json"
 check "registry list: names the helper and the config.json" \
     sh -c "grep -q '\"credential_helper\": \"pgtest\"' '$WORK/list.json' && grep -q '\"docker_config\"' '$WORK/list.json'"
-for s in "$P1" "$P2" "$P3" "$P4" "$P5" "$T1" "$T2"; do
+for s in "$P1" "$P2" "$P3" "$P4" "$P5" "$P6" "$T1" "$T2"; do
 	check "secret ${s:0:4}... absent from the daemon log, answers and registry list" \
 	    sh -c "! grep -q -- '$s' '$PG_LOG' '$SEEN' '$WORK/list.json'"
 	b=$(printf 'gw:%s' "$s" | base64 -w0)

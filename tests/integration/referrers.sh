@@ -39,6 +39,14 @@ BOGUS=sha256:$(printf bogus | sha256sum | cut -d' ' -f1)
 echo '{"manifests": "none"}' > "$WORK/fakeblobs/referrers/acme/app/${BOGUS#sha256:}"
 start_fake good --referrers
 NATIVE_LOG=$FAKE_LOG NATIVE_PORT=$FAKE_PORT NATIVE_PID=$FAKE_PID
+# A listing of 6 descriptors of 1.5 MB each: larger than manifest_max_bytes.
+HUGE=sha256:$(printf huge | sha256sum | cut -d' ' -f1)
+$PY -c 'import json,sys
+d = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+     "digest": sys.argv[2], "size": 1, "annotations": {"x": "y" * 1500000}}
+json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+           "manifests": [d] * 6}, open(sys.argv[1], "w"))' \
+    "$WORK/fakeblobs/referrers/acme/app/${HUGE#sha256:}" "$BOGUS"
 start_fake good --referrers --referrers-page 1	# the same, one a page
 PAGED_LOG=$FAKE_LOG
 
@@ -135,6 +143,11 @@ get pag "/v2/paged/acme/app/referrers/$SUBJ"
 check "referrers (API upstream, one a page): both pages followed and merged" \
     sh -c "[ '$CODE' = 200 ] && [ '$(listed pag)' = '$BOTH' ] &&
     grep -q 'referrers/$SUBJ?page=1' '$PAGED_LOG'"
+
+get huge "/v2/paged/acme/app/referrers/$HUGE"
+pages=$(grep -c "^GET /v2/acme/app/referrers/$HUGE" "$PAGED_LOG")
+check "a paginated listing past manifest_max_bytes: 502 ($CODE), refused once the pages so far pass it ($pages of 6 asked)" \
+    sh -c "[ '$CODE' = 502 ] && [ $pages -le 3 ]"
 
 # 3. A second gateway staged with prefill (its own daemon): the image
 # brings its referrers, and gc, which keeps what tags reference, keeps them.

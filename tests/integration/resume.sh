@@ -154,4 +154,21 @@ check "kill -9: the client got the complete, verified blob" good_blob "$WORK/b5"
 check "kill -9: the blob is cached and verified" cached "$B5"
 check "kill -9: the resume is counted" test "$(metric pullgate_upstream_resumes_total)" = 1
 check "kill -9: the partial file is gone" test ! -e "$PART"
+# --- A partial file tampered with on disk, then a 200 to the next Range:
+# the bytes already sent from the partial file are not the blob's, and the
+# whole body that follows must not be spliced onto them.
+stop_pid "$FAKE_PID"
+start_fake good --cut 0.6 --range-once --chunk 65536 --delay 0.01
+B6=$(fake_blob $SIZE)
+stop_pid "$PG_PID"
+start_pullgate tampered --upstream "http://127.0.0.1:$FAKE_PORT"
+head -c $((SIZE / 3)) /dev/zero > "$PG_CACHE/partial/${B6#sha256:}"
+code=$(curl -s -o "$WORK/b6" -w '%{http_code}' "http://127.0.0.1:$PG_PORT/v2/x/blobs/$B6")
+rc=$?
+check "tampered partial, then a 200: the client never gets a complete wrong body (rc=$rc, status $code)" \
+    test "$rc" -ne 0 -o "$code" != 200 -o "$(fsize "$WORK/b6")" -lt $SIZE
+check "tampered partial, then a 200: the mismatch is counted" \
+    test "$(metric pullgate_verification_failures_total)" -ge 1
+check "tampered partial: no partial or temporary file kept" \
+    test -z "$(find "$PG_CACHE/partial" "$PG_CACHE/tmp" -type f)"
 finish

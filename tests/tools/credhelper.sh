@@ -9,6 +9,7 @@
 #   *fail     exits 1 with an error message, as a helper without the entry
 #   *hang     never answers (sleeps 37 s; the daemon must kill it)
 #   *garbage  answers something that is not JSON
+#   *bomexit  prints its answer after a byte-order mark, then exits 1
 d=${PG_CREDHELPER_DIR:?}
 name=${0##*/docker-credential-}
 [ "$1" = get ] || { echo "only get is supported"; exit 1; }
@@ -22,5 +23,11 @@ esac
 [ -f "$d/delay" ] && sleep "$(cat "$d/delay")"
 secret=$d/secret
 [ -f "$d/$name.secret" ] && secret=$d/$name.secret
+case $name in
+*bomexit) printf '\357\273\277' ;;
+esac
 printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}\n' "$url" \
     "$(cat "$d/user")" "$(cat "$secret")"
+case $name in
+*bomexit) exit 1 ;;
+esac

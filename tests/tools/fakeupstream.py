@@ -25,6 +25,8 @@ fakeupstream.py --port P --blobs DIR --log FILE [--mode good|lie|truncate]
                    blob: resumes (a mock, since docker-registry cannot be
                    made to cut a connection)
   --no-range       ignore Range: always the whole blob with a 200
+  --range-once     honour only a blob's first Range request; later ones
+                   get the whole blob with a 200
   --change etag|data  after a blob's first cut its content changes (one
                    byte flipped at 95%): with a new ETag (If-Range then
                    gets the whole new body), or under the same ETag
@@ -67,6 +69,7 @@ LOCK = threading.Lock()
 STATS = {"now": 0, "max": 0}
 CUTS = {}       # blob hex -> cut offsets not yet used
 CHANGED = set()  # blob hex whose content changed (--change)
+RANGED = set()  # blob hex that had its Range request (--range-once)
 LAST_MODIFIED = "Mon, 02 Jan 2023 00:00:00 GMT"
 
 
@@ -103,6 +106,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m = re.match(r"^bytes=(\d+)-$", rng or "")
         if o.no_range or not m:
             return 0
+        if o.range_once:
+            with LOCK:
+                if hexd in RANGED:
+                    return 0
+                RANGED.add(hexd)
         ifr = self.headers.get("If-Range")
         if ifr is not None and ifr not in (self.etag(hexd), LAST_MODIFIED):
             return 0
@@ -350,6 +358,7 @@ def main():
     ap.add_argument("--referrers-page", type=int, default=0)
     ap.add_argument("--cut", default="")
     ap.add_argument("--no-range", action="store_true")
+    ap.add_argument("--range-once", action="store_true")
     ap.add_argument("--change", default="", choices=["", "etag", "data"])
     opts = ap.parse_args()
     srv = Server((opts.host, opts.port), Handler)

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <limits.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +132,7 @@ test_leftovers_removed_at_open(void **state)
 	assert_int_equal(count_tmp(), 1);
 	assert_int_equal(cache_partial_claim(&c, &d, tmp2, sizeof tmp2, &size), -1);
 	/* A broken download sets its file aside again, for the next one. */
-	cache_partial_keep(&c, &d, tmp);
+	cache_partial_keep(&c, &d, tmp, 0);
 	close(fd);
 	assert_int_equal(count_tmp(), 0);
 	assert_false(cache_blob_exists(&c, &d));
@@ -237,6 +239,50 @@ test_refs_referrers(void **state)
 	digest_set_free(&set);
 }
 
+/*
+ * partial/ is outside the budget: keeping one more broken download trims
+ * it to the bound given, the oldest first (the newest stays if it fits).
+ */
+static void
+test_partial_bounded(void **state)
+{
+	struct cache	 c;
+	struct digest	 d[4];
+	struct timespec	 ts[2];
+	char		 tmp[PATH_MAX], path[PATH_MAX], buf[100], *cause = NULL;
+	off_t		 size;
+	int		 fd, i, left = 0;
+
+	(void)state;
+	memset(buf, 'x', sizeof buf);
+	assert_int_equal(cache_open(&c, dir, 1, &cause), 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof path, "partial-%d", i);
+		hash_buffer(path, strlen(path), &d[i]);
+		fd = cache_tmp_create(&c, &d[i], tmp, sizeof tmp);
+		assert_int_equal(write(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+		ts[0].tv_sec = ts[1].tv_sec = 1000000 + i;	/* oldest first */
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		assert_int_equal(futimens(fd, ts), 0);
+		close(fd);
+		cache_partial_keep(&c, &d[i], tmp, 250);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof path, "%s/partial/%s", dir, d[i].hex);
+		left += access(path, F_OK) == 0;
+	}
+	assert_int_equal(left, 2);
+	fd = cache_partial_claim(&c, &d[3], tmp, sizeof tmp, &size);
+	assert_true(fd >= 0);
+	close(fd);
+	cache_discard(tmp);
+	assert_int_equal(cache_partial_claim(&c, &d[0], tmp, sizeof tmp, &size), -1);
+	fd = cache_partial_claim(&c, &d[2], tmp, sizeof tmp, &size);
+	assert_true(fd >= 0);
+	close(fd);
+	cache_discard(tmp);
+}
+
 int
 main(void)
 {
@@ -245,6 +291,7 @@ main(void)
 		cmocka_unit_test(test_leftovers_removed_at_open),
 		cmocka_unit_test(test_tagindex),
 		cmocka_unit_test(test_refs_referrers),
+		cmocka_unit_test(test_partial_bounded),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);
