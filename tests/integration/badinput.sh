@@ -66,7 +66,7 @@ check "log injection: no forged line and no terminal escape in the log" \
 
 check "daemon still answers after all of it" curl -sf -o /dev/null "http://$PG/v2/"
 check "nothing was written outside the cache's own directories" \
-    test -z "$(find "$PG_CACHE" -mindepth 1 -maxdepth 1 ! -name blobs ! -name manifests ! -name repos ! -name tmp ! -name quarantine ! -name pins \
+    test -z "$(find "$PG_CACHE" -mindepth 1 -maxdepth 1 ! -name blobs ! -name manifests ! -name repos ! -name tmp ! -name quarantine ! -name partial ! -name pins \
     ! \( -name control.sock -type s \))"
 check "no upstream request was made for any of it" test "$(grep -vc 'GET /v2/$' "$FAKE_LOG")" = 0
 check "daemon log has no sanitizer report" sanitizer_clean "$PG_LOG"
