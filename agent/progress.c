@@ -46,15 +46,6 @@ struct progress {
 	size_t			 n, cap;
 };
 
-static int64_t
-progress_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "12.3 MB" and the like. */
 static void
 progress_bytes(int64_t n, char *buf, size_t len)
@@ -136,7 +127,7 @@ progress_new(const char *title, int64_t total)
 	p->tty = isatty(STDERR_FILENO);
 	util_strlcpy(p->title, title, sizeof p->title);
 	p->total = total;
-	p->started_ms = p->drawn_ms = progress_now_ms();
+	p->started_ms = p->drawn_ms = util_now_us() / 1000;
 	return p;
 }
 
@@ -168,7 +159,7 @@ progress_start(struct progress *p, const char *name, int64_t total)
 	memset(v, 0, sizeof *v);
 	util_strlcpy(v->name, name, sizeof v->name);
 	v->total = total;
-	v->started_ms = progress_now_ms();
+	v->started_ms = util_now_us() / 1000;
 	return (int)p->n++;
 }
 
@@ -254,7 +245,7 @@ progress_show(struct progress *p)
 
 	if (p == NULL)
 		return;
-	now = progress_now_ms();
+	now = util_now_us() / 1000;
 	if (p->tty) {
 		if (now - p->drawn_ms < PROGRESS_REDRAW_MS && p->lines > 0)
 			return;
@@ -279,9 +270,9 @@ progress_free(struct progress *p)
 
 	if (p == NULL)
 		return;
-	ms = progress_now_ms() - p->started_ms;
+	ms = util_now_us() / 1000 - p->started_ms;
 	if (p->tty)
-		progress_draw_tty(p, progress_now_ms());
+		progress_draw_tty(p, util_now_us() / 1000);
 	else {
 		progress_bytes(p->done, d, sizeof d);
 		progress_bytes(ms > 0 ? p->done * 1000 / ms : 0, r, sizeof r);

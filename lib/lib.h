@@ -32,6 +32,7 @@ int	 util_parse_long(const char *, long, long, long *);
 char	*util_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
 int	 util_mkdirs(const char *, mode_t);
 int	 util_rmtree(const char *);
+int64_t	 util_now_us(void);
 
 /* stats.c: the daemon's counters and gauges. */
 enum stats_counter {

@@ -104,3 +104,13 @@ util_rmtree(const char *path)
 		return -1;
 	return 0;
 }
+
+/* Microseconds on the monotonic clock: for durations and deadlines. */
+int64_t
+util_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -133,15 +133,6 @@ fetch_tls_failure(struct fetch *f, CURLcode code)
 	    code == CURLE_RECV_ERROR || code == CURLE_HTTP2;
 }
 
-static int64_t
-fetch_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * What went wrong, as a client may be told it: the class of the failure,
  * never curl's text (it names hosts and addresses).
@@ -277,7 +268,7 @@ fetch_redirect(struct fetch *f)
 		free(next);
 		return "the upstream redirected to an unusable URL";
 	}
-	if (f->deadline_ms > 0 && (left = f->deadline_ms - fetch_now_ms()) <= 0) {
+	if (f->deadline_ms > 0 && (left = f->deadline_ms - util_now_us() / 1000) <= 0) {
 		free(next);
 		return "the upstream timed out";
 	}
@@ -675,7 +666,7 @@ fetch_start(struct fetcher *fr, const struct fetch_request *r,
 		curl_easy_setopt(f->easy, CURLOPT_CAINFO, r->tls_ca);
 	if (r->timeout > 0) {
 		curl_easy_setopt(f->easy, CURLOPT_TIMEOUT, (long)r->timeout);
-		f->deadline_ms = fetch_now_ms() + (int64_t)r->timeout * 1000;
+		f->deadline_ms = util_now_us() / 1000 + (int64_t)r->timeout * 1000;
 	}
 	if (f->headers != NULL)
 		curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);

@@ -27,15 +27,6 @@ static struct {
 	enum stats_route		 route;
 } reqstat_slots[REQSTAT_SLOTS];
 
-static int64_t
-reqstat_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static size_t
 reqstat_hash(const struct evhttp_request *req)
 {
@@ -80,7 +71,7 @@ reqstat_end(struct evhttp_request *req)
 	}
 	stats_request(reqstat_slots[s].route,
 	    evhttp_request_get_response_code(req),
-	    reqstat_now() - reqstat_slots[s].start);
+	    util_now_us() - reqstat_slots[s].start);
 	reqstat_slots[s].req = NULL;
 }
 
@@ -100,7 +91,7 @@ reqstat_begin(struct evhttp_request *req, enum stats_route route)
 			victim = s;
 	}
 	reqstat_slots[victim].req = req;
-	reqstat_slots[victim].start = reqstat_now();
+	reqstat_slots[victim].start = util_now_us();
 	reqstat_slots[victim].route = route;
 }
 
