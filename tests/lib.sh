@@ -212,6 +212,22 @@ fake_blob() {
 	echo "sha256:$h"
 }
 
+# mkdeb NAME DEPENDS DIR COMPRESSOR: a small package NAME_1.0_all.deb in
+# DIR (3000 random bytes in /usr/share/NAME), depending on DEPENDS unless
+# it is empty; its tree is built under $WORK/pkg/NAME.
+mkdeb() {
+	local d=$WORK/pkg/$1
+	mkdir -p "$d/DEBIAN" "$d/usr/share/$1"
+	head -c 3000 /dev/urandom > "$d/usr/share/$1/data"
+	{
+		echo "Package: $1"; echo "Version: 1.0"; echo "Architecture: all"
+		echo "Maintainer: pullgate tests <t@example.invalid>"
+		[ -n "$2" ] && echo "Depends: $2"
+		echo "Description: pullgate test package $1"
+	} > "$d/DEBIAN/control"
+	dpkg-deb --build -Z"$4" "$d" "$3/${1}_1.0_all.deb" > /dev/null
+}
+
 # fsize FILE: its size in bytes, 0 when it does not exist.
 fsize() {
 	stat -c %s "$1" 2>/dev/null || echo 0

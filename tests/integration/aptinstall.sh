@@ -24,18 +24,7 @@ mount --bind "$WORK/hosts" /etc/hosts
 REPO=$WORK/www/debian
 mkdir -p "$REPO/pool/main/h" "$REPO/dists/bookworm/main/binary-amd64" \
     "$REPO/dists/bookworm/main/binary-all"
-mkpkg() {	# mkpkg NAME DEPENDS
-	d=$WORK/pkg/$1
-	mkdir -p "$d/DEBIAN" "$d/usr/share/$1"
-	head -c 3000 /dev/urandom > "$d/usr/share/$1/data"
-	{
-		echo "Package: $1"; echo "Version: 1.0"; echo "Architecture: all"
-		echo "Maintainer: pullgate tests <t@example.invalid>"
-		[ -n "$2" ] && echo "Depends: $2"
-		echo "Description: pullgate test package $1"
-	} > "$d/DEBIAN/control"
-	dpkg-deb --build -Zxz "$d" "$REPO/pool/main/h/${1}_1.0_all.deb" > /dev/null
-}
+mkpkg() { mkdeb "$1" "$2" "$REPO/pool/main/h" xz; }	# mkpkg NAME DEPENDS
 mkpkg hello-a hello-b
 mkpkg hello-b ""
 export GNUPGHOME=$WORK/gnupg

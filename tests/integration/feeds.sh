@@ -11,18 +11,7 @@ mkdir -p "$REPO/pool/main" "$REPO/dists/stable/main/binary-amd64" \
     "$REPO/dists/stable/main/binary-all" "$WORK/www/opkg"
 
 # Three small packages; hello-a depends on hello-b.
-mkpkg() {	# mkpkg NAME DEPENDS
-	d=$WORK/pkg/$1
-	mkdir -p "$d/DEBIAN" "$d/usr/share/$1"
-	head -c 3000 /dev/urandom > "$d/usr/share/$1/data"
-	{
-		echo "Package: $1"; echo "Version: 1.0"; echo "Architecture: all"
-		echo "Maintainer: pullgate tests <t@example.invalid>"
-		[ -n "$2" ] && echo "Depends: $2"
-		echo "Description: pullgate test package $1"
-	} > "$d/DEBIAN/control"
-	dpkg-deb --build -Zgzip "$d" "$REPO/pool/main/${1}_1.0_all.deb" > /dev/null
-}
+mkpkg() { mkdeb "$1" "$2" "$REPO/pool/main" gzip; }	# mkpkg NAME DEPENDS
 mkpkg hello-a hello-b
 mkpkg hello-b ""
 mkpkg hello-c ""
