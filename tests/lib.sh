@@ -228,6 +228,26 @@ mkdeb() {
 	dpkg-deb --build -Z"$4" "$d" "$3/${1}_1.0_all.deb" > /dev/null
 }
 
+# start_static_nginx: nginx (one worker, sendfile) serving $WORK/nginx/www
+# on a loopback port, as the reference of the benchmarks; sets NGX (the
+# port) and NGX_PID, and waits until its file "blob" is answered.
+start_static_nginx() {
+	NGX=$(free_port)
+	mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+	cat > "$WORK/nginx/nginx.conf" <<NGINX
+user root; daemon off; worker_processes 1; pid $WORK/nginx/pid; error_log $WORK/nginx/error.log;
+events { worker_connections 256; }
+http { access_log off; sendfile on; client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp;
+  uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
+  server { listen 127.0.0.1:$NGX; root $WORK/nginx/www; } }
+NGINX
+	nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+	NGX_PID=$!
+	PIDS="$PIDS $NGX_PID"
+	wait_http "http://127.0.0.1:$NGX/blob"
+}
+
 # fsize FILE: its size in bytes, 0 when it does not exist.
 fsize() {
 	stat -c %s "$1" 2>/dev/null || echo 0

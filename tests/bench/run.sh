@@ -78,20 +78,9 @@ row "prefill of the image, empty cache (--jobs 4)" \
     "$(printf '%.2f s (x%.2f of the skopeo pull straight from the registry)' "$pre" "$(echo "$pre / $direct" | bc -l)")"
 
 # Cache-hit throughput against nginx serving the same file.
-NGX=$(free_port)
-mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+mkdir -p "$WORK/nginx/www"
 cp "$BIGF" "$WORK/nginx/www/blob"
-cat > "$WORK/nginx/nginx.conf" <<NGINX
-user root; daemon off; worker_processes 1; pid $WORK/nginx/pid; error_log $WORK/nginx/error.log;
-events { worker_connections 256; }
-http { access_log off; sendfile on; client_body_temp_path $WORK/nginx/tmp;
-  proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp;
-  uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
-  server { listen 127.0.0.1:$NGX; root $WORK/nginx/www; } }
-NGINX
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
-PIDS="$PIDS $!"
-wait_http "http://127.0.0.1:$NGX/blob"
+start_static_nginx
 size=$(stat -c %s "$BIGF")
 rate() {	# rate URL: MB/s over REPS sequential downloads (curl's own timing)
 	t=0

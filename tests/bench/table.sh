@@ -67,23 +67,11 @@ row "8 clients on one uncached $((size / 1000000)) MB blob, time x direct; upstr
     "x$(ratio "$p8" "$d8") ($(printf '%.2f s / %.2f s' "$p8" "$d8")); x$(ratio "$((u1 - u0))" "$size")"
 
 # Cache hits of the big blob, 1 and 8 clients, against nginx sendfile.
-NGX=$(free_port)
-mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+mkdir -p "$WORK/nginx/www"
 ln "$WORK/big/blobs/sha256/$BIG" "$WORK/nginx/www/blob" 2>/dev/null ||
     cp "$WORK/big/blobs/sha256/$BIG" "$WORK/nginx/www/blob"
-cat > "$WORK/nginx/nginx.conf" <<NGINX
-user root; daemon off; worker_processes 1; pid $WORK/nginx/pid; error_log $WORK/nginx/error.log;
-events { worker_connections 256; }
-http { access_log off; sendfile on; client_body_temp_path $WORK/nginx/tmp;
-  proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp;
-  uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
-  server { listen 127.0.0.1:$NGX; root $WORK/nginx/www; } }
-NGINX
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
-NGXPID=$!
-PIDS="$PIDS $NGXPID"
-wait_http "http://127.0.0.1:$NGX/blob"
-NGXW="$NGXPID $(ps -o pid= --ppid "$NGXPID" | tr '\n' ' ')"
+start_static_nginx
+NGXW="$NGX_PID $(ps -o pid= --ppid "$NGX_PID" | tr '\n' ' ')"
 cat "$WORK/nginx/www/blob" > /dev/null		# both read from the page cache
 hits() {	# hits URL N PID...: sets HIT_MBS (MB/s, all clients) and HIT_CPU (s/GB)
 	url=$1; n=$2; shift 2
