@@ -120,6 +120,12 @@ static const struct {
 	[STATS_UPSTREAM_RESUMES] = { "pullgate_upstream_resumes_total",
 	    "Downloads continued with a Range request after the upstream "
 	    "connection broke, or from a partial file an earlier run left", 0 },
+	[STATS_UPSTREAM_PAUSES] = { "pullgate_upstream_pauses_total",
+	    "Times a download's upstream waited while the disk caught up", 0 },
+	[STATS_WORKER_JOBS] = { "pullgate_disk_jobs_total",
+	    "Disk work of downloads done off the event loop: hashing and "
+	    "writing, syncing before publishing, reading a partial file back",
+	    0 },
 	[STATS_STREAMS_ACTIVE] = { "pullgate_streams_in_flight",
 	    "Clients following a download in flight", 1 },
 	[STATS_CLIENT_CONNECTIONS] = { "pullgate_client_connections",

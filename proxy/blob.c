@@ -67,7 +67,8 @@ blob_kind_publish(void *ks, struct transfer *t, const struct digest *actual)
 	struct blob_transfer	*bt = blob_transfer_state(ks);
 
 	(void)actual;		/* the transfer checked it is bt->digest */
-	if (cache_publish(&bt->proxy->cache, transfer_fd(t), transfer_tmp(t),
+	/* The transfer synced the file before publishing. */
+	if (cache_publish(&bt->proxy->cache, -1, transfer_tmp(t),
 	    &bt->digest) != 0)
 		return -1;
 	budget_add_blob(bt->proxy->budget, &bt->digest, transfer_written(t));

@@ -558,11 +558,15 @@ fetch_write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct fetch	*f = arg;
 	size_t		 len = size * n;
+	int		 rc;
 
 	if (f->cancelled)
 		return 0;
 	if (f->cb.on_data != NULL) {
-		if (f->cb.on_data(f, data, len, f->arg) != 0) {
+		rc = f->cb.on_data(f, data, len, f->arg);
+		if (rc == FETCH_PAUSE)
+			return CURL_WRITEFUNC_PAUSE;
+		if (rc != 0) {
 			if (f->abort_reason == NULL)
 				f->abort_reason = "transfer aborted";
 			return 0;
@@ -743,4 +747,22 @@ struct evbuffer *
 fetch_body(const struct fetch *f)
 {
 	return f != NULL ? f->body : NULL;
+}
+
+/*
+ * Lets the body of a transfer paused by its on_data (FETCH_PAUSE) flow
+ * again; curl may hand the held bytes over before this returns.
+ */
+void
+fetch_unpause(struct fetch *f)
+{
+	struct fetcher	*fr = f->fetcher;
+
+	if (f->cancelled)
+		return;
+	fr->busy++;
+	curl_easy_pause(f->easy, CURLPAUSE_CONT);
+	fr->busy--;
+	if (fr->busy == 0)
+		fetcher_reap_cancelled(fr);
 }

@@ -151,7 +151,8 @@ proxy_run(struct config *c, const char *upstream, const char *level)
 		log_error("cache: %s", cause);
 		goto out;
 	}
-	if ((p.tokens = tokens_new(&p)) == NULL ||
+	if ((p.workers = workers_new(p.base)) == NULL ||
+	    (p.tokens = tokens_new(&p)) == NULL ||
 	    (p.credhelpers = credhelpers_new(&p)) == NULL ||
 	    (p.fetcher = fetcher_new(p.base, c)) == NULL ||
 	    (p.queue = entryqueue_new(p.base, c->upstream_max_per_entry,
@@ -187,6 +188,7 @@ out:
 	server_stop(&p);
 	control_stop(&p);
 	stream_free_all(&p);
+	workers_free(p.workers);	/* after the last job, its transfer */
 	tokens_free(p.tokens);
 	credhelpers_free(p.credhelpers);
 	fetcher_free(p.fetcher);

@@ -110,7 +110,11 @@ struct fetch;
 struct fetch_callbacks {
 	/* The final response's status line and headers arrived; -1 aborts. */
 	int	(*on_headers)(struct fetch *, long, void *);
-	/* Body bytes; NULL buffers the body (up to max_body); -1 aborts. */
+	/*
+	 * Body bytes; NULL buffers the body (up to max_body); -1 aborts,
+	 * FETCH_PAUSE takes none of them: curl holds them until
+	 * fetch_unpause.
+	 */
 	int	(*on_data)(struct fetch *, const char *, size_t, void *);
 	/* Always called once, unless cancelled; error is NULL on success. */
 	void	(*on_done)(struct fetch *, const char *, void *);
@@ -138,7 +142,9 @@ void		 fetch_request_tls(struct fetch_request *, const struct registry *);
 int		 fetch_origin(const char *, char *, size_t);
 struct fetch	*fetch_start(struct fetcher *, const struct fetch_request *,
 		     const struct fetch_callbacks *, void *);
+#define FETCH_PAUSE	1
 void		 fetch_cancel(struct fetch *);
+void		 fetch_unpause(struct fetch *);
 void		 fetch_retain(struct fetch *);
 void		 fetch_release(struct fetch *);
 long		 fetch_status(const struct fetch *);
@@ -184,6 +190,7 @@ struct proxy {
 	struct credhelpers	*credhelpers;	/* credentials from outside */
 	struct access		*access;	/* who may use it */
 	struct transfer_list	 transfers;	/* downloads in flight */
+	struct workers		*workers;	/* their disk work */
 	struct stream_list	 streams;	/* clients following them */
 	struct upstream_list	 upstreams;	/* upstream requests in flight */
 	struct entryqueue	*queue;		/* their slots per entry */
@@ -333,6 +340,19 @@ enum transfer_state {
 	TRANSFER_FAILED
 };
 
+/* workers.c: threads for the blocking disk work of downloads. */
+struct worker_job {
+	void			(*work)(struct worker_job *);	/* a thread */
+	void			(*done)(struct worker_job *);	/* the loop */
+	void			*arg;
+	TAILQ_ENTRY(worker_job)	 entry;
+};
+
+struct workers;
+struct workers	*workers_new(struct event_base *);
+void		 workers_submit(struct workers *, struct worker_job *);
+void		 workers_free(struct workers *);
+
 struct transfer_watch {
 	void			(*cb)(void *);
 	void			*arg;
@@ -399,6 +419,7 @@ void	 transfer_each(struct proxy *, void (*)(const struct transfer *, void *),
 	     void *);
 int	 transfer_http_status(const struct transfer *);
 const char *transfer_error(const struct transfer *);
+int	 transfer_verified(const struct transfer *);
 void	 transfer_abort_all(struct proxy *);
 
 /* stream.c: sends a download to one client while it arrives. */

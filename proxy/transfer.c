@@ -89,8 +89,25 @@ struct transfer {
 	int			 fd;
 	off_t			 written;	/* hashed and in the file */
 	unsigned char		*wbuf;		/* received, not written yet */
-	size_t			 wlen;
-	struct event		*flush_ev;	/* writes wbuf after a wakeup */
+	size_t			 wlen, wsize;
+	struct event		*flush_ev;	/* hands wbuf over after a wakeup */
+	struct fetch		*paused;	/* the upstream, waiting for room */
+	/*
+	 * The disk jobs in flight (workers.c): a buffer's hashing and its
+	 * writing side by side, or one other; their input and result.
+	 */
+	struct worker_job	 jobs[2];
+	int			 job_busy;	/* how many */
+	unsigned char		*jbuf;		/* a write job's bytes */
+	size_t			 jlen, jsize;
+	off_t			 jsize_partial;	/* a re-hash job's file size */
+	int			 jerrno;	/* the job failed: why */
+	int			 jdiffers;	/* the repeated body differs */
+	int			 inflight;	/* holds the in-flight reference */
+	int			 ended;		/* the upstream request ended, */
+	int			 end_failed;	/* with this error: */
+	char			 end_error[256];
+	int			 verified;	/* the digest matched */
 	int64_t			 reserved;	/* of the budget */
 	off_t			 length;	/* announced; -1 if unknown */
 	struct crypto_sha256	*hash;
@@ -328,84 +345,162 @@ transfer_headers_cb(struct fetch *f, long status, void *arg)
 	return 0;
 }
 
-/*
- * After a restart, the part of a chunk below same_to must be the bytes
- * already in the file (and maybe sent): 0, or -1 with the transfer failed.
- */
-static int
-transfer_same(struct transfer *t, const char *data, size_t len)
+/* Gives back the in-flight reference, if the transfer still holds it. */
+static void
+transfer_drop_inflight(struct transfer *t)
 {
-	size_t	 n;
-	char	*old;
-	int	 same;
-
-	if (t->written >= t->same_to)
-		return 0;
-	n = (size_t)(t->same_to - t->written) < len ?
-	    (size_t)(t->same_to - t->written) : len;
-	if ((old = malloc(n)) == NULL) {
-		transfer_fail(t, 0, "out of memory");
-		return -1;
-	}
-	same = pread(t->fd, old, n, t->written) == (ssize_t)n &&
-	    memcmp(old, data, n) == 0;
-	free(old);
-	if (same)
-		return 0;
-	stats_add(STATS_VERIFY_FAILURES, 1);
-	log_error("%s: the body sent over differs from the %lld bytes already "
-	    "had; discarded", t->what, (long long)t->same_to);
-	t->keep_partial = 0;
-	transfer_fail(t, 0, "the upstream sent the body over, and it differs "
-	    "from what was sent");
-	return -1;
+	if (!t->inflight)
+		return;
+	t->inflight = 0;
+	transfer_unref(t);
 }
 
 /*
- * Hashes and writes what was received and held back (wbuf): the file and
- * the hash always hold the same bytes, which followers may then be sent.
- * -1 when the transfer failed (a write error).
+ * Runs a disk job on a worker thread (two at most, submitted together);
+ * it holds a reference meanwhile.
  */
-static int
-transfer_flush(struct transfer *t)
+static void
+transfer_submit(struct transfer *t, void (*work)(struct worker_job *),
+    void (*done)(struct worker_job *))
 {
-	size_t	done = 0;
-	ssize_t	n;
+	struct worker_job	*j = &t->jobs[t->job_busy];
 
-	if (t->flush_ev != NULL)
-		event_del(t->flush_ev);
-	if (t->wlen == 0)
-		return 0;
-	if (t->state == TRANSFER_FAILED) {
-		t->wlen = 0;
-		return -1;
+	if (t->job_busy == 0) {
+		t->jerrno = 0;
+		t->jdiffers = 0;
 	}
-	if (transfer_same(t, (const char *)t->wbuf, t->wlen) != 0) {
-		t->wlen = 0;
-		return -1;
-	}
-	crypto_backend->sha256_update(t->hash, t->wbuf, t->wlen);
-	while (done < t->wlen) {
-		n = pwrite(t->fd, t->wbuf + done, t->wlen - done,
-		    t->written + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			log_error("%s: %s: %s", __func__, t->tmp, strerror(errno));
-			stats_add(STATS_CACHE_WRITE_ERRORS, 1);
-			t->wlen = 0;
-			transfer_fail(t, 0, "cannot write to the cache: %s",
-			    strerror(errno));
-			return -1;
+	j->work = work;
+	j->done = done;
+	j->arg = t;
+	t->job_busy++;
+	transfer_ref(t);
+	workers_submit(t->proxy->workers, j);
+}
+
+/* A hash job (a worker thread): the buffer's bytes into the running hash. */
+static void
+transfer_hash_work(struct worker_job *j)
+{
+	struct transfer	*t = j->arg;
+
+	crypto_backend->sha256_update(t->hash, t->jbuf, t->jlen);
+}
+
+/*
+ * A write job (a worker thread), beside the buffer's hash job: after a
+ * restart, the part of the bytes below same_to must be the bytes already
+ * in the file (and maybe sent); then they are written where the file
+ * ends.
+ */
+static void
+transfer_write_work(struct worker_job *j)
+{
+	struct transfer	*t = j->arg;
+	size_t		 n, done = 0;
+	ssize_t		 r;
+	char		*old;
+
+	if (t->written < t->same_to) {
+		n = (size_t)(t->same_to - t->written) < t->jlen ?
+		    (size_t)(t->same_to - t->written) : t->jlen;
+		if ((old = malloc(n)) == NULL) {
+			t->jerrno = ENOMEM;
+			return;
 		}
-		done += (size_t)n;
+		t->jdiffers = pread(t->fd, old, n, t->written) != (ssize_t)n ||
+		    memcmp(old, t->jbuf, n) != 0;
+		free(old);
+		if (t->jdiffers)
+			return;
 	}
-	t->written += (off_t)t->wlen;
-	t->wlen = 0;
-	transfer_notify(t);
-	return 0;
+	while (done < t->jlen) {
+		r = pwrite(t->fd, t->jbuf + done, t->jlen - done,
+		    t->written + (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			t->jerrno = r == 0 ? EIO : errno;
+			return;
+		}
+		done += (size_t)r;
+	}
+}
+
+static void	transfer_pump(struct transfer *);
+
+/*
+ * A buffer's hash or write job is done (the loop); once both are, its
+ * bytes are the readers'.
+ */
+static void
+transfer_write_done(struct worker_job *j)
+{
+	struct transfer	*t = transfer_check(j->arg);
+
+	if (--t->job_busy > 0) {
+		transfer_unref(t);	/* the job's; the other goes on */
+		return;
+	}
+	if (t->state == TRANSFER_FAILED)
+		;
+	else if (t->jdiffers) {
+		stats_add(STATS_VERIFY_FAILURES, 1);
+		log_error("%s: the body sent over differs from the %lld bytes "
+		    "already had; discarded", t->what, (long long)t->same_to);
+		t->keep_partial = 0;
+		transfer_fail(t, 0, "the upstream sent the body over, and it "
+		    "differs from what was sent");
+	} else if (t->jerrno != 0) {
+		log_error("%s: %s: %s", __func__, t->tmp, strerror(t->jerrno));
+		stats_add(STATS_CACHE_WRITE_ERRORS, 1);
+		transfer_fail(t, 0, "cannot write to the cache: %s",
+		    strerror(t->jerrno));
+	} else {
+		t->written += (off_t)t->jlen;
+		transfer_notify(t);
+	}
+	transfer_pump(t);
+	transfer_unref(t);	/* the job's */
+}
+
+static void	transfer_body_end(struct transfer *);
+
+/*
+ * Moves the download on, once no disk job is in flight: what was
+ * received goes to a write job; an upstream paused for room goes on;
+ * when the upstream request has ended and everything is written, the
+ * body ends.
+ */
+static void
+transfer_pump(struct transfer *t)
+{
+	unsigned char	*b;
+	size_t		 n;
+	struct fetch	*f;
+
+	if (t->job_busy)
+		return;
+	if (t->state == TRANSFER_FAILED)
+		t->wlen = 0;
+	if (t->wlen > 0) {
+		b = t->jbuf, t->jbuf = t->wbuf, t->wbuf = b;
+		n = t->jsize, t->jsize = t->wsize, t->wsize = n;
+		t->jlen = t->wlen;
+		t->wlen = 0;
+		transfer_submit(t, transfer_hash_work, transfer_write_done);
+		transfer_submit(t, transfer_write_work, transfer_write_done);
+	}
+	if ((f = t->paused) != NULL) {
+		t->paused = NULL;
+		fetch_unpause(f);	/* may hand bytes over at once */
+	}
+	if (t->job_busy || !t->ended)
+		return;
+	t->ended = 0;
+	if (t->state == TRANSFER_FAILED)
+		transfer_drop_inflight(t);
+	else
+		transfer_body_end(t);
 }
 
 static void
@@ -413,53 +508,77 @@ transfer_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	transfer_flush(transfer_check(arg));
+	transfer_pump(transfer_check(arg));
+}
+
+/* Bytes received: written, being written, or waiting to be. */
+static off_t
+transfer_received(const struct transfer *t)
+{
+	return t->written + (t->job_busy ? (off_t)t->jlen : 0) +
+	    (off_t)t->wlen;
+}
+
+/* Room for len more bytes in the receive buffer: 0, or -1 out of memory. */
+static int
+transfer_wbuf_room(struct transfer *t, size_t len)
+{
+	size_t		 want = TRANSFER_WRITE_BUFFER;
+	unsigned char	*b;
+
+	if (t->wlen + len <= t->wsize)
+		return 0;
+	if (want < t->wlen + len)
+		want = t->wlen + len;	/* a piece larger than the buffer */
+	if ((b = realloc(t->wbuf, want)) == NULL)
+		return -1;
+	t->wbuf = b;
+	t->wsize = want;
+	return 0;
 }
 
 /*
- * A piece of the body. curl hands it over 16 KiB at a time, many times in
- * one wakeup: the pieces are gathered and written once the wakeup's work
- * is done (a zero timeout runs after it), or when the buffer is full.
+ * A piece of the body. curl hands it over up to 512 KiB at a time, often
+ * several in one wakeup: the pieces are gathered, and handed to a write
+ * job once the wakeup's work is done (a zero timeout runs after it) or
+ * the buffer is full. While a job writes one buffer the next fills; when
+ * both are full the upstream waits (FETCH_PAUSE) until the job is done.
  */
 static int
 transfer_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 {
 	struct transfer		*t = transfer_check(arg);
 	const struct timeval	 now = { 0, 0 };
-	size_t			 n;
 
-	(void)f;
-	if (t->length >= 0 &&
-	    t->written + (off_t)t->wlen + (off_t)len > t->length) {
+	if (t->state == TRANSFER_FAILED)
+		return -1;
+	if (t->length >= 0 && transfer_received(t) + (off_t)len > t->length) {
 		transfer_fail(t, 0, "upstream sent more than it announced");
 		return -1;
 	}
+	if (t->wlen > 0 && t->wlen + len > TRANSFER_WRITE_BUFFER) {
+		if (t->job_busy) {
+			t->paused = f;
+			stats_add(STATS_UPSTREAM_PAUSES, 1);
+			return FETCH_PAUSE;
+		}
+		transfer_pump(t);	/* the full buffer to a job */
+		if (t->state == TRANSFER_FAILED)
+			return -1;
+	}
 	/* A body of unknown length reserves its room as it grows. */
-	while (t->written + (off_t)t->wlen + (off_t)len > t->reserved)
+	while (transfer_received(t) + (off_t)len > t->reserved)
 		if (transfer_reserve(t, TRANSFER_RESERVE_STEP) != 0)
 			return -1;
-	if (t->wbuf == NULL &&
-	    (t->wbuf = malloc(TRANSFER_WRITE_BUFFER)) == NULL) {
+	if (transfer_wbuf_room(t, len) != 0 || (t->flush_ev == NULL &&
+	    (t->flush_ev = evtimer_new(t->proxy->base, transfer_flush_cb,
+	    t)) == NULL)) {
 		transfer_fail(t, 0, "out of memory");
 		return -1;
 	}
-	if (t->flush_ev == NULL && (t->flush_ev = evtimer_new(t->proxy->base,
-	    transfer_flush_cb, t)) == NULL) {
-		transfer_fail(t, 0, "out of memory");
-		return -1;
-	}
-	while (len > 0) {
-		n = TRANSFER_WRITE_BUFFER - t->wlen;
-		if (n > len)
-			n = len;
-		memcpy(t->wbuf + t->wlen, data, n);
-		t->wlen += n;
-		data += n;
-		len -= n;
-		if (t->wlen == TRANSFER_WRITE_BUFFER && transfer_flush(t) != 0)
-			return -1;
-	}
-	if (t->wlen > 0)
+	memcpy(t->wbuf + t->wlen, data, len);
+	t->wlen += len;
+	if (!t->job_busy)
 		evtimer_add(t->flush_ev, &now);
 	return 0;
 }
@@ -572,17 +691,85 @@ transfer_resume(struct transfer *t, const char *error)
 	return 0;
 }
 
+/*
+ * The upstream request ended (error NULL: its body is complete). The
+ * body ends once every byte received is written (transfer_pump).
+ */
 static void
 transfer_done_cb(struct fetch *f, const char *error, void *arg)
 {
 	struct transfer	*t = transfer_check(arg);
-	unsigned char	 raw[CRYPTO_SHA256_LEN];
-	struct digest	 actual;
 
 	(void)f;
 	t->upstream = NULL;
-	if (t->state == TRANSFER_FAILED || transfer_flush(t) != 0)
+	t->paused = NULL;
+	if (t->state == TRANSFER_FAILED) {
+		transfer_drop_inflight(t);
+		return;
+	}
+	t->ended = 1;
+	t->end_failed = error != NULL;
+	util_strlcpy(t->end_error, error != NULL ? error : "",
+	    sizeof t->end_error);
+	transfer_pump(t);
+}
+
+/* A sync job (a worker thread): the file's bytes on disk. */
+static void
+transfer_sync_work(struct worker_job *j)
+{
+	struct transfer	*t = j->arg;
+
+	if (fdatasync(t->fd) != 0)
+		t->jerrno = errno;
+}
+
+/* The verified file is on disk (the loop): the kind puts it in place. */
+static void
+transfer_sync_done(struct worker_job *j)
+{
+	struct transfer	*t = transfer_check(j->arg);
+
+	t->job_busy = 0;
+	if (t->state == TRANSFER_FAILED)
+		goto out;	/* shut down meanwhile */
+	if (t->jerrno != 0) {
+		log_warn("%s: %s: %s", t->what, t->tmp, strerror(t->jerrno));
+		stats_add(STATS_CACHE_WRITE_ERRORS, 1);
+		transfer_fail(t, 0, "cannot store the file in the cache");
+		transfer_drop_inflight(t);
 		goto out;
+	}
+	switch (t->kind->publish(t->kstate, t, &t->digest)) {
+	case 0:
+		log_info("%s sha256:%s: cached, %lld bytes", t->what,
+		    t->digest.hex, (long long)t->written);
+		transfer_end(t, TRANSFER_DONE);
+		break;
+	case 1:
+		goto out;	/* in flight until transfer_finish */
+	default:
+		transfer_fail(t, 0, "cannot store the file in the cache");
+		break;
+	}
+	transfer_drop_inflight(t);
+out:
+	transfer_unref(t);	/* the job's */
+}
+
+/*
+ * The body has ended and every byte of it is written: a resume, a
+ * failure, a 304 (the file in place stands), or the digest checked and
+ * the file synced to disk by a job — readers of a verified body may have
+ * its last byte meanwhile — then put in place by the kind.
+ */
+static void
+transfer_body_end(struct transfer *t)
+{
+	unsigned char	 raw[CRYPTO_SHA256_LEN];
+	struct digest	 actual;
+	const char	*error = t->end_failed ? t->end_error : NULL;
+
 	if (error != NULL) {
 		if (transfer_resume(t, error) == 0)
 			return;		/* the in-flight reference goes on */
@@ -614,21 +801,14 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 		goto out;
 	}
 	t->digest = actual;
+	t->verified = t->verify;
+	t->length = t->written;
 	transfer_set_state(t, TRANSFER_PUBLISHING);
-	switch (t->kind->publish(t->kstate, t, &actual)) {
-	case 0:
-		break;
-	case 1:
-		return;		/* in flight until transfer_finish */
-	default:
-		transfer_fail(t, 0, "cannot store the file in the cache");
-		goto out;
-	}
-	log_info("%s sha256:%s: cached, %lld bytes", t->what, actual.hex,
-	    (long long)t->written);
-	transfer_end(t, TRANSFER_DONE);
+	transfer_notify(t);
+	transfer_submit(t, transfer_sync_work, transfer_sync_done);
+	return;
 out:
-	transfer_unref(t);	/* the in-flight reference */
+	transfer_drop_inflight(t);
 }
 
 /* Keeps a copy of the upstream request, to ask it again (a resume). */
@@ -659,43 +839,74 @@ transfer_keep_request(struct transfer *t, const struct upstream_request *ur)
 }
 
 /*
- * A partial file taken back: its size bytes hashed from disk (the hash
- * state of the run that wrote it is gone) before the rest is asked for.
- * Reads it on the loop, once per resumed download; a file that cannot be
- * read is emptied and the download starts from byte 0.
+ * A re-hash job (a worker thread): a partial file taken back has its
+ * bytes hashed from disk (the hash state of the run that wrote it is
+ * gone) before the rest is asked for.
  */
-static int
-transfer_rehash(struct transfer *t, off_t size)
+static void
+transfer_rehash_work(struct worker_job *j)
 {
-	char	*buf;
-	off_t	 off = 0;
-	ssize_t	 n = 0;
+	struct transfer	*t = j->arg;
+	char		*buf;
+	off_t		 off = 0;
+	ssize_t		 n = 0;
 
-	if ((buf = malloc(TRANSFER_REHASH_CHUNK)) != NULL)
-		while (off < size) {
-			n = pread(t->fd, buf, TRANSFER_REHASH_CHUNK, off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			crypto_backend->sha256_update(t->hash, buf, (size_t)n);
-			off += n;
-		}
-	free(buf);
-	if (off == size) {
-		t->written = size;
-		log_info("%s: resuming a partial download of %lld bytes",
-		    t->what, (long long)size);
-		stats_add(STATS_UPSTREAM_RESUMES, 1);
-		return 0;
+	if ((buf = malloc(TRANSFER_REHASH_CHUNK)) == NULL) {
+		t->jerrno = ENOMEM;
+		return;
 	}
-	log_warn("%s: %s: cannot read the partial download back; starting "
-	    "over", t->what, t->tmp);
-	crypto_backend->sha256_free(t->hash);
-	if ((t->hash = crypto_backend->sha256_new()) == NULL ||
-	    ftruncate(t->fd, 0) != 0)
-		return -1;
-	return 0;
+	while (off < t->jsize_partial) {
+		n = pread(t->fd, buf, TRANSFER_REHASH_CHUNK, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		crypto_backend->sha256_update(t->hash, buf, (size_t)n);
+		off += n;
+	}
+	free(buf);
+	if (off != t->jsize_partial)
+		t->jerrno = n < 0 ? errno : EIO;
+}
+
+/*
+ * The partial file is hashed (the loop): the rest is asked for. A file
+ * that could not be read is emptied and the download starts from byte 0.
+ */
+static void
+transfer_rehash_done(struct worker_job *j)
+{
+	struct transfer	*t = transfer_check(j->arg);
+	long		 status;
+	char		*cause = NULL;
+
+	t->job_busy = 0;
+	if (t->state == TRANSFER_FAILED)
+		goto out;	/* shut down meanwhile */
+	if (t->jerrno == 0) {
+		t->written = t->jsize_partial;
+		log_info("%s: resuming a partial download of %lld bytes",
+		    t->what, (long long)t->written);
+		stats_add(STATS_UPSTREAM_RESUMES, 1);
+	} else {
+		log_warn("%s: %s: cannot read the partial download back (%s); "
+		    "starting over", t->what, t->tmp, strerror(t->jerrno));
+		crypto_backend->sha256_free(t->hash);
+		if ((t->hash = crypto_backend->sha256_new()) == NULL ||
+		    ftruncate(t->fd, 0) != 0) {
+			transfer_fail(t, 0, "cannot read a partial download");
+			transfer_drop_inflight(t);
+			goto out;
+		}
+	}
+	if (transfer_ask(t, &status, &cause) != 0) {
+		transfer_fail(t, (int)status, "%s",
+		    cause != NULL ? cause : "cannot start the download");
+		free(cause);
+		transfer_drop_inflight(t);
+	}
+out:
+	transfer_unref(t);	/* the job's */
 }
 
 /*
@@ -789,22 +1000,18 @@ transfer_start(struct proxy *p, struct registry *r,
 	if (t->verify && !t->kind->conditional &&
 	    (t->fd = cache_partial_claim(&p->cache, &label, t->tmp,
 	    sizeof t->tmp, &partial)) != -1) {
-		if (transfer_rehash(t, partial) != 0) {
-			*cause = util_printf("cannot read a partial download");
-			goto fail;
-		}
+		/* Re-hashed by a job, which then asks for the rest. */
+		t->jsize_partial = partial;
+		transfer_submit(t, transfer_rehash_work, transfer_rehash_done);
 	} else if ((t->fd = cache_tmp_create(&p->cache, &label, t->tmp,
 	    sizeof t->tmp)) == -1) {
 		*cause = util_printf("cannot create a file in the cache");
 		goto fail;
-	}
-	t->refs++;		/* the in-flight reference */
-	t->kstate = tr->state;
-	if (transfer_ask(t, status, cause) != 0) {
-		t->kstate = NULL;	/* the caller keeps it */
-		t->refs--;
+	} else if (transfer_ask(t, status, cause) != 0)
 		goto fail;
-	}
+	t->refs++;		/* the in-flight reference */
+	t->inflight = 1;
+	t->kstate = tr->state;
 	TAILQ_INSERT_TAIL(&p->transfers, t, entry);
 	stats_add(STATS_TRANSFERS_ACTIVE, 1);
 	if (stats_get(STATS_TRANSFERS_ACTIVE) >
@@ -839,17 +1046,18 @@ transfer_finish(struct transfer *t, int ok, const char *why)
 		transfer_end(t, TRANSFER_DONE);
 	} else
 		transfer_fail(t, 0, "%s", why);
-	transfer_unref(t);
+	transfer_drop_inflight(t);
 }
 
 /*
- * Moves the finished temporary file to path: flushed, renamed, and the
- * rename made durable (the directory flushed too).
+ * Moves the finished temporary file, already on disk (the transfer
+ * synced it before publishing), to path; the rename is made durable (the
+ * directory flushed too).
  */
 int
 transfer_publish_to(struct transfer *t, const char *path)
 {
-	if (fdatasync(t->fd) != 0 || rename(t->tmp, path) != 0) {
+	if (rename(t->tmp, path) != 0) {
 		log_warn("%s: %s: %s", __func__, path, strerror(errno));
 		return -1;
 	}
@@ -906,6 +1114,7 @@ transfer_unref(struct transfer *t)
 	if (t->flush_ev != NULL)
 		event_free(t->flush_ev);
 	free(t->wbuf);
+	free(t->jbuf);
 	for (i = 0; i < 4; i++)
 		free(t->ustr[i]);
 	curl_slist_free_all(t->ureq.extra_headers);
@@ -954,6 +1163,13 @@ transfer_length(const struct transfer *t)
 	return t->length;
 }
 
+/* The body is complete and has the digest it was asked by. */
+int
+transfer_verified(const struct transfer *t)
+{
+	return t->verified;
+}
+
 int
 transfer_fd(const struct transfer *t)
 {
@@ -980,20 +1196,17 @@ void
 transfer_abort_all(struct proxy *p)
 {
 	struct transfer	*t;
-	int		 inflight;
 
 	while ((t = TAILQ_FIRST(&p->transfers)) != NULL) {
 		transfer_ref(t);
-		inflight = t->upstream != NULL ||
-		    t->state == TRANSFER_PUBLISHING;
 		if (t->upstream != NULL) {
 			upstream_cancel(t->upstream);
 			t->upstream = NULL;
 		}
+		t->paused = NULL;
 		t->keep_partial = 1;	/* the next run resumes it */
 		transfer_fail(t, 0, "shutting down");
-		if (inflight)
-			t->refs--;	/* the in-flight reference */
+		transfer_drop_inflight(t);
 		transfer_unref(t);
 	}
 }

@@ -165,10 +165,15 @@ static int
 upstream_data_cb(struct fetch *f, const char *data, size_t len, void *arg)
 {
 	struct upstream_call	*c = arg;
+	int			 rc;
 
-	stats_add(STATS_UPSTREAM_BYTES, (int64_t)len);
-	stats_entry_add(c->registry->name, STATS_ENTRY_BYTES, (int64_t)len);
-	return c->cb.on_data(f, data, len, TAILQ_FIRST(&c->callers)->arg);
+	rc = c->cb.on_data(f, data, len, TAILQ_FIRST(&c->callers)->arg);
+	if (rc != FETCH_PAUSE) {	/* paused: curl hands them over again */
+		stats_add(STATS_UPSTREAM_BYTES, (int64_t)len);
+		stats_entry_add(c->registry->name, STATS_ENTRY_BYTES,
+		    (int64_t)len);
+	}
+	return rc;
 }
 
 /*

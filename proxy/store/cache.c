@@ -327,8 +327,9 @@ cache_fsync_dir(const char *path)
 }
 
 /*
- * Publishes a verified temporary file as blob d: flush it to disk, then
- * rename it into place. The caller has checked the digest.
+ * Publishes a verified temporary file as blob d: flush it to disk (fd;
+ * -1 when the caller has), then rename it into place. The caller has
+ * checked the digest.
  */
 int
 cache_publish(const struct cache *c, int fd, const char *tmp,
@@ -343,7 +344,7 @@ cache_publish(const struct cache *c, int fd, const char *tmp,
 		log_warn("%s: %s: %s", __func__, dir, strerror(errno));
 		return -1;
 	}
-	if (fdatasync(fd) != 0) {
+	if (fd != -1 && fdatasync(fd) != 0) {
 		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
 		return -1;
 	}

@@ -1,0 +1,63 @@
+#!/bin/bash
+# The disk work of a download runs off the event loop (workers.c): with
+# fdatasync held for seconds (strace injects the delay), the client has
+# its whole verified blob, and the daemon answers other requests, while
+# the download is still being put in place; no pwrite or fdatasync of a
+# download runs on the loop's thread.
+. "$(dirname "$0")/../lib.sh"
+
+start_registry up
+UP=127.0.0.1:$REG_PORT
+$PY "$TOOLS/mkimage.py" "$WORK/img" --tag v1 --layers 2 --size 6000000 > /dev/null
+push_image "$WORK/img" v1 "$UP/acme/app:v1"
+BLOB=$(ls -S "$WORK/img/blobs/sha256" | head -1)
+start_pullgate disk --upstream "http://$UP"
+PG=127.0.0.1:$PG_PORT
+ACCEPT="Accept: application/vnd.oci.image.manifest.v1+json"
+curl -s -o /dev/null -H "$ACCEPT" "http://$PG/v2/acme/app/manifests/v1"
+jobs0=$(metric pullgate_disk_jobs_total)
+
+# Every fdatasync of the daemon waits 4 s before it runs.
+strace -f -qq -e trace=pwrite64,fdatasync -e inject=fdatasync:delay_enter=4000000 \
+    -o "$WORK/strace.out" -p "$PG_PID" &
+STRACE_PID=$!
+PIDS="$PIDS $STRACE_PID"
+i=0
+while [ ! -s "$WORK/strace.out" ] && [ $i -lt 50 ]; do
+	curl -s -o /dev/null "http://$PG/healthz"; sleep 0.1; i=$((i + 1))
+done
+
+curl -s -o "$WORK/blob" "http://$PG/v2/acme/app/blobs/sha256:$BLOB"
+check "the client got the whole blob, verified" \
+    test "$(sha256sum < "$WORK/blob" | cut -d' ' -f1)" = "$BLOB"
+check "... while the download was still being synced and put in place" \
+    test "$(metric pullgate_transfers_in_flight)" = 1
+code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 "http://$PG/healthz")
+check "the daemon answers /healthz meanwhile" test "$code" = 200
+code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "$ACCEPT" \
+    "http://$PG/v2/acme/app/manifests/v1")
+check "the daemon answers a cached manifest meanwhile" test "$code" = 200
+check "... and the download is still in flight after both answers" \
+    test "$(metric pullgate_transfers_in_flight)" = 1
+i=0
+while [ "$(metric pullgate_transfers_in_flight)" != 0 ] && [ $i -lt 150 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+check "the download ends once the file is synced" \
+    test "$(metric pullgate_transfers_in_flight)" = 0
+check "the blob is in the cache" test -f "$PG_CACHE/blobs/sha256/${BLOB:0:2}/$BLOB"
+src=$(curl -s -D - -o "$WORK/blob2" "http://$PG/v2/acme/app/blobs/sha256:$BLOB" |
+    sed -n 's/^X-Pullgate-Source: *\([a-z]*\).*/\1/Ip')
+check "then it is served from the cache ($src)" test "$src" = cache
+check "the hashing, writing and syncing were jobs of the workers (counted)" \
+    test "$(metric pullgate_disk_jobs_total)" -gt "$jobs0"
+stop_pid "$STRACE_PID"
+writes=$(grep -c 'pwrite64(' "$WORK/strace.out")
+syncs=$(grep -c 'fdatasync(' "$WORK/strace.out")
+onloop=$(grep -E -c "^$PG_PID +(pwrite64|fdatasync)\(" "$WORK/strace.out")
+check "the download was written ($writes pwrite) and synced ($syncs fdatasync)" \
+    test "$writes" -gt 0 -a "$syncs" -gt 0
+check "none of them on the event loop's thread ($onloop)" test "$onloop" = 0
+
+check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
+finish
