@@ -509,8 +509,22 @@ manifest_handle(struct api_request *ar)
 	struct digest		 d;
 	int			 by_digest, have = 0, ttl;
 
-	/* What other processes changed is applied before memory answers. */
-	storewatch_read(p->watch, p->budget);
+	/*
+	 * What other processes changed is applied before memory answers,
+	 * with no read here. A command's change (import, cache rm, gc)
+	 * queues its inotify event within the syscall that makes it, before
+	 * the command exits and so before its client sends this request:
+	 * the watch's descriptor joins epoll's ready list no later than this
+	 * socket, and the watch runs at the highest priority (proxy.c), so
+	 * in a turn that reports both it runs first. The gap: one
+	 * epoll_wait reports what was ready when it began, at most maxevents
+	 * of it (libevent: 32, doubling up to 4096), and a connection it
+	 * reported the turn before keeps its place ahead of later events. So
+	 * with more ready connections than maxevents, or a change and the
+	 * request both landing while one epoll_wait runs, this request can
+	 * be answered as memory was before the change (the watch runs next
+	 * turn).
+	 */
 	by_digest = (strchr(ar->ref, ':') != NULL);
 	if (by_digest) {
 		if (digest_parse(ar->ref, &d) != 0) {
