@@ -99,16 +99,20 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 
 /*
  * Sends a manifest from verified bytes in memory (a copy: several clients
- * may share one upstream answer, and the memory cache may drop its own).
+ * may share one upstream answer, and the memory cache may drop its own);
+ * a HEAD, only their length.
  */
 static void
 manifest_send_body(struct evhttp_request *req, const unsigned char *data,
     size_t len, const struct digest *d, const char *type, const char *source)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	struct evbuffer		*b;
+	struct evbuffer		*b = NULL;
+	int			 head;
 
-	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, data, len) != 0) {
+	head = (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD);
+	if (!head && ((b = evbuffer_new()) == NULL ||
+	    evbuffer_add(b, data, len) != 0)) {
 		if (b != NULL)
 			evbuffer_free(b);
 		reply_error(req, 500, "UNKNOWN", "out of memory");
@@ -119,10 +123,13 @@ manifest_send_body(struct evhttp_request *req, const unsigned char *data,
 	if (strcmp(source, "stale") == 0)
 		evhttp_add_header(h, "Warning",
 		    "110 pullgate \"Response is Stale\"");
-	if (strcmp(source, "upstream") != 0 &&
-	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+	if (head) {
+		reply_send_head(req, 200, len);
+		return;
+	}
+	if (strcmp(source, "upstream") != 0)
 		stats_add(STATS_SERVED_CACHE_BYTES, (int64_t)len);
-	reply_send(req, 200, b);	/* a HEAD gets only its length */
+	reply_send(req, 200, b);
 	evbuffer_free(b);
 }
 
@@ -507,7 +514,7 @@ manifest_handle(struct api_request *ar)
 	struct manifest_fetch	*m;
 	struct tagindex_entry	 e;
 	struct digest		 d;
-	int			 by_digest, have = 0, ttl;
+	int			 by_digest, have = 0, fresh = 0, ttl;
 
 	/*
 	 * What other processes changed is applied before memory answers,
@@ -536,9 +543,20 @@ manifest_handle(struct api_request *ar)
 	} else if (!reference_valid_tag(ar->ref)) {
 		reply_error(ar->req, 400, "TAG_INVALID", "invalid tag");
 		return;
-	} else
+	} else {
 		have = (registry_resolve_tag(&p->config->registries, &p->cache,
 		    r, ar->repo, ar->ref, &e) == 0);
+		ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
+		fresh = (have && cache_blob_exists(&p->cache, &e.digest) &&
+		    (r->is_local || p->config->offline ||
+		    time(NULL) - e.checked < ttl ||
+		    registry_tag_immutable(r, ar->ref)));
+		/* The common case, as manifest_answer would, with no fetch made. */
+		if (fresh && manifest_acceptable(ar->req, e.media_type) &&
+		    manifest_send_cached(p, ar->req, &e.digest, e.media_type,
+		    ar->head, "cache") == 0)
+			return;
+	}
 
 	if ((m = calloc(1, sizeof *m)) == NULL) {
 		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
@@ -556,10 +574,7 @@ manifest_handle(struct api_request *ar)
 		util_strlcpy(m->tag, ar->ref, sizeof m->tag);
 	util_strlcpy(m->repo, ar->repo, sizeof m->repo);
 
-	ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
-	if (have && cache_blob_exists(&p->cache, &e.digest) &&
-	    (r->is_local || p->config->offline || time(NULL) - e.checked < ttl ||
-	    registry_tag_immutable(r, ar->ref))) {
+	if (fresh) {
 		manifest_answer(m, &e.digest, e.media_type, NULL, 0, "cache");
 		return;
 	}
