@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -506,6 +507,29 @@ manifest_start(struct manifest_fetch *m)
 	return 0;
 }
 
+/*
+ * Applies what other processes changed in the store before memory
+ * answers: a change a command (import, cache rm, gc) finished before the
+ * client sent its request is never answered stale. The watch's queue is
+ * read once per loop turn, not per request: a request answered in a turn
+ * was sent before that turn's epoll_wait returned (a connection's next
+ * request is taken only after its answer is written, in a later turn),
+ * and a command's change queues its inotify event within the syscall
+ * that makes it, so the turn's first read has it. watch_turn_ev, made
+ * active here, runs after the callbacks already due in this turn (libevent
+ * runs a priority's queue to its end) and makes the next turn read again.
+ * The watch's own event (proxy.c) applies changes between turns.
+ */
+static void
+manifest_store_current(struct proxy *p)
+{
+	if (p->watch_fresh)
+		return;
+	storewatch_read(p->watch, p->budget);
+	p->watch_fresh = 1;
+	event_active(p->watch_turn_ev, EV_TIMEOUT, 1);
+}
+
 void
 manifest_handle(struct api_request *ar)
 {
@@ -516,22 +540,7 @@ manifest_handle(struct api_request *ar)
 	struct digest		 d;
 	int			 by_digest, have = 0, fresh = 0, ttl;
 
-	/*
-	 * What other processes changed is applied before memory answers,
-	 * with no read here. A command's change (import, cache rm, gc)
-	 * queues its inotify event within the syscall that makes it, before
-	 * the command exits and so before its client sends this request:
-	 * the watch's descriptor joins epoll's ready list no later than this
-	 * socket, and the watch runs at the highest priority (proxy.c), so
-	 * in a turn that reports both it runs first. The gap: one
-	 * epoll_wait reports what was ready when it began, at most maxevents
-	 * of it (libevent: 32, doubling up to 4096), and a connection it
-	 * reported the turn before keeps its place ahead of later events. So
-	 * with more ready connections than maxevents, or a change and the
-	 * request both landing while one epoll_wait runs, this request can
-	 * be answered as memory was before the change (the watch runs next
-	 * turn).
-	 */
+	manifest_store_current(p);
 	by_digest = (strchr(ar->ref, ':') != NULL);
 	if (by_digest) {
 		if (digest_parse(ar->ref, &d) != 0) {

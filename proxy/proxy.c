@@ -11,9 +11,6 @@
 
 #include "proxy.h"
 
-#define PROXY_PRIORITIES	3	/* event_new's default: the middle, 1 */
-#define PROXY_PRIORITY_WATCH	0
-
 static void
 proxy_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -46,11 +43,6 @@ proxy_hup_cb(evutil_socket_t sig, short what, void *arg)
 	free(note);
 }
 
-/*
- * Other processes' changes to the store. This event runs at the highest
- * priority (proxy_base_new), so it is what makes the memory cache
- * coherent: see manifest_handle.
- */
 static void
 proxy_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -59,6 +51,17 @@ proxy_watch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	storewatch_read(p->watch, p->budget);
+}
+
+/* The end of a loop turn that read the watch: the next turn reads it again. */
+static void
+proxy_watch_turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy	*p = arg;
+
+	(void)fd;
+	(void)what;
+	p->watch_fresh = 0;
 }
 
 /*
@@ -82,8 +85,8 @@ proxy_store_start(struct proxy *p, char **cause)
 	}
 	p->watch_ev = event_new(p->base, storewatch_fd(p->watch),
 	    EV_READ | EV_PERSIST, proxy_watch_cb, p);
-	if (p->watch_ev == NULL ||
-	    event_priority_set(p->watch_ev, PROXY_PRIORITY_WATCH) != 0 ||
+	p->watch_turn_ev = event_new(p->base, -1, 0, proxy_watch_turn_cb, p);
+	if (p->watch_ev == NULL || p->watch_turn_ev == NULL ||
 	    event_add(p->watch_ev, NULL) != 0) {
 		*cause = util_printf("cannot watch the cache");
 		return -1;
@@ -103,13 +106,6 @@ proxy_store_start(struct proxy *p, char **cause)
 /*
  * The event loop. epoll's changelist folds the read/write toggles evhttp
  * makes around each request into one epoll_ctl, or none, per turn.
- * Three priorities: every event is made in the middle one but the store
- * watch, made in the highest. libevent runs only the highest priority
- * that has active events in a turn, the rest in later turns; the watch
- * is active only while the inotify queue holds events and drains it, so
- * it delays the others by a turn per batch of changes, never for longer.
- * Priorities are set before any event is made: an event made before
- * would have priority 0 (of one).
  */
 static struct event_base *
 proxy_base_new(void)
@@ -122,11 +118,6 @@ proxy_base_new(void)
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
-	if (base != NULL && event_base_priority_init(base,
-	    PROXY_PRIORITIES) != 0) {
-		event_base_free(base);
-		return NULL;
-	}
 	return base;
 }
 
@@ -215,6 +206,8 @@ out:
 	entryqueue_free(p.queue);
 	if (p.watch_ev != NULL)
 		event_free(p.watch_ev);
+	if (p.watch_turn_ev != NULL)
+		event_free(p.watch_turn_ev);
 	storewatch_free(p.watch);
 	feedindex_free(p.feedindex);
 	budget_free(p.budget);

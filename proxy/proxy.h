@@ -179,6 +179,8 @@ struct proxy {
 	struct feedindex	*feedindex;	/* what package files must be */
 	struct storewatch	*watch;
 	struct event		*watch_ev;
+	struct event		*watch_turn_ev;	/* manifest.c: manifest_store_current */
+	int			 watch_fresh;	/* read in this loop turn */
 	struct fetcher		*fetcher;
 	struct tokens		*tokens;
 	struct credhelpers	*credhelpers;	/* credentials from outside */
