@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -99,16 +100,20 @@ manifest_send_cached(struct proxy *p, struct evhttp_request *req,
 
 /*
  * Sends a manifest from verified bytes in memory (a copy: several clients
- * may share one upstream answer, and the memory cache may drop its own).
+ * may share one upstream answer, and the memory cache may drop its own);
+ * a HEAD, only their length.
  */
 static void
 manifest_send_body(struct evhttp_request *req, const unsigned char *data,
     size_t len, const struct digest *d, const char *type, const char *source)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	struct evbuffer		*b;
+	struct evbuffer		*b = NULL;
+	int			 head;
 
-	if ((b = evbuffer_new()) == NULL || evbuffer_add(b, data, len) != 0) {
+	head = (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD);
+	if (!head && ((b = evbuffer_new()) == NULL ||
+	    evbuffer_add(b, data, len) != 0)) {
 		if (b != NULL)
 			evbuffer_free(b);
 		reply_error(req, 500, "UNKNOWN", "out of memory");
@@ -119,10 +124,13 @@ manifest_send_body(struct evhttp_request *req, const unsigned char *data,
 	if (strcmp(source, "stale") == 0)
 		evhttp_add_header(h, "Warning",
 		    "110 pullgate \"Response is Stale\"");
-	if (strcmp(source, "upstream") != 0 &&
-	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+	if (head) {
+		reply_send_head(req, 200, len);
+		return;
+	}
+	if (strcmp(source, "upstream") != 0)
 		stats_add(STATS_SERVED_CACHE_BYTES, (int64_t)len);
-	reply_send(req, 200, b);	/* a HEAD gets only its length */
+	reply_send(req, 200, b);
 	evbuffer_free(b);
 }
 
@@ -499,6 +507,29 @@ manifest_start(struct manifest_fetch *m)
 	return 0;
 }
 
+/*
+ * Applies what other processes changed in the store before memory
+ * answers: a change a command (import, cache rm, gc) finished before the
+ * client sent its request is never answered stale. The watch's queue is
+ * read once per loop turn, not per request: a request answered in a turn
+ * was sent before that turn's epoll_wait returned (a connection's next
+ * request is taken only after its answer is written, in a later turn),
+ * and a command's change queues its inotify event within the syscall
+ * that makes it, so the turn's first read has it. watch_turn_ev, made
+ * active here, runs after the callbacks already due in this turn (libevent
+ * runs a priority's queue to its end) and makes the next turn read again.
+ * The watch's own event (proxy.c) applies changes between turns.
+ */
+static void
+manifest_store_current(struct proxy *p)
+{
+	if (p->watch_fresh)
+		return;
+	storewatch_read(p->watch, p->budget);
+	p->watch_fresh = 1;
+	event_active(p->watch_turn_ev, EV_TIMEOUT, 1);
+}
+
 void
 manifest_handle(struct api_request *ar)
 {
@@ -507,10 +538,9 @@ manifest_handle(struct api_request *ar)
 	struct manifest_fetch	*m;
 	struct tagindex_entry	 e;
 	struct digest		 d;
-	int			 by_digest, have = 0, ttl;
+	int			 by_digest, have = 0, fresh = 0, ttl;
 
-	/* What other processes changed is applied before memory answers. */
-	storewatch_read(p->watch, p->budget);
+	manifest_store_current(p);
 	by_digest = (strchr(ar->ref, ':') != NULL);
 	if (by_digest) {
 		if (digest_parse(ar->ref, &d) != 0) {
@@ -522,9 +552,20 @@ manifest_handle(struct api_request *ar)
 	} else if (!reference_valid_tag(ar->ref)) {
 		reply_error(ar->req, 400, "TAG_INVALID", "invalid tag");
 		return;
-	} else
+	} else {
 		have = (registry_resolve_tag(&p->config->registries, &p->cache,
 		    r, ar->repo, ar->ref, &e) == 0);
+		ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
+		fresh = (have && cache_blob_exists(&p->cache, &e.digest) &&
+		    (r->is_local || p->config->offline ||
+		    time(NULL) - e.checked < ttl ||
+		    registry_tag_immutable(r, ar->ref)));
+		/* The common case, as manifest_answer would, with no fetch made. */
+		if (fresh && manifest_acceptable(ar->req, e.media_type) &&
+		    manifest_send_cached(p, ar->req, &e.digest, e.media_type,
+		    ar->head, "cache") == 0)
+			return;
+	}
 
 	if ((m = calloc(1, sizeof *m)) == NULL) {
 		reply_error(ar->req, 500, "UNKNOWN", "out of memory");
@@ -542,10 +583,7 @@ manifest_handle(struct api_request *ar)
 		util_strlcpy(m->tag, ar->ref, sizeof m->tag);
 	util_strlcpy(m->repo, ar->repo, sizeof m->repo);
 
-	ttl = r->tag_ttl >= 0 ? r->tag_ttl : p->config->tag_ttl;
-	if (have && cache_blob_exists(&p->cache, &e.digest) &&
-	    (r->is_local || p->config->offline || time(NULL) - e.checked < ttl ||
-	    registry_tag_immutable(r, ar->ref))) {
+	if (fresh) {
 		manifest_answer(m, &e.digest, e.media_type, NULL, 0, "cache");
 		return;
 	}

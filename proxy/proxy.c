@@ -53,6 +53,17 @@ proxy_watch_cb(evutil_socket_t fd, short what, void *arg)
 	storewatch_read(p->watch, p->budget);
 }
 
+/* The end of a loop turn that read the watch: the next turn reads it again. */
+static void
+proxy_watch_turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy	*p = arg;
+
+	(void)fd;
+	(void)what;
+	p->watch_fresh = 0;
+}
+
 /*
  * The store index (one walk of the cache) and the budget over it, and the
  * watch that keeps it current when other processes change the cache.
@@ -74,7 +85,9 @@ proxy_store_start(struct proxy *p, char **cause)
 	}
 	p->watch_ev = event_new(p->base, storewatch_fd(p->watch),
 	    EV_READ | EV_PERSIST, proxy_watch_cb, p);
-	if (p->watch_ev == NULL || event_add(p->watch_ev, NULL) != 0) {
+	p->watch_turn_ev = event_new(p->base, -1, 0, proxy_watch_turn_cb, p);
+	if (p->watch_ev == NULL || p->watch_turn_ev == NULL ||
+	    event_add(p->watch_ev, NULL) != 0) {
 		*cause = util_printf("cannot watch the cache");
 		return -1;
 	}
@@ -195,6 +208,8 @@ out:
 	entryqueue_free(p.queue);
 	if (p.watch_ev != NULL)
 		event_free(p.watch_ev);
+	if (p.watch_turn_ev != NULL)
+		event_free(p.watch_turn_ev);
 	storewatch_free(p.watch);
 	feedindex_free(p.feedindex);
 	budget_free(p.budget);

@@ -185,6 +185,8 @@ struct proxy {
 	struct feedindex	*feedindex;	/* what package files must be */
 	struct storewatch	*watch;
 	struct event		*watch_ev;
+	struct event		*watch_turn_ev;	/* manifest.c: manifest_store_current */
+	int			 watch_fresh;	/* read in this loop turn */
 	struct fetcher		*fetcher;
 	struct tokens		*tokens;
 	struct credhelpers	*credhelpers;	/* credentials from outside */
@@ -234,6 +236,7 @@ void	 reply_digest_headers(struct evhttp_request *, const struct digest *,
 void	 reply_error(struct evhttp_request *, int, const char *, const char *);
 void	 reply_json(struct evhttp_request *, int, struct evbuffer *);
 void	 reply_send(struct evhttp_request *, int, struct evbuffer *);
+void	 reply_send_head(struct evhttp_request *, int, size_t);
 void	 reply_upstream_failure(struct evhttp_request *, const struct registry *,
 	     long, const char *, const char *);
 void	 reply_text(struct evhttp_request *, int, const char *);

@@ -37,17 +37,24 @@ reply_headers(struct evhttp_request *req)
 void
 reply_send(struct evhttp_request *req, int status, struct evbuffer *body)
 {
-	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-	char			 len[32];
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+		reply_send_head(req, status,
+		    body != NULL ? evbuffer_get_length(body) : 0);
+	else
+		evhttp_send_reply(req, status, NULL, body);
+}
 
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		snprintf(len, sizeof len, "%zu",
-		    body != NULL ? evbuffer_get_length(body) : (size_t)0);
-		evhttp_remove_header(h, "Content-Length");
-		evhttp_add_header(h, "Content-Length", len);
-		body = NULL;
-	}
-	evhttp_send_reply(req, status, NULL, body);
+/* A HEAD's answer: the headers, with the length of a body of len bytes. */
+void
+reply_send_head(struct evhttp_request *req, int status, size_t len)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	char			 lstr[32];
+
+	snprintf(lstr, sizeof lstr, "%zu", len);
+	evhttp_remove_header(h, "Content-Length");
+	evhttp_add_header(h, "Content-Length", lstr);
+	evhttp_send_reply(req, status, NULL, NULL);
 }
 
 /* The headers of content named by its digest (blobs, manifests). */

@@ -5,8 +5,9 @@
  * its blob leaves the store (storewatch.c sees every removal, also by
  * other processes). A tag moves: the daemon's own tag writes go through
  * here, and a command that writes a tag replaces repos/.changed, on which
- * the watch forgets every tag. The daemon drains the watch before it
- * answers from memory, so a change a command finished is never missed.
+ * the watch forgets every tag. The daemon reads the watch before it
+ * answers from memory, once per loop turn (manifest.c says why that is
+ * enough), so a change a command finished is never missed.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -4,7 +4,8 @@
  * import', 'cache rm', 'cache gc'), on pins/ (pins/.changed, replaced
  * on every pin change) and on repos/ (repos/.changed, replaced when a
  * command changes a tag). The daemon polls the descriptor in its loop,
- * and reads it before it answers from memory, and hands the events here,
+ * and reads it once per loop turn that answers from memory (manifest.c,
+ * manifest_store_current), and hands the events here,
  * which keep the store index, the budget and the memory cache current. A
  * lost event (the queue overflowed) costs one full rebuild.
  * The daemon's own publishes and evictions come through too: applying

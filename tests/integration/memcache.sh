@@ -63,6 +63,43 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "$ACC" "http://$PG/v2/acme/app/
 check "the imported manifest by digest is still answered ($code)" test "$code" = 200
 check "the tag changes were seen through the watch" test "$(metric pullgate_memory_cache_flushes_total)" -ge 2
 
+# --- ...also between two requests on one keep-alive connection. -----------
+# The daemon reads no change notice per request (manifest.c): a command
+# that finishes between two requests of one connection must still be seen
+# by the second. ka.py prints one line per answer, on one connection.
+cat > "$WORK/ka.py" <<'PYEOF'
+import http.client, subprocess, sys
+host, port, acc, pullgate, conf, cache, b, da, db = sys.argv[1:]
+conn = http.client.HTTPConnection(host, int(port), timeout=30)
+conn.connect()
+conn.auto_open = 0	# a second connection would raise, not hide a stale answer
+sock = conn.sock
+def ask(method, ref):
+	conn.request(method, "/v2/acme/app/manifests/" + ref, headers={"Accept": acc})
+	r = conn.getresponse()
+	r.read()
+	return "%d %s" % (r.status, r.getheader("Docker-Content-Digest", "-"))
+def run(*args):
+	subprocess.run([pullgate] + list(args) + ["-c", conf, "--cache", cache],
+	    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("tag", ask("GET", "v1"))
+run("import", "--as", "acme/app:v1", b)
+print("moved", ask("GET", "v1"))
+print("digest", ask("HEAD", db))
+run("cache", "rm", "acme/app:v1")
+run("cache", "gc", "--grace", "0")
+print("gone", ask("HEAD", db))
+print("same", conn.sock is sock)
+PYEOF
+$PY "$WORK/ka.py" 127.0.0.1 "$PG_PORT" "${ACC#Accept: }" "$PULLGATE" "$WORK/pg.conf" \
+    "$PG_CACHE" "$WORK/b" "$DA" "$DB" > "$WORK/ka.out" 2>&1
+ka() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$WORK/ka.out"; }
+check "keep-alive: the tag before the import ($(ka tag))" test "$(ka tag)" = "200 $DA"
+check "keep-alive: the next request sees the tag import moved ($(ka moved))" test "$(ka moved)" = "200 $DB"
+check "keep-alive: the imported manifest by digest, from memory ($(ka digest))" test "$(ka digest)" = "200 $DB"
+check "keep-alive: after cache rm and gc it is gone, not answered from memory ($(ka gone))" test "$(ka gone)" = "404 -"
+check "keep-alive: all on one connection ($(ka same))" test "$(ka same)" = True
+
 # --- The budget bounds memory. --------------------------------------------
 MAX=8192
 sed -i "1i memory_cache_max_bytes = $MAX;" "$WORK/pg.conf"
