@@ -117,6 +117,9 @@ static const struct {
 	    "Upstream downloads in flight", 1 },
 	[STATS_TRANSFERS_ACTIVE_MAX] = { "pullgate_transfers_in_flight_max",
 	    "Most upstream downloads in flight at once since the start", 1 },
+	[STATS_TRANSFERS_STORING] = { "pullgate_transfers_storing",
+	    "Downloads verified and sent, being synced to disk and put in "
+	    "place", 1 },
 	[STATS_UPSTREAM_RESUMES] = { "pullgate_upstream_resumes_total",
 	    "Downloads continued with a Range request after the upstream "
 	    "connection broke, or from a partial file an earlier run left", 0 },

@@ -108,6 +108,7 @@ struct transfer {
 	int			 end_failed;	/* with this error: */
 	char			 end_error[256];
 	int			 verified;	/* the digest matched */
+	int			 storing;	/* counted as storing, not active */
 	int64_t			 reserved;	/* of the budget */
 	off_t			 length;	/* announced; -1 if unknown */
 	struct crypto_sha256	*hash;
@@ -173,7 +174,8 @@ transfer_unlist(struct transfer *t)
 	if (!t->listed)
 		return;
 	TAILQ_REMOVE(&t->proxy->transfers, t, entry);
-	stats_add(STATS_TRANSFERS_ACTIVE, -1);
+	stats_add(t->storing ? STATS_TRANSFERS_STORING :
+	    STATS_TRANSFERS_ACTIVE, -1);
 	t->listed = 0;
 }
 
@@ -804,6 +806,9 @@ transfer_body_end(struct transfer *t)
 	t->verified = t->verify;
 	t->length = t->written;
 	transfer_set_state(t, TRANSFER_PUBLISHING);
+	t->storing = 1;		/* no longer downloading (the gauges) */
+	stats_add(STATS_TRANSFERS_ACTIVE, -1);
+	stats_add(STATS_TRANSFERS_STORING, 1);
 	transfer_notify(t);
 	transfer_submit(t, transfer_sync_work, transfer_sync_done);
 	return;
@@ -1190,14 +1195,22 @@ transfer_error(const struct transfer *t)
 
 /*
  * At shutdown: stop every download (also one its kind is still
- * publishing); a partial blob is set aside for the next run.
+ * publishing); a partial blob is set aside for the next run. A verified
+ * download whose file is being synced goes on: the workers finish that
+ * job (workers_free) and it is put in place, since its clients already
+ * had every byte.
  */
 void
 transfer_abort_all(struct proxy *p)
 {
 	struct transfer	*t;
 
-	while ((t = TAILQ_FIRST(&p->transfers)) != NULL) {
+	for (;;) {
+		TAILQ_FOREACH(t, &p->transfers, entry)
+			if (t->state != TRANSFER_PUBLISHING || t->job_busy == 0)
+				break;
+		if (t == NULL)
+			break;
 		transfer_ref(t);
 		if (t->upstream != NULL) {
 			upstream_cancel(t->upstream);

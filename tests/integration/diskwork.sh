@@ -31,20 +31,21 @@ curl -s -o "$WORK/blob" "http://$PG/v2/acme/app/blobs/sha256:$BLOB"
 check "the client got the whole blob, verified" \
     test "$(sha256sum < "$WORK/blob" | cut -d' ' -f1)" = "$BLOB"
 check "... while the download was still being synced and put in place" \
-    test "$(metric pullgate_transfers_in_flight)" = 1
+    test "$(metric pullgate_transfers_storing)" = 1 -a \
+    "$(metric pullgate_transfers_in_flight)" = 0
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 "http://$PG/healthz")
 check "the daemon answers /healthz meanwhile" test "$code" = 200
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "$ACCEPT" \
     "http://$PG/v2/acme/app/manifests/v1")
 check "the daemon answers a cached manifest meanwhile" test "$code" = 200
-check "... and the download is still in flight after both answers" \
-    test "$(metric pullgate_transfers_in_flight)" = 1
+check "... and the download is still being stored after both answers" \
+    test "$(metric pullgate_transfers_storing)" = 1
 i=0
-while [ "$(metric pullgate_transfers_in_flight)" != 0 ] && [ $i -lt 150 ]; do
+while [ "$(metric pullgate_transfers_storing)" != 0 ] && [ $i -lt 150 ]; do
 	sleep 0.1; i=$((i + 1))
 done
 check "the download ends once the file is synced" \
-    test "$(metric pullgate_transfers_in_flight)" = 0
+    test "$(metric pullgate_transfers_storing)" = 0
 check "the blob is in the cache" test -f "$PG_CACHE/blobs/sha256/${BLOB:0:2}/$BLOB"
 src=$(curl -s -D - -o "$WORK/blob2" "http://$PG/v2/acme/app/blobs/sha256:$BLOB" |
     sed -n 's/^X-Pullgate-Source: *\([a-z]*\).*/\1/Ip')
@@ -58,6 +59,32 @@ onloop=$(grep -E -c "^$PG_PID +(pwrite64|fdatasync)\(" "$WORK/strace.out")
 check "the download was written ($writes pwrite) and synced ($syncs fdatasync)" \
     test "$writes" -gt 0 -a "$syncs" -gt 0
 check "none of them on the event loop's thread ($onloop)" test "$onloop" = 0
+
+# Stopped while a verified download is being synced: the daemon finishes
+# putting it in place before it exits, rather than setting it aside.
+BLOB2=$(ls -S "$WORK/img/blobs/sha256" | sed -n 2p)
+strace -f -qq -e trace=fdatasync -e inject=fdatasync:delay_enter=2000000 \
+    -o "$WORK/strace2.out" -p "$PG_PID" &
+STRACE_PID=$!
+PIDS="$PIDS $STRACE_PID"
+i=0
+while [ ! -s "$WORK/strace2.out" ] && [ $i -lt 50 ]; do
+	curl -s -o /dev/null "http://$PG/healthz"; sleep 0.1; i=$((i + 1))
+done
+curl -s -o "$WORK/blob3" "http://$PG/v2/acme/app/blobs/sha256:$BLOB2"
+check "second blob: the client got it, verified" \
+    test "$(sha256sum < "$WORK/blob3" | cut -d' ' -f1)" = "$BLOB2"
+inflight=$(metric pullgate_transfers_storing)
+kill -TERM "$PG_PID"
+i=0
+while kill -0 "$PG_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "stopped while syncing it ($inflight storing): the daemon exited" \
+    test "$inflight" = 1 -a $i -lt 100
+stop_pid "$PG_PID"
+stop_pid "$STRACE_PID"
+check "... after putting the blob in place" \
+    test -f "$PG_CACHE/blobs/sha256/${BLOB2:0:2}/$BLOB2"
+check "... not in partial/" test ! -e "$PG_CACHE/partial/$BLOB2"
 
 check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
 finish
