@@ -17,15 +17,22 @@ ACCEPT="Accept: application/vnd.oci.image.manifest.v1+json"
 curl -s -o /dev/null -H "$ACCEPT" "http://$PG/v2/acme/app/manifests/v1"
 jobs0=$(metric pullgate_disk_jobs_total)
 
-# Every fdatasync of the daemon waits 4 s before it runs.
-strace -f -qq -e trace=pwrite64,fdatasync -e inject=fdatasync:delay_enter=4000000 \
-    -o "$WORK/strace.out" -p "$PG_PID" &
-STRACE_PID=$!
-PIDS="$PIDS $STRACE_PID"
-i=0
-while [ ! -s "$WORK/strace.out" ] && [ $i -lt 50 ]; do
-	curl -s -o /dev/null "http://$PG/healthz"; sleep 0.1; i=$((i + 1))
-done
+# slow_syncs OUT MICROSECONDS SYSCALLS: strace on the daemon, writing the
+# calls of SYSCALLS to OUT, every fdatasync held that long before it runs;
+# returns once it is attached (it has seen the accept of a request). Sets
+# STRACE_PID.
+slow_syncs() {
+	strace -f -qq -e trace="accept4,$3" -e inject=fdatasync:delay_enter="$2" \
+	    -o "$1" -p "$PG_PID" &
+	STRACE_PID=$!
+	PIDS="$PIDS $STRACE_PID"
+	n=0
+	while [ ! -s "$1" ] && [ $n -lt 50 ]; do
+		curl -s -o /dev/null "http://$PG/healthz"; sleep 0.1; n=$((n + 1))
+	done
+}
+
+slow_syncs "$WORK/strace.out" 4000000 pwrite64,fdatasync
 
 curl -s -o "$WORK/blob" "http://$PG/v2/acme/app/blobs/sha256:$BLOB"
 check "the client got the whole blob, verified" \
@@ -63,14 +70,7 @@ check "none of them on the event loop's thread ($onloop)" test "$onloop" = 0
 # Stopped while a verified download is being synced: the daemon finishes
 # putting it in place before it exits, rather than setting it aside.
 BLOB2=$(ls -S "$WORK/img/blobs/sha256" | sed -n 2p)
-strace -f -qq -e trace=fdatasync -e inject=fdatasync:delay_enter=2000000 \
-    -o "$WORK/strace2.out" -p "$PG_PID" &
-STRACE_PID=$!
-PIDS="$PIDS $STRACE_PID"
-i=0
-while [ ! -s "$WORK/strace2.out" ] && [ $i -lt 50 ]; do
-	curl -s -o /dev/null "http://$PG/healthz"; sleep 0.1; i=$((i + 1))
-done
+slow_syncs "$WORK/strace2.out" 2000000 fdatasync
 curl -s -o "$WORK/blob3" "http://$PG/v2/acme/app/blobs/sha256:$BLOB2"
 check "second blob: the client got it, verified" \
     test "$(sha256sum < "$WORK/blob3" | cut -d' ' -f1)" = "$BLOB2"
