@@ -23,7 +23,6 @@
 #define PREFILL_MAX_PLATFORMS	16
 #define PREFILL_JOBS		4	/* blobs fetched at once, by default */
 #define PREFILL_JOBS_MAX	64
-#define PREFILL_STORE_WAIT	300	/* s, for the daemon to store blobs */
 #define PREFILL_BLOBS_MAX	100000	/* of one image, all platforms */
 
 /* The blobs of one image, each once: what the batch fetches. */
@@ -293,44 +292,6 @@ prefill_fetch(struct prefill *p, const char *title, char **cause)
 	return rc;
 }
 
-/*
- * The daemon puts each verified blob in place (synced to disk, renamed)
- * just after its client has the last byte: waits, a bounded time, until
- * every one is, so what prefill reports is in the cache on disk.
- */
-static int
-prefill_wait_stored(struct prefill *p, const struct cache *cache,
-    const char *manifest, char **cause)
-{
-	const struct timespec	 step = { 0, 20 * 1000 * 1000 };
-	struct digest		 d;
-	const char		*tail;
-	size_t			 i;
-	int			 waited = 0;
-
-	/* The manifest is stored before it is answered: is this its cache? */
-	if (digest_parse(manifest, &d) == 0 && !cache_blob_exists(cache, &d)) {
-		*cause = util_printf("the daemon's cache is not %s (--cache)",
-		    cache->dir);
-		return -1;
-	}
-	for (i = 0; i < p->blobs.n; i++) {
-		if ((tail = strrchr(p->blobs.paths[i], '/')) == NULL ||
-		    digest_parse(tail + 1, &d) != 0)
-			continue;
-		while (!cache_blob_exists(cache, &d)) {
-			if (waited++ >= PREFILL_STORE_WAIT * 50) {
-				*cause = util_printf("sha256:%s: fetched, but the "
-				    "daemon has not stored it (--cache %s?)",
-				    d.hex, cache->dir);
-				return -1;
-			}
-			nanosleep(&step, NULL);
-		}
-	}
-	return 0;
-}
-
 /* One image: manifest (every wanted platform), blobs, referrers, pin. */
 static int
 prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
@@ -402,8 +363,7 @@ prefill_image(struct prefill *p, const struct cache *cache, const char *arg,
 	if (!p->no_referrers && b.digest[0] != '\0' &&
 	    prefill_referrers(p, prefix, b.digest, cause) != 0)
 		goto out;
-	if (prefill_fetch(p, arg, cause) != 0 ||
-	    prefill_wait_stored(p, cache, b.digest, cause) != 0)
+	if (prefill_fetch(p, arg, cause) != 0)
 		goto out;
 	if (!ref.has_digest) {
 		if (tagindex_get(cache, r->name, ref.name, ref.tag, &e) != 0) {

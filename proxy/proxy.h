@@ -422,7 +422,6 @@ void	 transfer_each(struct proxy *, void (*)(const struct transfer *, void *),
 	     void *);
 int	 transfer_http_status(const struct transfer *);
 const char *transfer_error(const struct transfer *);
-int	 transfer_verified(const struct transfer *);
 void	 transfer_abort_all(struct proxy *);
 
 /* stream.c: sends a download to one client while it arrives. */

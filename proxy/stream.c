@@ -5,10 +5,9 @@
  * has left the output buffer, so a client costs no buffer memory whatever
  * its speed.
  *
- * The last byte of the body is held back until the transfer has checked
- * its digest (or, with no digest to check, published it): a client never
- * sees a clean end of unverified content. A verified body is not held
- * back while the file is synced to disk and put in place. If the transfer fails, the connection is closed short of
+ * The last byte of the body is held back until the transfer has verified
+ * and published it: a client never sees a clean end of unverified
+ * content, and a client that has the whole body finds it in the cache. If the transfer fails, the connection is closed short of
  * Content-Length. A stream that has sent nothing yet lets the transfer's
  * kind answer instead: from the file in place (a Range, a HEAD, an
  * HTTP/1.0 client, a "whole" kind, a 304 upstream), or with the kind's
@@ -245,24 +244,21 @@ static void
 stream_follow(struct stream *s)
 {
 	enum transfer_state	 state = transfer_state(s->transfer);
-	int			 complete = state == TRANSFER_DONE ||
-	    transfer_verified(s->transfer);
 	off_t			 limit;
 
-	/* A verified body is sent whole even if storing it failed. */
-	if (state == TRANSFER_FAILED && !complete) {
+	if (state == TRANSFER_FAILED) {
 		stream_abort(s);
 		return;
 	}
 	limit = transfer_written(s->transfer);
-	if (!complete)
+	if (state != TRANSFER_DONE)
 		limit--;		/* hold back the last byte until verified */
 	if (s->sent < limit) {
 		if (stream_send_chunk(s, limit) != 0)
 			stream_abort(s);
 		return;
 	}
-	if (complete) {
+	if (state == TRANSFER_DONE) {
 		conn_set_closecb(s->proxy->conns, s->evcon, NULL, NULL);
 		s->evcon = NULL;
 		evhttp_send_reply_end(s->req);

@@ -107,7 +107,6 @@ struct transfer {
 	int			 ended;		/* the upstream request ended, */
 	int			 end_failed;	/* with this error: */
 	char			 end_error[256];
-	int			 verified;	/* the digest matched */
 	int			 storing;	/* counted as storing, not active */
 	int64_t			 reserved;	/* of the budget */
 	off_t			 length;	/* announced; -1 if unknown */
@@ -197,7 +196,7 @@ transfer_fail(struct transfer *t, int http_status, const char *fmt, ...)
 	t->http_status = http_status;
 	transfer_set_state(t, TRANSFER_FAILED);
 	if (t->keep_partial && t->verify && !t->kind->conditional &&
-	    t->written > 0)
+	    (t->written > 0 || t->jsize_partial > 0))	/* or re-hashing */
 		cache_partial_keep(&t->proxy->cache, &t->digest, t->tmp,
 		    t->proxy->config->cache_max_bytes / TRANSFER_PARTIAL_SHARE);
 	else
@@ -762,8 +761,8 @@ out:
 /*
  * The body has ended and every byte of it is written: a resume, a
  * failure, a 304 (the file in place stands), or the digest checked and
- * the file synced to disk by a job — readers of a verified body may have
- * its last byte meanwhile — then put in place by the kind.
+ * the file synced to disk by a job, then put in place by the kind (and
+ * only then do readers get the last byte).
  */
 static void
 transfer_body_end(struct transfer *t)
@@ -803,7 +802,6 @@ transfer_body_end(struct transfer *t)
 		goto out;
 	}
 	t->digest = actual;
-	t->verified = t->verify;
 	t->length = t->written;
 	transfer_set_state(t, TRANSFER_PUBLISHING);
 	t->storing = 1;		/* no longer downloading (the gauges) */
@@ -1168,13 +1166,6 @@ transfer_length(const struct transfer *t)
 	return t->length;
 }
 
-/* The body is complete and has the digest it was asked by. */
-int
-transfer_verified(const struct transfer *t)
-{
-	return t->verified;
-}
-
 int
 transfer_fd(const struct transfer *t)
 {
@@ -1196,9 +1187,10 @@ transfer_error(const struct transfer *t)
 /*
  * At shutdown: stop every download (also one its kind is still
  * publishing); a partial blob is set aside for the next run. A verified
- * download whose file is being synced goes on: the workers finish that
- * job (workers_free) and it is put in place, since its clients already
- * had every byte.
+ * blob whose file is being synced goes on: the workers finish that job
+ * (workers_free) and it is put in place rather than downloaded again.
+ * (Conditional kinds — feed files, whose publish may start more
+ * downloads — are stopped.)
  */
 void
 transfer_abort_all(struct proxy *p)
@@ -1207,7 +1199,8 @@ transfer_abort_all(struct proxy *p)
 
 	for (;;) {
 		TAILQ_FOREACH(t, &p->transfers, entry)
-			if (t->state != TRANSFER_PUBLISHING || t->job_busy == 0)
+			if (t->state != TRANSFER_PUBLISHING ||
+			    t->job_busy == 0 || t->kind->conditional)
 				break;
 		if (t == NULL)
 			break;

@@ -1,9 +1,9 @@
 #!/bin/bash
 # The disk work of a download runs off the event loop (workers.c): with
-# fdatasync held for seconds (strace injects the delay), the client has
-# its whole verified blob, and the daemon answers other requests, while
-# the download is still being put in place; no pwrite or fdatasync of a
-# download runs on the loop's thread.
+# fdatasync held for seconds (strace injects the delay), the daemon
+# answers other requests while the download is being stored, and the
+# client has every byte but the last, which comes once the blob is in
+# place; no pwrite or fdatasync of a download runs on the loop's thread.
 . "$(dirname "$0")/../lib.sh"
 
 start_registry up
@@ -34,12 +34,22 @@ slow_syncs() {
 
 slow_syncs "$WORK/strace.out" 4000000 pwrite64,fdatasync
 
-curl -s -o "$WORK/blob" "http://$PG/v2/acme/app/blobs/sha256:$BLOB"
-check "the client got the whole blob, verified" \
-    test "$(sha256sum < "$WORK/blob" | cut -d' ' -f1)" = "$BLOB"
-check "... while the download was still being synced and put in place" \
+curl -s -N -o "$WORK/blob" "http://$PG/v2/acme/app/blobs/sha256:$BLOB" &
+CURL_PID=$!
+i=0
+while [ "$(metric pullgate_transfers_storing)" != 1 ] && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+size=$(stat -c %s "$WORK/img/blobs/sha256/$BLOB")
+i=0
+while [ "$(fsize "$WORK/blob")" -lt $((size - 1)) ] && [ $i -lt 30 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+check "the download is verified and being stored (storing $(metric pullgate_transfers_storing), receiving $(metric pullgate_transfers_in_flight))" \
     test "$(metric pullgate_transfers_storing)" = 1 -a \
     "$(metric pullgate_transfers_in_flight)" = 0
+check "... the client has every byte but the last meanwhile ($(fsize "$WORK/blob") of $size)" \
+    test "$(fsize "$WORK/blob")" = $((size - 1))
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 "http://$PG/healthz")
 check "the daemon answers /healthz meanwhile" test "$code" = 200
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "$ACCEPT" \
@@ -53,6 +63,9 @@ while [ "$(metric pullgate_transfers_storing)" != 0 ] && [ $i -lt 150 ]; do
 done
 check "the download ends once the file is synced" \
     test "$(metric pullgate_transfers_storing)" = 0
+wait "$CURL_PID"
+check "the client then got the whole blob, verified" \
+    test "$(sha256sum < "$WORK/blob" | cut -d' ' -f1)" = "$BLOB"
 check "the blob is in the cache" test -f "$PG_CACHE/blobs/sha256/${BLOB:0:2}/$BLOB"
 src=$(curl -s -D - -o "$WORK/blob2" "http://$PG/v2/acme/app/blobs/sha256:$BLOB" |
     sed -n 's/^X-Pullgate-Source: *\([a-z]*\).*/\1/Ip')
@@ -71,9 +84,12 @@ check "none of them on the event loop's thread ($onloop)" test "$onloop" = 0
 # putting it in place before it exits, rather than setting it aside.
 BLOB2=$(ls -S "$WORK/img/blobs/sha256" | sed -n 2p)
 slow_syncs "$WORK/strace2.out" 2000000 fdatasync
-curl -s -o "$WORK/blob3" "http://$PG/v2/acme/app/blobs/sha256:$BLOB2"
-check "second blob: the client got it, verified" \
-    test "$(sha256sum < "$WORK/blob3" | cut -d' ' -f1)" = "$BLOB2"
+curl -s -o "$WORK/blob3" "http://$PG/v2/acme/app/blobs/sha256:$BLOB2" &
+CURL_PID=$!
+i=0
+while [ "$(metric pullgate_transfers_storing)" != 1 ] && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
 inflight=$(metric pullgate_transfers_storing)
 kill -TERM "$PG_PID"
 i=0
@@ -82,6 +98,7 @@ check "stopped while syncing it ($inflight storing): the daemon exited" \
     test "$inflight" = 1 -a $i -lt 100
 stop_pid "$PG_PID"
 stop_pid "$STRACE_PID"
+wait "$CURL_PID" 2>/dev/null
 check "... after putting the blob in place" \
     test -f "$PG_CACHE/blobs/sha256/${BLOB2:0:2}/$BLOB2"
 check "... not in partial/" test ! -e "$PG_CACHE/partial/$BLOB2"
