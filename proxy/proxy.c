@@ -164,7 +164,8 @@ proxy_run(struct config *c, const char *upstream, const char *level)
 		log_error("cache: %s", cause);
 		goto out;
 	}
-	if ((p.workers = workers_new(p.base)) == NULL ||
+	if ((p.workers = workers_new(p.base, 2)) == NULL ||
+	    (p.syncers = workers_new(p.base, 1)) == NULL ||
 	    (p.tokens = tokens_new(&p)) == NULL ||
 	    (p.credhelpers = credhelpers_new(&p)) == NULL ||
 	    (p.fetcher = fetcher_new(p.base, c)) == NULL ||
@@ -202,6 +203,7 @@ out:
 	control_stop(&p);
 	stream_free_all(&p);
 	workers_free(p.workers);	/* after the last job, its transfer */
+	workers_free(p.syncers);
 	tokens_free(p.tokens);
 	credhelpers_free(p.credhelpers);
 	fetcher_free(p.fetcher);

@@ -192,7 +192,8 @@ struct proxy {
 	struct credhelpers	*credhelpers;	/* credentials from outside */
 	struct access		*access;	/* who may use it */
 	struct transfer_list	 transfers;	/* downloads in flight */
-	struct workers		*workers;	/* their disk work */
+	struct workers		*workers;	/* their hashing and writing */
+	struct workers		*syncers;	/* their syncs and re-hashes */
 	struct stream_list	 streams;	/* clients following them */
 	struct upstream_list	 upstreams;	/* upstream requests in flight */
 	struct entryqueue	*queue;		/* their slots per entry */
@@ -352,7 +353,7 @@ struct worker_job {
 };
 
 struct workers;
-struct workers	*workers_new(struct event_base *);
+struct workers	*workers_new(struct event_base *, int);
 void		 workers_submit(struct workers *, struct worker_job *);
 void		 workers_free(struct workers *);
 

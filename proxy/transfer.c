@@ -361,8 +361,8 @@ transfer_drop_inflight(struct transfer *t)
  * it holds a reference meanwhile.
  */
 static void
-transfer_submit(struct transfer *t, void (*work)(struct worker_job *),
-    void (*done)(struct worker_job *))
+transfer_submit(struct transfer *t, struct workers *pool,
+    void (*work)(struct worker_job *), void (*done)(struct worker_job *))
 {
 	struct worker_job	*j = &t->jobs[t->job_busy];
 
@@ -375,7 +375,7 @@ transfer_submit(struct transfer *t, void (*work)(struct worker_job *),
 	j->arg = t;
 	t->job_busy++;
 	transfer_ref(t);
-	workers_submit(t->proxy->workers, j);
+	workers_submit(pool, j);
 }
 
 /* A hash job (a worker thread): the buffer's bytes into the running hash. */
@@ -488,12 +488,26 @@ transfer_pump(struct transfer *t)
 		n = t->jsize, t->jsize = t->wsize, t->wsize = n;
 		t->jlen = t->wlen;
 		t->wlen = 0;
-		transfer_submit(t, transfer_hash_work, transfer_write_done);
-		transfer_submit(t, transfer_write_work, transfer_write_done);
+		transfer_submit(t, t->proxy->workers, transfer_hash_work,
+		    transfer_write_done);
+		transfer_submit(t, t->proxy->workers, transfer_write_work,
+		    transfer_write_done);
 	}
 	if ((f = t->paused) != NULL) {
 		t->paused = NULL;
-		fetch_unpause(f);	/* may hand bytes over at once */
+		if (t->state != TRANSFER_FAILED)
+			fetch_unpause(f);	/* may hand bytes over at once */
+		/*
+		 * curl would hand a failed transfer the bytes it holds, have
+		 * them refused and never end the request (curl 7.88 leaves it
+		 * on no socket and no timer): it is cancelled instead.
+		 */
+		if (t->state == TRANSFER_FAILED && t->upstream != NULL) {
+			upstream_cancel(t->upstream);
+			t->upstream = NULL;
+			transfer_drop_inflight(t);
+			return;
+		}
 	}
 	if (t->job_busy || !t->ended)
 		return;
@@ -808,7 +822,8 @@ transfer_body_end(struct transfer *t)
 	stats_add(STATS_TRANSFERS_ACTIVE, -1);
 	stats_add(STATS_TRANSFERS_STORING, 1);
 	transfer_notify(t);
-	transfer_submit(t, transfer_sync_work, transfer_sync_done);
+	transfer_submit(t, t->proxy->syncers, transfer_sync_work,
+	    transfer_sync_done);
 	return;
 out:
 	transfer_drop_inflight(t);
@@ -1005,7 +1020,8 @@ transfer_start(struct proxy *p, struct registry *r,
 	    sizeof t->tmp, &partial)) != -1) {
 		/* Re-hashed by a job, which then asks for the rest. */
 		t->jsize_partial = partial;
-		transfer_submit(t, transfer_rehash_work, transfer_rehash_done);
+		transfer_submit(t, t->proxy->syncers, transfer_rehash_work,
+		    transfer_rehash_done);
 	} else if ((t->fd = cache_tmp_create(&p->cache, &label, t->tmp,
 	    sizeof t->tmp)) == -1) {
 		*cause = util_printf("cannot create a file in the cache");

@@ -1,9 +1,10 @@
 /*
- * A few threads for the blocking disk work of downloads — hashing and
- * writing what arrived, fdatasync before a file is published, reading a
- * partial file back — so the event loop only moves buffers and answers
+ * A pool of threads for the blocking disk work of downloads — hashing
+ * and writing what arrived, fdatasync before a file is published, reading
+ * a partial file back — so the event loop only moves buffers and answers
  * clients meanwhile (a 268 MB blob's fdatasync alone takes about half a
- * second).
+ * second). The daemon keeps two pools, so that slow jobs (a sync, a
+ * re-hash) never queue the hashing and writing of other downloads.
  *
  * A job is the caller's (no allocation here): its work runs on one of
  * the threads and must touch nothing the loop uses; its done callback
@@ -27,7 +28,7 @@
 
 #include "proxy.h"
 
-#define WORKERS_THREADS	2
+#define WORKERS_THREADS_MAX	4
 
 struct workers {
 	struct event_base	*base;
@@ -38,7 +39,7 @@ struct workers {
 	int			 stopping;	/* under lock */
 	int			 pipe[2];	/* threads -> loop: "finished" */
 	struct event		*done_ev;
-	pthread_t		 threads[WORKERS_THREADS];
+	pthread_t		 threads[WORKERS_THREADS_MAX];
 	int			 nthreads;
 };
 
@@ -97,8 +98,9 @@ workers_done_cb(evutil_socket_t fd, short what, void *arg)
 	workers_run_finished(arg);
 }
 
+/* A pool of n threads (at most WORKERS_THREADS_MAX). */
 struct workers *
-workers_new(struct event_base *base)
+workers_new(struct event_base *base, int n)
 {
 	struct workers	*w;
 	int		 i;
@@ -115,7 +117,7 @@ workers_new(struct event_base *base)
 	    (w->done_ev = event_new(base, w->pipe[0], EV_READ | EV_PERSIST,
 	    workers_done_cb, w)) == NULL || event_add(w->done_ev, NULL) != 0)
 		goto fail;
-	for (i = 0; i < WORKERS_THREADS; i++) {
+	for (i = 0; i < n && i < WORKERS_THREADS_MAX; i++) {
 		if ((errno = pthread_create(&w->threads[i], NULL, workers_main,
 		    w)) != 0) {
 			log_warn("%s: cannot start a thread: %s", __func__,
