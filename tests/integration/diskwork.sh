@@ -104,4 +104,37 @@ check "... after putting the blob in place" \
 check "... not in partial/" test ! -e "$PG_CACHE/partial/$BLOB2"
 
 check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
+
+# A download whose write fails (ENOSPC) while its upstream waits for the
+# disk (paused): its upstream request ends and frees the entry's one slot
+# (past connect_timeout, so no leftover curl timer can end it instead).
+start_fake good --chunk 65536 --delay 0.01
+PA=$(fake_blob 30000000); PB=$(fake_blob 1000000)
+cat > "$WORK/pg.conf" <<CONF
+registries = ( { id = 5; name = "f"; url = "http://127.0.0.1:$FAKE_PORT"; } );
+upstream_transfer: { max_per_entry = 1; queue_timeout = 5; connect_timeout = 2; };
+CONF
+start_pullgate paused -c "$WORK/pg.conf"
+PG=127.0.0.1:$PG_PORT
+curl -s -m 60 -o "$WORK/pa" "http://$PG/v2/f/x/blobs/$PA" &
+CURL_PID=$!
+sleep 3
+strace -f -qq -e trace=pwrite64 -e inject=pwrite64:delay_enter=1500000:error=ENOSPC \
+    -o "$WORK/strace3.out" -p "$PG_PID" &
+STRACE_PID=$!
+PIDS="$PIDS $STRACE_PID"
+wait "$CURL_PID"
+rc=$?
+stop_pid "$STRACE_PID"
+check "disk full while paused: the client is cut short (rc $rc, $(metric pullgate_upstream_pauses_total) pauses)" \
+    test "$rc" = 18 -a "$(metric pullgate_upstream_pauses_total)" -gt 0
+i=0
+while [ "$(metric pullgate_upstream_in_flight)" != 0 ] && [ $i -lt 50 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+check "... its upstream request ended" test "$(metric pullgate_upstream_in_flight)" = 0
+code=$(curl -s -m 20 -o "$WORK/pb" -w '%{http_code}' "http://$PG/v2/f/x/blobs/$PB")
+check "... and the next blob through the entry (one slot) is served ($code)" \
+    test "$code" = 200
+check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
 finish
