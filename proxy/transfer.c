@@ -1,14 +1,15 @@
 /*
  * One upstream download, shared by every client that asks for the same
  * key while it runs. Bytes go to a temporary file in the cache and into a
- * SHA-256 as they arrive — gathered over one wakeup of the loop (curl
- * hands them over 16 KiB at a time) and written at once, so a megabyte
- * costs a few writes, not sixty-four; readers (stream.c) follow the
- * growing file at their own pace, so a slow client never holds the
- * download back. When
- * the body ends (and its digest matches, when one is expected), the kind
- * publishes the file; otherwise it is removed and every reader's response
- * is cut short.
+ * SHA-256 as they arrive — gathered over one wakeup of the loop (up to
+ * 1 MiB), then hashed and written by two worker jobs side by side
+ * (workers.c) while the next buffer fills; when both are behind, the
+ * upstream is paused. Readers (stream.c) follow the growing file at their
+ * own pace, so a slow client never holds the download back. When the body
+ * ends (and its digest matches, when one is expected), a job syncs the
+ * file and the kind publishes it; otherwise it is removed and every
+ * reader's response is cut short. The loop itself never waits for the
+ * disk, except for the kind's rename.
  *
  * What the download is of — a blob, a feed file, a suite's index set — is
  * the kind's business (struct transfer_kind): its state is an opaque
