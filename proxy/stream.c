@@ -7,7 +7,8 @@
  *
  * The last byte of the body is held back until the transfer has verified
  * and published it: a client never sees a clean end of unverified
- * content, and a client that has the whole body finds it in the cache. If the transfer fails, the connection is closed short of
+ * content, and a client that has the whole body finds it in the cache.
+ * If the transfer fails, the connection is closed short of
  * Content-Length. A stream that has sent nothing yet lets the transfer's
  * kind answer instead: from the file in place (a Range, a HEAD, an
  * HTTP/1.0 client, a "whole" kind, a 304 upstream), or with the kind's

@@ -444,7 +444,7 @@ transfer_write_done(struct worker_job *j)
 		return;
 	}
 	if (t->state == TRANSFER_FAILED)
-		;
+		;	/* nothing more is written or sent */
 	else if (t->jdiffers) {
 		stats_add(STATS_VERIFY_FAILURES, 1);
 		log_error("%s: the body sent over differs from the %lld bytes "
