@@ -53,6 +53,7 @@
  * last reference.
  */
 #include <errno.h>
+#include <fcntl.h>		/* sync_file_range */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,6 +71,7 @@
 #define TRANSFER_MAX_RESUMES	4
 #define TRANSFER_REHASH_CHUNK	(256 * 1024)
 #define TRANSFER_WRITE_BUFFER	(1024 * 1024)	/* coalesced writes */
+#define TRANSFER_WRITEOUT_STEP	(8 * 1024 * 1024)	/* to the disk early */
 #define TRANSFER_PARTIAL_SHARE	8	/* partial/: 1/8 of cache_max_bytes */
 
 struct transfer {
@@ -101,6 +103,7 @@ struct transfer {
 	int			 job_busy;	/* how many */
 	unsigned char		*jbuf;		/* a write job's bytes */
 	size_t			 jlen, jsize;
+	off_t			 writeout_from;	/* a write job's: not started */
 	off_t			 jsize_partial;	/* a re-hash job's file size */
 	int			 jerrno;	/* the job failed: why */
 	int			 jdiffers;	/* the repeated body differs */
@@ -389,6 +392,26 @@ transfer_hash_work(struct worker_job *j)
 }
 
 /*
+ * Every TRANSFER_WRITEOUT_STEP bytes written, the disk is asked to start
+ * writing them (without waiting for it): the sync at the end then finds
+ * little left to write, instead of the whole file — the last byte of a
+ * large blob waits for that sync — and dirty pages never pile up to the
+ * size of a layer on a gateway with little memory.
+ */
+static void
+transfer_start_writeout(struct transfer *t, off_t end)
+{
+	if (t->writeout_from > end)
+		t->writeout_from = 0;	/* the body started over */
+	if (end - t->writeout_from < TRANSFER_WRITEOUT_STEP)
+		return;
+	/* Best effort: the sync at the end reports what failed. */
+	(void)sync_file_range(t->fd, t->writeout_from, end - t->writeout_from,
+	    SYNC_FILE_RANGE_WRITE);
+	t->writeout_from = end;
+}
+
+/*
  * A write job (a worker thread), beside the buffer's hash job: after a
  * restart, the part of the bytes below same_to must be the bytes already
  * in the file (and maybe sent); then they are written where the file
@@ -426,6 +449,7 @@ transfer_write_work(struct worker_job *j)
 		}
 		done += (size_t)r;
 	}
+	transfer_start_writeout(t, t->written + (off_t)t->jlen);
 }
 
 static void	transfer_pump(struct transfer *);
