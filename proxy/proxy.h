@@ -381,6 +381,14 @@ struct transfer_kind {
 	 * failed, 1 in progress: the kind calls transfer_finish later.
 	 */
 	int		 (*publish)(void *, struct transfer *, const struct digest *);
+	/*
+	 * Optional, on a worker thread once the verified file is synced,
+	 * before publish: the part of publishing that touches only the file
+	 * system and the kind's unchanging state (the rename into place and
+	 * its directory's sync), so the loop never waits for it. 0 done, -1
+	 * failed (errno).
+	 */
+	int		 (*place)(void *, const struct transfer *);
 	/* The headers of a streamed 200 answer (not Content-Length). */
 	void		 (*headers)(void *, struct evhttp_request *);
 	/* Answers from the file in place (Range, HEAD, 304...). */

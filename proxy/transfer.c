@@ -7,9 +7,10 @@
  * upstream is paused. Readers (stream.c) follow the growing file at their
  * own pace, so a slow client never holds the download back. When the body
  * ends (and its digest matches, when one is expected), a job syncs the
- * file and the kind publishes it; otherwise it is removed and every
- * reader's response is cut short. The loop itself never waits for the
- * disk, except for the kind's rename.
+ * file (and, for a blob, renames it into place) and the kind publishes it;
+ * otherwise it is removed and every reader's response is cut short. The
+ * loop itself never waits for the disk, except for the renames of feed
+ * files.
  *
  * What the download is of — a blob, a feed file, a suite's index set — is
  * the kind's business (struct transfer_kind): its state is an opaque
@@ -754,7 +755,10 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 	transfer_pump(t);
 }
 
-/* A sync job (a worker thread): the file's bytes on disk. */
+/*
+ * A sync job (a worker thread): the file's bytes on disk, then the part
+ * of the kind's publishing that only touches the file system.
+ */
 static void
 transfer_sync_work(struct worker_job *j)
 {
@@ -762,9 +766,17 @@ transfer_sync_work(struct worker_job *j)
 
 	if (fdatasync(t->fd) != 0)
 		t->jerrno = errno;
+	else if (t->kind->place != NULL) {
+		errno = 0;
+		if (t->kind->place(t->kstate, t) != 0)
+			t->jerrno = errno != 0 ? errno : EIO;
+	}
 }
 
-/* The verified file is on disk (the loop): the kind puts it in place. */
+/*
+ * The verified file is on disk, maybe in place (the loop): the kind
+ * publishes it.
+ */
 static void
 transfer_sync_done(struct worker_job *j)
 {

@@ -3,7 +3,8 @@
 # fdatasync held for seconds (strace injects the delay), the daemon
 # answers other requests while the download is being stored, and the
 # client has every byte but the last, which comes once the blob is in
-# place; no pwrite or fdatasync of a download runs on the loop's thread.
+# place; no pwrite or fdatasync of a download, nor the rename of a blob
+# into place and its directory's fsync, runs on the loop's thread.
 # The disk is asked to start writing the file every 8 MiB on the way
 # (sync_file_range), so the sync at the end has little left to do.
 . "$(dirname "$0")/../lib.sh"
@@ -24,7 +25,7 @@ jobs0=$(metric pullgate_disk_jobs_total)
 # returns once it is attached (it has seen the accept of a request). Sets
 # STRACE_PID.
 slow_syncs() {
-	strace -f -qq -e trace="accept4,$3" -e inject=fdatasync:delay_enter="$2" \
+	strace -f -qq -y -e trace="accept4,$3" -e inject=fdatasync:delay_enter="$2" \
 	    -o "$1" -p "$PG_PID" &
 	STRACE_PID=$!
 	PIDS="$PIDS $STRACE_PID"
@@ -34,7 +35,8 @@ slow_syncs() {
 	done
 }
 
-slow_syncs "$WORK/strace.out" 4000000 pwrite64,fdatasync,sync_file_range
+slow_syncs "$WORK/strace.out" 4000000 \
+    pwrite64,fdatasync,sync_file_range,rename,renameat,renameat2,fsync
 
 curl -s -N -o "$WORK/blob" "http://$PG/v2/acme/app/blobs/sha256:$BLOB" &
 CURL_PID=$!
@@ -84,6 +86,14 @@ check "the download was written ($writes pwrite) and synced ($syncs fdatasync)" 
 check "its write-out was started on the way, every 8 MiB ($writeouts sync_file_range for $size bytes)" \
     test "$writeouts" -ge $((size / 8388608))
 check "none of them on the event loop's thread ($onloop)" test "$onloop" = 0
+# The blob's rename into blobs/ and the fsync of that directory (-y shows
+# the descriptor's path).
+placed=$(grep -E "rename(at2?)?\(.*/blobs/sha256/${BLOB:0:2}/$BLOB\"" "$WORK/strace.out")
+dirsync=$(grep -E "fsync\([0-9]+</.*/blobs/sha256/${BLOB:0:2}>\)" "$WORK/strace.out")
+check "the blob was renamed into place and its directory synced" \
+    test -n "$placed" -a -n "$dirsync"
+check "... neither on the event loop's thread" \
+    test -z "$(printf '%s\n%s\n' "$placed" "$dirsync" | grep "^$PG_PID ")"
 
 # Stopped while a verified download is being synced: the daemon finishes
 # putting it in place before it exits, rather than setting it aside.
