@@ -54,12 +54,25 @@ $PY "$TOOLS/mkimage.py" "$WORK/big" --tag v1 --layers 1 --size "$BIGSIZE" --seed
 push_image "$WORK/big" v1 "$UP/bench/big:v1"
 BIG=$(ls -S "$WORK/big/blobs/sha256" | head -1)
 size=$(stat -c %s "$WORK/big/blobs/sha256/$BIG")
-start_pullgate table --upstream "http://$UP" --log-level warn
-PG=127.0.0.1:$PG_PORT
-
-# Cold and warm pull of the five-layer image, against the registry straight.
-t0=$(now); pull_image "$UP/bench/app:v1" "$WORK/direct"; t1=$(now)
-pull_image "$PG/bench/app:v1" "$WORK/cold"; t2=$(now)
+PG=
+# The timed rows are measured ROUNDS times, each round with a daemon on
+# an empty cache of its own and the two sides in alternating order; a row
+# gives the median of the rounds' ratios, their range and the median
+# times. The last round's daemon (its cache now holding everything)
+# serves the rows after them.
+ROUNDS=${BENCH_ROUNDS:-3}
+median() {	# median < numbers
+	sort -g | awk '{ v[NR] = $1 } END {
+	    print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+timed_row() {	# timed_row NAME KEY: the rounds' WORK/KEY.* files
+	row "$1" "x$(printf '%.2f' "$(median < "$WORK/$2.ratio")") (median of $ROUNDS rounds, $(sort -g "$WORK/$2.ratio" |
+	    awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "x%.2f-%.2f", lo, hi }'); $(printf '%.2f s / %.2f s' "$(median < "$WORK/$2.ours")" "$(median < "$WORK/$2.ref")"))"
+}
+record() {	# record KEY OURS REF: one round's times
+	echo "$2" >> "$WORK/$1.ours"; echo "$3" >> "$WORK/$1.ref"
+	ratio "$2" "$3" >> "$WORK/$1.ratio"; echo >> "$WORK/$1.ratio"
+}
 # The client has every verified byte before the daemon has synced the
 # files to disk and put them in place: "all cached" starts after that.
 settle() {
@@ -70,16 +83,6 @@ settle() {
 		sleep 0.1; n=$((n + 1))
 	done
 }
-settle
-t2w=$(now)
-pull_image "$PG/bench/app:v1" "$WORK/warm"; t3=$(now)
-direct=$(secs "$t0" "$t1"); cold=$(secs "$t1" "$t2"); warm=$(secs "$t2w" "$t3")
-row "cold pull of the $(du -sm "$WORK/img/blobs" | cut -f1) MB image with skopeo, x direct" \
-    "x$(ratio "$cold" "$direct") ($(printf '%.2f s / %.2f s' "$cold" "$direct"))"
-row "warm pull (all cached), x direct" \
-    "x$(ratio "$warm" "$direct") ($(printf '%.2f s / %.2f s' "$warm" "$direct"))"
-
-# 8 clients on one uncached 268 MB blob, against 8 straight from the registry.
 parallel_get() {	# parallel_get URL N: seconds until all N are done
 	t0=$(now); pids=""
 	for _ in $(seq "$2"); do
@@ -88,13 +91,45 @@ parallel_get() {	# parallel_get URL N: seconds until all N are done
 	for p in $pids; do wait "$p"; done
 	secs "$t0" "$(now)"
 }
-d8=$(parallel_get "http://$UP/v2/bench/big/blobs/sha256:$BIG" 8)
-u0=$(metric pullgate_upstream_bytes_total)
-p8=$(parallel_get "http://$PG/v2/bench/big/blobs/sha256:$BIG" 8)
-u1=$(metric pullgate_upstream_bytes_total)
-settle
-row "8 clients on one uncached $((size / 1000000)) MB blob, time x direct; upstream bytes x size" \
-    "x$(ratio "$p8" "$d8") ($(printf '%.2f s / %.2f s' "$p8" "$d8")); x$(ratio "$((u1 - u0))" "$size")"
+timed_pull() {	# timed_pull REF: seconds of a skopeo pull
+	t0=$(now); pull_image "$1" "$WORK/pulled"; secs "$t0" "$(now)"
+}
+upbytes=0
+for round in $(seq "$ROUNDS"); do
+	[ -z "$PG" ] || { stop_pid "$PG_PID"; rm -rf "$PG_CACHE"; }
+	start_pullgate "round$round" --upstream "http://$UP" --log-level warn
+	PG=127.0.0.1:$PG_PORT
+	# A cold pull of the five-layer image and a pull straight from the
+	# registry; then, once stored, the warm pull against that one.
+	if [ $((round % 2)) = 1 ]; then
+		direct=$(timed_pull "$UP/bench/app:v1")
+		cold=$(timed_pull "$PG/bench/app:v1")
+	else
+		cold=$(timed_pull "$PG/bench/app:v1")
+		direct=$(timed_pull "$UP/bench/app:v1")
+	fi
+	record cold "$cold" "$direct"
+	settle
+	record warm "$(timed_pull "$PG/bench/app:v1")" "$direct"
+	# 8 clients on the uncached big blob, and 8 straight from the registry.
+	u0=$(metric pullgate_upstream_bytes_total)
+	if [ $((round % 2)) = 1 ]; then
+		d8=$(parallel_get "http://$UP/v2/bench/big/blobs/sha256:$BIG" 8)
+		p8=$(parallel_get "http://$PG/v2/bench/big/blobs/sha256:$BIG" 8)
+	else
+		p8=$(parallel_get "http://$PG/v2/bench/big/blobs/sha256:$BIG" 8)
+		d8=$(parallel_get "http://$UP/v2/bench/big/blobs/sha256:$BIG" 8)
+	fi
+	record eight "$p8" "$d8"
+	u=$(( $(metric pullgate_upstream_bytes_total) - u0 ))
+	[ "$u" -le "$upbytes" ] || upbytes=$u
+	settle
+done
+timed_row "cold pull of the $(du -sm "$WORK/img/blobs" | cut -f1) MB image with skopeo, x direct" cold
+timed_row "warm pull (all cached), x direct" warm
+timed_row "8 clients on one uncached $((size / 1000000)) MB blob, time x direct" eight
+row "8 clients on one uncached $((size / 1000000)) MB blob, upstream bytes x size (most of $ROUNDS rounds)" \
+    "x$(ratio "$upbytes" "$size")"
 
 # Cache hits of the big blob, 1 and 8 clients, against nginx sendfile.
 mkdir -p "$WORK/nginx/www"
@@ -151,15 +186,18 @@ ab_run digest-head "$PG_PID" -i -H "$ACCEPT" "http://$PG/v2/bench/app/manifests/
 row "manifest GET / HEAD by digest, req/s" \
     "$d_get / $AB_RPS; nginx $n_get / $n_head (x$(ratio "$d_get" "$n_get") / x$(ratio "$AB_RPS" "$n_head"))"
 
-# Prefill of the image into an empty cache (the daemon on it), against
+# Prefill of the image into an empty cache (a daemon on it), against
 # skopeo copying the same image from the registry.
 stop_pid "$PG_PID"
-start_pullgate prefill --upstream "http://$UP" --log-level warn
-t0=$(now)
-"$PULLGATE" prefill --listen "127.0.0.1:$PG_PORT" --cache "$PG_CACHE" \
-    bench/app:v1 > "$WORK/prefill.out" 2>&1 || echo "bench: prefill failed" >&2
-t1=$(now)
-pull_image "$UP/bench/app:v1" "$WORK/copy"; t2=$(now)
-row "prefill of the image, x skopeo copy" \
-    "x$(ratio "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")") ($(printf '%.2f s / %.2f s' "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")"))"
+for round in $(seq "$ROUNDS"); do
+	rm -rf "$PG_CACHE"
+	start_pullgate "prefill$round" --upstream "http://$UP" --log-level warn
+	t0=$(now)
+	"$PULLGATE" prefill --listen "127.0.0.1:$PG_PORT" --cache "$PG_CACHE" \
+	    bench/app:v1 > "$WORK/prefill.out" 2>&1 || echo "bench: prefill failed" >&2
+	pre=$(secs "$t0" "$(now)")
+	record prefill "$pre" "$(timed_pull "$UP/bench/app:v1")"
+	stop_pid "$PG_PID"
+done
+timed_row "prefill of the image, x skopeo copy" prefill
 finish
