@@ -6,6 +6,14 @@
 #   bash tests/bench/table.sh
 # The machine is shared: compare the ratios, which are taken side by side.
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
+# The last row puts a rate on the registry's side of loopback (tc), which
+# needs a network namespace of the table's own: as root, the table runs
+# in one (everything it starts talks over that namespace's loopback).
+if [ -z "${TABLE_NETNS:-}" ] && [ "$(id -u)" = 0 ] &&
+    command -v unshare > /dev/null && command -v tc > /dev/null; then
+	TABLE_NETNS=1 exec unshare -n bash "$0" "$@"
+fi
+[ -z "${TABLE_NETNS:-}" ] || ip link set lo up
 . "$TOP/tests/lib.sh"
 
 BIGSIZE=${BENCH_BIG_BYTES:-268000000}
@@ -200,4 +208,36 @@ for round in $(seq "$ROUNDS"); do
 	stop_pid "$PG_PID"
 done
 timed_row "prefill of the image, x skopeo copy" prefill
+
+# The cold pull again with the registry's answers, to both sides, at
+# UPLINK (htb on loopback, matching the registry's port): the download is
+# bound by the network, as on a gateway, and the row shows the time
+# pullgate adds to it. 1 Gbit/s is a fast uplink for a gateway.
+UPLINK=${BENCH_UPLINK:-1gbit}
+uplink_row="cold pull of the image, the upstream at $UPLINK (tc), x direct"
+if [ -n "${TABLE_NETNS:-}" ] &&
+    tc qdisc add dev lo root handle 1: htb default 10 &&
+    tc class add dev lo parent 1: classid 1:10 htb rate 100gbit &&
+    tc class add dev lo parent 1: classid 1:20 htb rate "$UPLINK" &&
+    tc filter add dev lo parent 1: protocol ip prio 1 u32 \
+    match ip sport "$REG_PORT" 0xffff flowid 1:20; then
+	for round in $(seq "$ROUNDS"); do
+		rm -rf "$PG_CACHE"
+		start_pullgate "uplink$round" --upstream "http://$UP" --log-level warn
+		PG=127.0.0.1:$PG_PORT
+		if [ $((round % 2)) = 1 ]; then
+			direct=$(timed_pull "$UP/bench/app:v1")
+			cold=$(timed_pull "$PG/bench/app:v1")
+		else
+			cold=$(timed_pull "$PG/bench/app:v1")
+			direct=$(timed_pull "$UP/bench/app:v1")
+		fi
+		record uplink "$cold" "$direct"
+		stop_pid "$PG_PID"
+	done
+	tc qdisc del dev lo root
+	timed_row "$uplink_row" uplink
+else
+	row "$uplink_row" "not measured (needs root and tc's htb)"
+fi
 finish
