@@ -17,6 +17,7 @@ fi
 . "$TOP/tests/lib.sh"
 
 BIGSIZE=${BENCH_BIG_BYTES:-268000000}
+LAYERSIZE=${BENCH_LAYER_BYTES:-21000000}	# five of them: the image
 MREQS=${BENCH_MANIFEST_REQUESTS:-20000}
 REPS=${BENCH_HIT_REPS:-3}
 CONNS=64
@@ -56,7 +57,7 @@ rm -f "$WORK/touch"
 
 start_registry table
 UP=127.0.0.1:$REG_PORT
-$PY "$TOOLS/mkimage.py" "$WORK/img" --tag v1 --layers 5 --size 21000000 --seed t5 > /dev/null
+$PY "$TOOLS/mkimage.py" "$WORK/img" --tag v1 --layers 5 --size "$LAYERSIZE" --seed t5 > /dev/null
 push_image "$WORK/img" v1 "$UP/bench/app:v1"
 $PY "$TOOLS/mkimage.py" "$WORK/big" --tag v1 --layers 1 --size "$BIGSIZE" --seed big > /dev/null
 push_image "$WORK/big" v1 "$UP/bench/big:v1"
