@@ -29,5 +29,7 @@ check "manifests by tag and by digest, next to nginx" \
 check "prefill, x skopeo copy" has "prefill of the image, x skopeo copy: $X "
 check "the cold pull with the upstream at 1gbit (tc in the table's own network namespace)" \
     has "cold pull of the image, the upstream at 1gbit \(tc\), x direct: $X "
+check "... and the warm pull against the direct one at 1gbit" \
+    has "warm pull \(all cached\), x direct with the upstream at 1gbit \(tc\): $X "
 sed 's/^/# /' "$WORK/table.out"
 finish
