@@ -63,10 +63,11 @@ blob_transfer_state(void *ks)
 
 /* A worker thread: the synced, verified file renamed into blobs/. */
 static int
-blob_kind_place(void *ks, const struct transfer *t)
+blob_kind_place(void *ks, const struct transfer *t, const struct digest *d)
 {
 	struct blob_transfer	*bt = blob_transfer_state(ks);
 
+	(void)d;		/* the transfer checked it is bt->digest */
 	return cache_publish(&bt->proxy->cache, -1, transfer_tmp(t),
 	    &bt->digest);
 }

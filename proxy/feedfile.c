@@ -268,12 +268,19 @@ feedfile_index(struct feedfile *ff, const struct digest *actual)
 	char		 feed[REGISTRY_NAME_MAX], rel[1100], idx[PATH_MAX];
 	char		*cause = NULL;
 	struct stat	 st;
+	int		 rc;
 
 	if (feedstore_split(&ff->proxy->cache, ff->dest, feed, sizeof feed, rel,
 	    sizeof rel) != 0 || !feedindex_is_packages(rel))
 		return;
-	if (feedindex_add(ff->proxy->feedindex, feed, rel, ff->dest, actual,
-	    idx, sizeof idx, &cause) != 0) {
+	if (ff->index_state < 0)
+		cause = strdup(ff->index_cause);
+	rc = ff->index_state < 0 ? -1 : feedindex_add(ff->proxy->feedindex,
+	    feed, rel, ff->dest, actual, ff->index_state > 0 ?
+	    ff->index_built : NULL, idx, sizeof idx, &cause);
+	ff->index_state = 0;	/* taken */
+	ff->index_built[0] = '\0';
+	if (rc != 0) {
 		log_warn("feed %s: %s: not a usable package index: %s", feed,
 		    rel, cause != NULL ? cause : "error");
 		free(cause);
@@ -281,6 +288,57 @@ feedfile_index(struct feedfile *ff, const struct digest *actual)
 	}
 	if (stat(idx, &st) == 0)	/* the lookup is the cache's too */
 		budget_add_file(ff->proxy->budget, idx, st.st_size);
+}
+
+/*
+ * A worker thread, once the download is synced: a package index is
+ * parsed into its lookup now (feedindex_build), so that publishing on the
+ * loop only renames that into place. Reads nothing that changes while
+ * the download is stored: dest, the cache's directory, the file. An index
+ * whose place is not known yet (a set's first head) is parsed when
+ * published.
+ */
+int
+feedfile_place(void *ks, const struct transfer *t, const struct digest *actual)
+{
+	struct feedfile	*ff = feedfile_state(ks);
+	char		 feed[REGISTRY_NAME_MAX], rel[1100], *cause = NULL;
+	const char	*data = transfer_tmp(t), *base = strrchr(data, '/');
+
+	if (ff->passthrough || ff->dest[0] == '\0' ||
+	    feedstore_split(&ff->proxy->cache, ff->dest, feed, sizeof feed, rel,
+	    sizeof rel) != 0 || !feedindex_is_packages(rel))
+		return 0;
+	/* Not a download's name: a crash leaves it to be removed at start. */
+	snprintf(ff->index_built, sizeof ff->index_built, "%s/tmp/pkgidx.%s",
+	    ff->proxy->cache.dir, base != NULL ? base + 1 : data);
+	switch (feedindex_build(&ff->proxy->cache, feed, rel, data, actual,
+	    ff->index_built, &cause)) {
+	case 1:
+		ff->index_state = 1;
+		break;
+	case 0:
+		ff->index_built[0] = '\0';	/* the cache has it */
+		break;
+	default:
+		ff->index_state = -1;
+		ff->index_built[0] = '\0';
+		util_strlcpy(ff->index_cause, cause != NULL ? cause : "error",
+		    sizeof ff->index_cause);
+		free(cause);
+		break;
+	}
+	return 0;	/* the file itself is fine to publish */
+}
+
+/* A lookup parsed for a download that was not published. */
+void
+feedfile_drop_built(struct feedfile *ff)
+{
+	if (ff->index_state > 0)
+		unlink(ff->index_built);
+	ff->index_state = 0;
+	ff->index_built[0] = '\0';
 }
 
 /*
@@ -405,6 +463,7 @@ feedfile_free(void *ks)
 {
 	struct feedfile	*ff = feedfile_state(ks);
 
+	feedfile_drop_built(ff);
 	ff->magic = 0;
 	free(ff);
 }
@@ -415,6 +474,7 @@ const struct transfer_kind feedfile_kind = {
 	.whole = 0,
 	.response = feedfile_response,
 	.publish = feedfile_publish,
+	.place = feedfile_place,
 	.headers = feedfile_headers,
 	.send_file = feedfile_send_file,
 	.fail = feedfile_fail,

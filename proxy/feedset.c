@@ -247,6 +247,7 @@ static const struct transfer_kind feedset_member_kind = {
 	.whole = 1,
 	.response = feedfile_response,
 	.publish = feedfile_publish,
+	.place = feedfile_place,
 	.headers = feedfile_headers,
 	.send_file = feedfile_send_file,
 	.fail = feedfile_fail,
@@ -464,6 +465,7 @@ feedset_head_publish(void *ks, struct transfer *t, const struct digest *actual)
 	}
 	nf = hs->ff;		/* with the upstream's ETag and Last-Modified */
 	nf.root[0] = '\0';
+	hs->ff.index_state = 0;	/* a lookup parsed is nf's now */
 	if (feedstore_path(sw->version, "data", hs->head, nf.dest,
 	    sizeof nf.dest) != 0 ||
 	    feedstore_path(sw->version, "meta", hs->head, nf.meta,
@@ -472,6 +474,7 @@ feedset_head_publish(void *ks, struct transfer *t, const struct digest *actual)
 	    (sw->settle = event_new(hs->proxy->base, -1, 0, feedset_settle_cb,
 	    sw)) == NULL ||
 	    feedset_switch_members(sw, nf.dest) != 0) {
+		feedfile_drop_built(&nf);
 		feedstore_set_discard(sw->version);
 		budget_rescan(hs->proxy->budget, hs->setdir);
 		feedset_switch_free(sw);
@@ -481,6 +484,13 @@ feedset_head_publish(void *ks, struct transfer *t, const struct digest *actual)
 	    hs->feed->name, hs->head, sw->nmembers);
 	event_active(sw->settle, EV_WRITE, 0);	/* also when there are none */
 	return 1;
+}
+
+static int
+feedset_head_place(void *ks, const struct transfer *t,
+    const struct digest *actual)
+{
+	return feedfile_place(&feedset_head_state(ks)->ff, t, actual);
 }
 
 static int
@@ -520,6 +530,7 @@ feedset_head_free(void *ks)
 		budget_rescan(hs->proxy->budget, hs->setdir);
 		feedset_switch_free(hs->sw);
 	}
+	feedfile_drop_built(&hs->ff);
 	hs->magic = 0;
 	hs->ff.magic = 0;
 	free(hs);
@@ -531,6 +542,7 @@ static const struct transfer_kind feedset_head_kind = {
 	.whole = 1,
 	.response = feedset_head_response,
 	.publish = feedset_head_publish,
+	.place = feedset_head_place,
 	.headers = feedset_head_headers,
 	.send_file = feedset_head_send_file,
 	.fail = feedset_head_fail,

@@ -77,6 +77,10 @@ struct feedfile {
 	int		 passthrough;		/* unverifiable: sent, never kept */
 	char		 etag[256];		/* the upstream's answer */
 	char		 last_modified[64];
+	/* A package index's lookup, parsed by feedfile_place: */
+	int		 index_state;		/* 0 none, 1 built, -1 unusable */
+	char		 index_built[PATH_MAX];	/* the lookup, in tmp/ */
+	char		 index_cause[256];	/* why unusable */
 };
 
 extern const struct transfer_kind feedfile_kind;
@@ -94,6 +98,8 @@ void	 feedfile_fetch(struct proxy *, struct evhttp_request *,
 	     const struct feed_meta *);
 int	 feedfile_response(void *, struct fetch *, int64_t, char **);
 int	 feedfile_publish(void *, struct transfer *, const struct digest *);
+int	 feedfile_place(void *, const struct transfer *, const struct digest *);
+void	 feedfile_drop_built(struct feedfile *);
 void	 feedfile_headers(void *, struct evhttp_request *);
 void	 feedfile_send_file(void *, struct evhttp_request *);
 void	 feedfile_fail(void *, struct evhttp_request *, int, const char *);
@@ -383,12 +389,13 @@ struct transfer_kind {
 	int		 (*publish)(void *, struct transfer *, const struct digest *);
 	/*
 	 * Optional, on a worker thread once the verified file is synced,
-	 * before publish: the part of publishing that touches only the file
-	 * system and the kind's unchanging state (the rename into place and
-	 * its directory's sync), so the loop never waits for it. 0 done, -1
-	 * failed (errno).
+	 * before publish, with the file's digest: the part of publishing
+	 * that touches only the file system and the kind's unchanging state
+	 * (a blob's rename into place, a package index's parse), so the loop
+	 * never waits for it. 0 done, -1 failed (errno).
 	 */
-	int		 (*place)(void *, const struct transfer *);
+	int		 (*place)(void *, const struct transfer *,
+			     const struct digest *);
 	/* The headers of a streamed 200 answer (not Content-Length). */
 	void		 (*headers)(void *, struct evhttp_request *);
 	/* Answers from the file in place (Range, HEAD, 304...). */

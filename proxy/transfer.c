@@ -7,7 +7,8 @@
  * upstream is paused. Readers (stream.c) follow the growing file at their
  * own pace, so a slow client never holds the download back. When the body
  * ends (and its digest matches, when one is expected), a job syncs the
- * file (and, for a blob, renames it into place) and the kind publishes it;
+ * file (and does the kind's part that only touches the disk: a blob's
+ * rename into place, a package index's parse) and the kind publishes it;
  * otherwise it is removed and every reader's response is cut short. The
  * loop itself never waits for the disk, except for the renames of feed
  * files.
@@ -768,7 +769,7 @@ transfer_sync_work(struct worker_job *j)
 		t->jerrno = errno;
 	else if (t->kind->place != NULL) {
 		errno = 0;
-		if (t->kind->place(t->kstate, t) != 0)
+		if (t->kind->place(t->kstate, t, &t->digest) != 0)
 			t->jerrno = errno != 0 ? errno : EIO;
 	}
 }

@@ -203,58 +203,41 @@ feedindex_count(const struct feedindex *fx)
 	return fx->count;
 }
 
-/*
- * A package index of feed was published at data (rel from the feed
- * root): its lookup is built (once per content: the name is the index's
- * digest) and remembered; its path goes to where. 0, or -1 with *cause (the
- * index is unusable; nothing is remembered).
- */
-int
-feedindex_add(struct feedindex *fx, const char *feed, const char *rel,
-    const char *data, const struct digest *digest, char *where, size_t wlen,
-    char **cause)
+/* The lookup file of rel's index with this digest, and its directory. */
+static int
+feedindex_paths(const struct cache *c, const char *feed, const char *rel,
+    const struct digest *digest, char dpath[PATH_MAX], char path[PATH_MAX])
 {
-	char	dir[1024], enc[1100], dpath[PATH_MAX], path[PATH_MAX];
-	char	tmp[PATH_MAX];
-	size_t	count;
-	int	in = -1, out = -1, rc = -1;
+	char	dir[1024], enc[1100];
 
 	feedindex_dir_of(rel, dir, sizeof dir);
 	feedindex_encode(dir, enc, sizeof enc);
-	if ((size_t)snprintf(dpath, sizeof dpath, "%s/feeds/%s/pkgidx/%s",
-	    fx->cache->dir, feed, enc) >= sizeof dpath ||
-	    (size_t)snprintf(path, sizeof path, "%s/%s", dpath, digest->hex) >=
-	    sizeof path) {
-		*cause = util_printf("%s: path too long", rel);
-		return -1;
-	}
-	util_strlcpy(where, path, wlen);
-	if (access(path, F_OK) == 0) {
-		utimensat(AT_FDCWD, path, NULL, 0);	/* newest after a restart too */
-		return feedindex_remember(fx, feed, dir, path, time(NULL));
-	}
-	if (util_mkdirs(dpath, 0755) != 0) {
-		*cause = util_printf("%s: %s", dpath, strerror(errno));
-		return -1;
-	}
-	snprintf(tmp, sizeof tmp, "%s/tmp/pkgidx.%s.%ld", fx->cache->dir,
-	    digest->hex, (long)getpid());
+	return (size_t)snprintf(dpath, PATH_MAX, "%s/feeds/%s/pkgidx/%s",
+	    c->dir, feed, enc) >= PATH_MAX ||
+	    (size_t)snprintf(path, PATH_MAX, "%s/%s", dpath, digest->hex) >=
+	    PATH_MAX ? -1 : 0;
+}
+
+/* Parses the index at data into the new file tmp, flushed to disk. */
+static int
+feedindex_make(const char *data, const char *tmp, size_t *count,
+    char **cause)
+{
+	int	in = -1, out = -1, rc = -1;
+
 	if ((in = open(data, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (out = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
 		*cause = util_printf("%s: %s", in == -1 ? data : tmp,
 		    strerror(errno));
 		goto out;
 	}
-	if (pkgindex_build(in, out, PKGINDEX_MAX_DEFAULT, &count, cause) != 0)
+	if (pkgindex_build(in, out, PKGINDEX_MAX_DEFAULT, count, cause) != 0)
 		goto out;
-	if (fdatasync(out) != 0 || rename(tmp, path) != 0) {
-		*cause = util_printf("%s: %s", path, strerror(errno));
+	if (fdatasync(out) != 0) {
+		*cause = util_printf("%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	cache_fsync_dir(path);
-	stats_add(STATS_FEED_INDEXES_PARSED, 1);
-	log_info("feed %s: %s: %zu packages indexed", feed, rel, count);
-	rc = feedindex_remember(fx, feed, dir, path, time(NULL));
+	rc = 0;
 out:
 	if (in != -1)
 		close(in);
@@ -263,6 +246,82 @@ out:
 	if (rc != 0)
 		unlink(tmp);
 	return rc;
+}
+
+/*
+ * The lookup of a package index (rel of feed, at data, hashing to digest)
+ * parsed into tmp ahead of feedindex_add, unless the cache has it
+ * already. It touches nothing but the file system and its arguments: a
+ * worker thread runs it while a download is stored, so the loop never
+ * parses a large index. 1 built, 0 already there, -1 with *cause.
+ */
+int
+feedindex_build(const struct cache *c, const char *feed, const char *rel,
+    const char *data, const struct digest *digest, const char *tmp,
+    char **cause)
+{
+	char	dpath[PATH_MAX], path[PATH_MAX];
+	size_t	count;
+
+	if (feedindex_paths(c, feed, rel, digest, dpath, path) != 0) {
+		*cause = util_printf("%s: path too long", rel);
+		return -1;
+	}
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (feedindex_make(data, tmp, &count, cause) != 0)
+		return -1;
+	log_info("feed %s: %s: %zu packages indexed", feed, rel, count);
+	return 1;
+}
+
+/*
+ * A package index of feed was published at data (rel from the feed
+ * root): its lookup is built (once per content: the name is the index's
+ * digest), or taken from built (feedindex_build's file; NULL: none), and
+ * remembered; its path goes to where. 0, or -1 with *cause (the index is
+ * unusable; nothing is remembered).
+ */
+int
+feedindex_add(struct feedindex *fx, const char *feed, const char *rel,
+    const char *data, const struct digest *digest, const char *built,
+    char *where, size_t wlen, char **cause)
+{
+	char	dir[1024], dpath[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
+	size_t	count;
+
+	feedindex_dir_of(rel, dir, sizeof dir);
+	if (feedindex_paths(fx->cache, feed, rel, digest, dpath, path) != 0) {
+		*cause = util_printf("%s: path too long", rel);
+		return -1;
+	}
+	util_strlcpy(where, path, wlen);
+	if (access(path, F_OK) == 0) {
+		if (built != NULL)
+			unlink(built);
+		utimensat(AT_FDCWD, path, NULL, 0);	/* newest after a restart too */
+		return feedindex_remember(fx, feed, dir, path, time(NULL));
+	}
+	if (util_mkdirs(dpath, 0755) != 0) {
+		*cause = util_printf("%s: %s", dpath, strerror(errno));
+		return -1;
+	}
+	if (built == NULL) {
+		snprintf(tmp, sizeof tmp, "%s/tmp/pkgidx.%s.%ld", fx->cache->dir,
+		    digest->hex, (long)getpid());
+		if (feedindex_make(data, tmp, &count, cause) != 0)
+			return -1;
+		log_info("feed %s: %s: %zu packages indexed", feed, rel, count);
+		built = tmp;
+	}
+	if (rename(built, path) != 0) {
+		*cause = util_printf("%s: %s", path, strerror(errno));
+		unlink(built);
+		return -1;
+	}
+	cache_fsync_dir(path);
+	stats_add(STATS_FEED_INDEXES_PARSED, 1);
+	return feedindex_remember(fx, feed, dir, path, time(NULL));
 }
 
 static int

@@ -371,8 +371,11 @@ struct feedindex *feedindex_open(const struct cache *);
 void	 feedindex_free(struct feedindex *);
 size_t	 feedindex_count(const struct feedindex *);
 int	 feedindex_is_packages(const char *);
+int	 feedindex_build(const struct cache *, const char *, const char *,
+	     const char *, const struct digest *, const char *, char **);
 int	 feedindex_add(struct feedindex *, const char *, const char *,
-	     const char *, const struct digest *, char *, size_t, char **);
+	     const char *, const struct digest *, const char *, char *, size_t,
+	     char **);
 int	 feedindex_lookup(const struct feedindex *, const char *, const char *,
 	     struct digest *, int64_t *);
 

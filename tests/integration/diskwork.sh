@@ -4,7 +4,8 @@
 # answers other requests while the download is being stored, and the
 # client has every byte but the last, which comes once the blob is in
 # place; no pwrite or fdatasync of a download, nor the rename of a blob
-# into place and its directory's fsync, runs on the loop's thread.
+# into place and its directory's fsync, nor the parse of a package index,
+# runs on the loop's thread.
 # The disk is asked to start writing the file every 8 MiB on the way
 # (sync_file_range), so the sync at the end has little left to do.
 . "$(dirname "$0")/../lib.sh"
@@ -151,5 +152,41 @@ check "... its upstream request ended" test "$(metric pullgate_upstream_in_fligh
 code=$(curl -s -m 20 -o "$WORK/pb" -w '%{http_code}' "http://$PG/v2/f/x/blobs/$PB")
 check "... and the next blob through the entry (one slot) is served ($code)" \
     test "$code" = 200
+check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
+stop_pid "$PG_PID"
+
+# A package index is parsed into its lookup by the sync job, not on the
+# loop (a Debian-sized Packages.xz takes most of a second): the lookup's
+# temporary file is created off the loop's thread, then taken into place,
+# and the package files it lists are verified against it.
+REPO=$WORK/www/deb
+make_deb_repo "$REPO" 3 20000
+start_nginx "$WORK/www"
+printf 'feeds = ( { name = "deb"; url = "http://127.0.0.1:%s/deb"; } );\n' \
+    "$NGX_PORT" > "$WORK/feed.conf"
+start_pullgate feed -c "$WORK/feed.conf"
+F=http://127.0.0.1:$PG_PORT/feeds/deb
+curl -s -o /dev/null "$F/dists/stable/Release"
+parsed=$(metric pullgate_feed_indexes_parsed_total)
+strace -f -qq -e trace=openat -o "$WORK/strace4.out" -p "$PG_PID" &
+STRACE_PID=$!
+PIDS="$PIDS $STRACE_PID"
+n=0
+while [ ! -s "$WORK/strace4.out" ] && [ $n -lt 50 ]; do
+	curl -s -o /dev/null "http://127.0.0.1:$PG_PORT/healthz"; sleep 0.1; n=$((n + 1))
+done
+code=$(curl -s -o "$WORK/Packages.xz" -w '%{http_code}' \
+    "$F/dists/stable/main/binary-all/Packages.xz")
+stop_pid "$STRACE_PID"
+made=$(grep -E 'openat\(.*/tmp/pkgidx\.[^"]*", O_RDWR\|O_CREAT' "$WORK/strace4.out")
+check "Packages.xz through pullgate ($code), parsed into a lookup (counted)" \
+    test "$code" = 200 -a "$(metric pullgate_feed_indexes_parsed_total)" = $((parsed + 1))
+check "... by a worker: its lookup was written off the loop's thread" \
+    test -n "$made" -a -z "$(echo "$made" | grep "^$PG_PID ")"
+check "... and taken into place: nothing left in tmp/" \
+    test -z "$(ls -A "$PG_CACHE/tmp")"
+code=$(curl -s -o "$WORK/pkg.deb" -w '%{http_code}' "$F/pool/main/pkg-1_1.0_all.deb")
+check "a package it lists is verified against it and cached ($code)" \
+    test "$code" = 200 -a -f "$PG_CACHE/feeds/deb/data/pool/main/pkg-1_1.0_all.deb#"
 check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
 finish
