@@ -15,7 +15,8 @@
 #     p99, next to nginx serving the same manifest as a static file
 #   feed: a Debian-main-sized apt repository (60,000 stanzas) behind nginx;
 #     its Release, Packages.xz (also by-hash) and Packages.gz fetched cold
-#     through /feeds/, then 50 distinct uncached .deb files at once, with
+#     through /feeds/ (with /healthz latency meanwhile, while the indexes
+#     are parsed), then 50 distinct uncached .deb files at once, with
 #     /healthz latency (p50/p99/max) measured meanwhile, next to idle
 #     /healthz and the same 50 straight from nginx
 #   table: the rows of issue 14's table (tests/bench/table.sh)
@@ -211,9 +212,12 @@ INDEXES="Release:dists/stable/Release Packages.xz:$BIN/Packages.xz
 by-hash:$BIN/by-hash/SHA256/$XZ Packages.gz:$BIN/Packages.gz"	# label:path
 code() { curl -s -o /dev/null --max-time 300 -w '%{http_code}' "$1"; }
 codes="InRelease $(code "http://$PGF/feeds/bench/dists/stable/InRelease")"	# unsigned: 404
+probe_start feed-index "http://$PGF/healthz"
 t0=$(now)
 for f in $INDEXES; do codes="$codes, ${f%%:*} $(code "http://$PGF/feeds/bench/${f#*:}")"; done
 t1=$(now)
+probe_stop feed-index
+index_probe=$PROBE
 for f in $INDEXES; do code "http://127.0.0.1:$NGX/deb/${f#*:}" > /dev/null; done
 t2=$(now)
 idx_pg=$(secs "$t0" "$t1"); idx_ngx=$(secs "$t1" "$t2")
@@ -226,6 +230,9 @@ sleep 1
 probe_stop feed-idle
 row "feed: /healthz idle, p50 / p99 / max" "$(probe_field 2) / $(probe_field 3) / $(probe_field 4) ms"
 idle_p99=$(probe_field 3)
+PROBE=$index_probe
+row "feed: /healthz during the cold index fetches (parsed meanwhile), p50 / p99 / max" \
+    "$(probe_field 2) / $(probe_field 3) / $(probe_field 4) ms ($(probe_field 1) samples, $(probe_field 5) failed)"
 
 fire_debs() {	# fire_debs BASE OUT: every listed .deb at once; seconds until all done
 	: > "$2"
