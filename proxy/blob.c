@@ -61,26 +61,33 @@ blob_transfer_state(void *ks)
 	return bt;
 }
 
-/* A worker thread: the synced, verified file renamed into blobs/. */
-static int
-blob_kind_place(void *ks, const struct transfer *t, const struct digest *d)
-{
-	struct blob_transfer	*bt = blob_transfer_state(ks);
-
-	(void)d;		/* the transfer checked it is bt->digest */
-	return cache_publish(&bt->proxy->cache, -1, transfer_tmp(t),
-	    &bt->digest);
-}
-
-/* The loop: the blob in place is counted in the cache's budget. */
+/*
+ * The loop: the synced, verified file renamed into blobs/ and counted in
+ * the cache's budget at once (the transfer gives its reservation back).
+ */
 static int
 blob_kind_publish(void *ks, struct transfer *t, const struct digest *actual)
 {
 	struct blob_transfer	*bt = blob_transfer_state(ks);
 
 	(void)actual;		/* the transfer checked it is bt->digest */
+	if (cache_place(&bt->proxy->cache, transfer_tmp(t), &bt->digest) != 0)
+		return -1;
 	budget_add_blob(bt->proxy->budget, &bt->digest, transfer_written(t));
 	return 0;
+}
+
+/* A worker thread: the rename into blobs/ made durable. */
+static void
+blob_kind_durable(void *ks, const struct transfer *t)
+{
+	struct blob_transfer	*bt = blob_transfer_state(ks);
+	char			 path[PATH_MAX];
+
+	(void)t;
+	if (cache_blob_path(&bt->proxy->cache, &bt->digest, path,
+	    sizeof path) == 0)
+		cache_fsync_dir(path);
 }
 
 static void
@@ -129,7 +136,7 @@ static const struct transfer_kind blob_kind = {
 	.conditional = 0,
 	.whole = 0,
 	.publish = blob_kind_publish,
-	.place = blob_kind_place,
+	.durable = blob_kind_durable,
 	.headers = blob_kind_headers,
 	.send_file = blob_kind_send_file,
 	.fail = blob_kind_fail,

@@ -389,13 +389,24 @@ struct transfer_kind {
 	int		 (*publish)(void *, struct transfer *, const struct digest *);
 	/*
 	 * Optional, on a worker thread once the verified file is synced,
-	 * before publish, with the file's digest: the part of publishing
-	 * that touches only the file system and the kind's unchanging state
-	 * (a blob's rename into place, a package index's parse), so the loop
-	 * never waits for it. 0 done, -1 failed (errno).
+	 * before publish, with the file's digest: work of publishing that
+	 * only reads the file and writes files of its own, touching the
+	 * kind's unchanging state only (a package index parsed into its
+	 * lookup), so the loop never waits for it. 0, or -1 with errno: the
+	 * file cannot be stored.
 	 */
 	int		 (*place)(void *, const struct transfer *,
 			     const struct digest *);
+	/*
+	 * Optional, on a worker thread once publish returned 0, before
+	 * readers get the last byte: makes what publish did durable (the
+	 * sync of the directory it renamed the file into), touching only the
+	 * file system and the kind's unchanging state, so the loop never
+	 * waits for it. The rename itself stays on the loop, with the
+	 * budget's count of the file (no window where a file in place is
+	 * counted twice, or evicted before it is published).
+	 */
+	void		 (*durable)(void *, const struct transfer *);
 	/* The headers of a streamed 200 answer (not Content-Length). */
 	void		 (*headers)(void *, struct evhttp_request *);
 	/* Answers from the file in place (Range, HEAD, 304...). */

@@ -7,11 +7,13 @@
  * upstream is paused. Readers (stream.c) follow the growing file at their
  * own pace, so a slow client never holds the download back. When the body
  * ends (and its digest matches, when one is expected), a job syncs the
- * file (and does the kind's part that only touches the disk: a blob's
- * rename into place, a package index's parse) and the kind publishes it;
- * otherwise it is removed and every reader's response is cut short. The
- * loop itself never waits for the disk, except for the renames of feed
- * files.
+ * file (and does the kind's work that only reads it: a package index's
+ * parse) and the kind publishes it (renames it into place and counts it
+ * in the budget, on the loop: nothing sees it there uncounted or counted
+ * twice), then a job of the kind's makes that durable (for a blob, the
+ * sync of its directory); otherwise it is removed and every reader's
+ * response is cut short. The loop itself never waits for the disk, except
+ * for those renames and the directory syncs of feed files.
  *
  * What the download is of — a blob, a feed file, a suite's index set — is
  * the kind's business (struct transfer_kind): its state is an opaque
@@ -757,8 +759,8 @@ transfer_done_cb(struct fetch *f, const char *error, void *arg)
 }
 
 /*
- * A sync job (a worker thread): the file's bytes on disk, then the part
- * of the kind's publishing that only touches the file system.
+ * A sync job (a worker thread): the file's bytes on disk, then the kind's
+ * work that only reads it.
  */
 static void
 transfer_sync_work(struct worker_job *j)
@@ -774,10 +776,32 @@ transfer_sync_work(struct worker_job *j)
 	}
 }
 
-/*
- * The verified file is on disk, maybe in place (the loop): the kind
- * publishes it.
- */
+/* A durable job (a worker thread): what the kind's publish did, on disk. */
+static void
+transfer_durable_work(struct worker_job *j)
+{
+	struct transfer	*t = j->arg;
+
+	t->kind->durable(t->kstate, t);
+}
+
+/* The kind's publish is durable (the loop): readers get the last byte. */
+static void
+transfer_durable_done(struct worker_job *j)
+{
+	struct transfer	*t = transfer_check(j->arg);
+
+	t->job_busy = 0;
+	if (t->state == TRANSFER_PUBLISHING) {
+		log_info("%s sha256:%s: cached, %lld bytes", t->what,
+		    t->digest.hex, (long long)t->written);
+		transfer_end(t, TRANSFER_DONE);
+		transfer_drop_inflight(t);
+	}
+	transfer_unref(t);	/* the job's */
+}
+
+/* The verified file is on disk (the loop): the kind publishes it. */
 static void
 transfer_sync_done(struct worker_job *j)
 {
@@ -795,6 +819,13 @@ transfer_sync_done(struct worker_job *j)
 	}
 	switch (t->kind->publish(t->kstate, t, &t->digest)) {
 	case 0:
+		if (t->kind->durable != NULL) {
+			/* Counted by the index from now on. */
+			transfer_release(t);
+			transfer_submit(t, t->proxy->syncers,
+			    transfer_durable_work, transfer_durable_done);
+			goto out;	/* in flight until that job is done */
+		}
 		log_info("%s sha256:%s: cached, %lld bytes", t->what,
 		    t->digest.hex, (long long)t->written);
 		transfer_end(t, TRANSFER_DONE);

@@ -327,13 +327,12 @@ cache_fsync_dir(const char *path)
 }
 
 /*
- * Publishes a verified temporary file as blob d: flush it to disk (fd;
- * -1 when the caller has), then rename it into place. The caller has
- * checked the digest.
+ * Renames a verified temporary file, already on disk, into place as blob
+ * d (making its directory if need be). The rename is durable once
+ * cache_fsync_dir has run on the blob's path.
  */
 int
-cache_publish(const struct cache *c, int fd, const char *tmp,
-    const struct digest *d)
+cache_place(const struct cache *c, const char *tmp, const struct digest *d)
 {
 	char	path[PATH_MAX], dir[PATH_MAX];
 
@@ -344,14 +343,32 @@ cache_publish(const struct cache *c, int fd, const char *tmp,
 		log_warn("%s: %s: %s", __func__, dir, strerror(errno));
 		return -1;
 	}
-	if (fd != -1 && fdatasync(fd) != 0) {
-		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
-		return -1;
-	}
 	if (rename(tmp, path) != 0) {
 		log_warn("%s: %s: %s", __func__, path, strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Publishes a verified temporary file as blob d: flush it to disk (fd;
+ * -1 when the caller has), then rename it into place, durably. The caller
+ * has checked the digest.
+ */
+int
+cache_publish(const struct cache *c, int fd, const char *tmp,
+    const struct digest *d)
+{
+	char	path[PATH_MAX];
+
+	if (cache_blob_path(c, d, path, sizeof path) != 0)
+		return -1;
+	if (fd != -1 && fdatasync(fd) != 0) {
+		log_warn("%s: %s: %s", __func__, tmp, strerror(errno));
+		return -1;
+	}
+	if (cache_place(c, tmp, d) != 0)
+		return -1;
 	cache_fsync_dir(path);
 	return 0;
 }

@@ -28,6 +28,7 @@ int	 cache_blob_open(const struct cache *, const struct digest *, off_t *);
 int	 cache_blob_exists(const struct cache *, const struct digest *);
 int	 cache_tmp_create(const struct cache *, const struct digest *, char *, size_t);
 int	 cache_publish(const struct cache *, int, const char *, const struct digest *);
+int	 cache_place(const struct cache *, const char *, const struct digest *);
 void	 cache_discard(const char *);
 int	 cache_partial_claim(const struct cache *, const struct digest *, char *,
 	     size_t, off_t *);

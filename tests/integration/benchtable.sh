@@ -27,9 +27,16 @@ check "cache hits of 1 and 8 clients, and their CPU, next to nginx" sh -c \
 check "manifests by tag and by digest, next to nginx" \
     has "manifest GET / HEAD by digest, req/s: [0-9]+ / [0-9]+; nginx [0-9]+ / [0-9]+ \($X / $X\)"
 check "prefill, x skopeo copy" has "prefill of the image, x skopeo copy: $X "
-check "the cold pull with the upstream at 1gbit (tc in the table's own network namespace)" \
-    has "cold pull of the image, the upstream at 1gbit \(tc\), x direct: $X "
-check "... and the warm pull against the direct one at 1gbit" \
-    has "warm pull \(all cached\), x direct with the upstream at 1gbit \(tc\): $X "
+# The table shapes the uplink only where it may make a network namespace
+# (root with the right to); elsewhere the rows say they were not measured.
+if [ "$(id -u)" = 0 ] && command -v tc > /dev/null && unshare -n true 2> /dev/null; then
+	check "the cold pull with the upstream at 1gbit (tc in the table's own network namespace)" \
+	    has "cold pull of the image, the upstream at 1gbit \(tc\), x direct: $X "
+	check "... and the warm pull against the direct one at 1gbit" \
+	    has "warm pull \(all cached\), x direct with the upstream at 1gbit \(tc\): $X "
+else
+	check "the cold pull with the upstream at 1gbit: not measured here (no network namespace)" \
+	    has "cold pull of the image, the upstream at 1gbit \(tc\), x direct: not measured"
+fi
 sed 's/^/# /' "$WORK/table.out"
 finish
