@@ -287,6 +287,15 @@ metric() {
 	    awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
 }
 
+# wait_metric NAME VALUE [SECONDS]: waits (10 s at most, or SECONDS) until
+# the daemon's metric NAME reads VALUE.
+wait_metric() {
+	local n=0 max=$((${3:-10} * 10))
+	while [ "$(metric "$1")" != "$2" ] && [ $n -lt $max ]; do
+		sleep 0.1; n=$((n + 1))
+	done
+}
+
 # make_deb_repo DIR N BYTES: an unsigned Debian repository in DIR with N
 # packages pkg-1..pkg-N of about BYTES each (uncompressed, so the size
 # holds), suite "stable", component main, binary-all; Packages, .gz and

@@ -104,23 +104,28 @@ parallel_get() {	# parallel_get URL N: seconds until all N are done
 timed_pull() {	# timed_pull REF: seconds of a skopeo pull
 	t0=$(now); pull_image "$1" "$WORK/pulled"; secs "$t0" "$(now)"
 }
-upbytes=0
-for round in $(seq "$ROUNDS"); do
-	[ -z "$PG" ] || { stop_pid "$PG_PID"; rm -rf "$PG_CACHE"; }
-	start_pullgate "round$round" --upstream "http://$UP" --log-level warn
-	PG=127.0.0.1:$PG_PORT
-	# A cold pull of the five-layer image and a pull straight from the
-	# registry; then, once stored, the warm pull against that one.
-	if [ $((round % 2)) = 1 ]; then
+# pulls_round ROUND COLD WARM: a cold pull of the five-layer image
+# through the daemon and a pull straight from the registry, in the
+# round's order; then, once stored, the warm pull against that direct
+# one. Recorded as COLD and WARM.
+pulls_round() {
+	if [ $(($1 % 2)) = 1 ]; then
 		direct=$(timed_pull "$UP/bench/app:v1")
 		cold=$(timed_pull "$PG/bench/app:v1")
 	else
 		cold=$(timed_pull "$PG/bench/app:v1")
 		direct=$(timed_pull "$UP/bench/app:v1")
 	fi
-	record cold "$cold" "$direct"
+	record "$2" "$cold" "$direct"
 	settle
-	record warm "$(timed_pull "$PG/bench/app:v1")" "$direct"
+	record "$3" "$(timed_pull "$PG/bench/app:v1")" "$direct"
+}
+upbytes=0
+for round in $(seq "$ROUNDS"); do
+	[ -z "$PG" ] || { stop_pid "$PG_PID"; rm -rf "$PG_CACHE"; }
+	start_pullgate "round$round" --upstream "http://$UP" --log-level warn
+	PG=127.0.0.1:$PG_PORT
+	pulls_round "$round" cold warm
 	# 8 clients on the uncached big blob, and 8 straight from the registry.
 	u0=$(metric pullgate_upstream_bytes_total)
 	if [ $((round % 2)) = 1 ]; then
@@ -231,16 +236,7 @@ if [ -n "${TABLE_NETNS:-}" ] &&
 		rm -rf "$PG_CACHE"
 		start_pullgate "uplink$round" --upstream "http://$UP" --log-level warn
 		PG=127.0.0.1:$PG_PORT
-		if [ $((round % 2)) = 1 ]; then
-			direct=$(timed_pull "$UP/bench/app:v1")
-			cold=$(timed_pull "$PG/bench/app:v1")
-		else
-			cold=$(timed_pull "$PG/bench/app:v1")
-			direct=$(timed_pull "$UP/bench/app:v1")
-		fi
-		record uplink "$cold" "$direct"
-		settle
-		record uplinkwarm "$(timed_pull "$PG/bench/app:v1")" "$direct"
+		pulls_round "$round" uplink uplinkwarm
 		stop_pid "$PG_PID"
 	done
 	tc qdisc del dev lo root

@@ -22,8 +22,8 @@ ACCEPT="Accept: application/vnd.oci.image.manifest.v1+json"
 curl -s -o /dev/null -H "$ACCEPT" "http://$PG/v2/acme/app/manifests/v1"
 jobs0=$(metric pullgate_disk_jobs_total)
 
-# slow_syncs OUT MICROSECONDS SYSCALLS: strace on the daemon, writing the
-# calls of SYSCALLS to OUT, every fdatasync held that long before it runs;
+# slow_syncs OUT MICROSECONDS SYSCALLS: strace on the daemon at $PG, writing
+# the calls of SYSCALLS to OUT, every fdatasync held that long before it runs;
 # returns once it is attached (it has seen the accept of a request). Sets
 # STRACE_PID.
 slow_syncs() {
@@ -42,10 +42,7 @@ slow_syncs "$WORK/strace.out" 4000000 \
 
 curl -s -N -o "$WORK/blob" "http://$PG/v2/acme/app/blobs/sha256:$BLOB" &
 CURL_PID=$!
-i=0
-while [ "$(metric pullgate_transfers_storing)" != 1 ] && [ $i -lt 100 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+wait_metric pullgate_transfers_storing 1
 size=$(stat -c %s "$WORK/img/blobs/sha256/$BLOB")
 i=0
 while [ "$(fsize "$WORK/blob")" -lt $((size - 1)) ] && [ $i -lt 30 ]; do
@@ -63,10 +60,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -m 3 -H "$ACCEPT" \
 check "the daemon answers a cached manifest meanwhile" test "$code" = 200
 check "... and the download is still being stored after both answers" \
     test "$(metric pullgate_transfers_storing)" = 1
-i=0
-while [ "$(metric pullgate_transfers_storing)" != 0 ] && [ $i -lt 150 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+wait_metric pullgate_transfers_storing 0 15
 check "the download ends once the file is synced" \
     test "$(metric pullgate_transfers_storing)" = 0
 wait "$CURL_PID"
@@ -104,10 +98,7 @@ BLOB2=$(ls -S "$WORK/img/blobs/sha256" | sed -n 2p)
 slow_syncs "$WORK/strace2.out" 2000000 fdatasync
 curl -s -o "$WORK/blob3" "http://$PG/v2/acme/app/blobs/sha256:$BLOB2" &
 CURL_PID=$!
-i=0
-while [ "$(metric pullgate_transfers_storing)" != 1 ] && [ $i -lt 100 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+wait_metric pullgate_transfers_storing 1
 inflight=$(metric pullgate_transfers_storing)
 kill -TERM "$PG_PID"
 i=0
@@ -146,10 +137,7 @@ rc=$?
 stop_pid "$STRACE_PID"
 check "disk full while paused: the client is cut short (rc $rc, $(metric pullgate_upstream_pauses_total) pauses)" \
     test "$rc" = 18 -a "$(metric pullgate_upstream_pauses_total)" -gt 0
-i=0
-while [ "$(metric pullgate_upstream_in_flight)" != 0 ] && [ $i -lt 50 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+wait_metric pullgate_upstream_in_flight 0 5
 check "... its upstream request ended" test "$(metric pullgate_upstream_in_flight)" = 0
 code=$(curl -s -m 20 -o "$WORK/pb" -w '%{http_code}' "http://$PG/v2/f/x/blobs/$PB")
 check "... and the next blob through the entry (one slot) is served ($code)" \
@@ -170,13 +158,8 @@ start_pullgate feed -c "$WORK/feed.conf"
 F=http://127.0.0.1:$PG_PORT/feeds/deb
 curl -s -o /dev/null "$F/dists/stable/Release"
 parsed=$(metric pullgate_feed_indexes_parsed_total)
-strace -f -qq -e trace=openat -o "$WORK/strace4.out" -p "$PG_PID" &
-STRACE_PID=$!
-PIDS="$PIDS $STRACE_PID"
-n=0
-while [ ! -s "$WORK/strace4.out" ] && [ $n -lt 50 ]; do
-	curl -s -o /dev/null "http://127.0.0.1:$PG_PORT/healthz"; sleep 0.1; n=$((n + 1))
-done
+PG=127.0.0.1:$PG_PORT
+slow_syncs "$WORK/strace4.out" 0 openat		# no delay: traced only
 code=$(curl -s -o "$WORK/Packages.xz" -w '%{http_code}' \
     "$F/dists/stable/main/binary-all/Packages.xz")
 stop_pid "$STRACE_PID"

@@ -30,10 +30,7 @@ done
 
 curl -s -o "$WORK/a" "http://$PG/v2/f/x/blobs/$A" &
 CURL_PID=$!
-i=0
-while [ "$(metric pullgate_transfers_storing)" != 1 ] && [ $i -lt 100 ]; do
-	sleep 0.05; i=$((i + 1))
-done
+wait_metric pullgate_transfers_storing 1
 sleep 0.5	# in place now, its directory's sync held
 storing=$(metric pullgate_transfers_storing)
 bytes=$(metric pullgate_cache_bytes)
@@ -43,10 +40,7 @@ check "the 6 MB blob is being stored ($storing) and counted once (index $bytes +
 check "a 3 MB download beside it is served" \
     curl -sf -o "$WORK/b" "http://$PG/v2/f/x/blobs/$B"
 wait "$CURL_PID"
-i=0
-while [ "$(metric pullgate_transfers_storing)" != 0 ] && [ $i -lt 100 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+wait_metric pullgate_transfers_storing 0
 stop_pid "$STRACE_PID"
 check "the first client got its blob whole" \
     test "sha256:$(sha256sum < "$WORK/a" | cut -d' ' -f1)" = "$A"

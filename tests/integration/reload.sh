@@ -44,10 +44,7 @@ check "... which keeps the configuration it started with alive" \
 wait $cpid
 check "the download in flight finished whole" \
     test "sha256:$(sha256sum < "$WORK/slow.out" | cut -d' ' -f1)" = "$SLOW"
-i=0
-while [ "$(metric pullgate_configs_retired)" != 0 ] && [ $i -lt 150 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+wait_metric pullgate_configs_retired 0 15
 check "... and the old configuration was freed after it" \
     test "$(metric pullgate_configs_retired)" = 0
 
