@@ -280,7 +280,8 @@ feedindex_build(const struct cache *c, const char *feed, const char *rel,
  * root): its lookup is built (once per content: the name is the index's
  * digest), or taken from built (feedindex_build's file; NULL: none), and
  * remembered; its path goes to where. 0, or -1 with *cause (the index is
- * unusable; nothing is remembered).
+ * unusable; nothing is remembered). built is consumed either way: put in
+ * place or removed, never left in tmp/.
  */
 int
 feedindex_add(struct feedindex *fx, const char *feed, const char *rel,
@@ -293,7 +294,7 @@ feedindex_add(struct feedindex *fx, const char *feed, const char *rel,
 	feedindex_dir_of(rel, dir, sizeof dir);
 	if (feedindex_paths(fx->cache, feed, rel, digest, dpath, path) != 0) {
 		*cause = util_printf("%s: path too long", rel);
-		return -1;
+		goto fail;
 	}
 	util_strlcpy(where, path, wlen);
 	if (access(path, F_OK) == 0) {
@@ -304,7 +305,7 @@ feedindex_add(struct feedindex *fx, const char *feed, const char *rel,
 	}
 	if (util_mkdirs(dpath, 0755) != 0) {
 		*cause = util_printf("%s: %s", dpath, strerror(errno));
-		return -1;
+		goto fail;
 	}
 	if (built == NULL) {
 		snprintf(tmp, sizeof tmp, "%s/tmp/pkgidx.%s.%ld", fx->cache->dir,
@@ -316,12 +317,15 @@ feedindex_add(struct feedindex *fx, const char *feed, const char *rel,
 	}
 	if (rename(built, path) != 0) {
 		*cause = util_printf("%s: %s", path, strerror(errno));
-		unlink(built);
-		return -1;
+		goto fail;
 	}
 	cache_fsync_dir(path);
 	stats_add(STATS_FEED_INDEXES_PARSED, 1);
 	return feedindex_remember(fx, feed, dir, path, time(NULL));
+fail:
+	if (built != NULL)
+		unlink(built);
+	return -1;
 }
 
 static int

@@ -174,4 +174,25 @@ code=$(curl -s -o "$WORK/pkg.deb" -w '%{http_code}' "$F/pool/main/pkg-1_1.0_all.
 check "a package it lists is verified against it and cached ($code)" \
     test "$code" = 200 -a -f "$PG_CACHE/feeds/deb/data/pool/main/pkg-1_1.0_all.deb#"
 check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
+stop_pid "$PG_PID"
+
+# A lookup the worker parsed that cannot be put in place (feeds/deb/pkgidx
+# is a file: a damaged cache) is removed, not left in tmp/ until the next
+# start; the index is still published and lists nothing.
+mkdir -p "$WORK/cache-badidx/feeds/deb"
+: > "$WORK/cache-badidx/feeds/deb/pkgidx"
+start_pullgate badidx -c "$WORK/feed.conf"
+F=http://127.0.0.1:$PG_PORT/feeds/deb
+code=$(curl -s -o /dev/null -w '%{http_code}' \
+    "$F/dists/stable/main/binary-all/Packages.xz")
+check "Packages.xz with no place for its lookup: served and published ($code)" \
+    test "$code" = 200 -a -f "$PG_CACHE/feeds/deb/data/dists/stable/main/binary-all/Packages.xz#"
+check "... the lookup parsed for it is not left in tmp/ ($(ls -A "$PG_CACHE/tmp"))" \
+    test -z "$(ls -A "$PG_CACHE/tmp")"
+unv=$(metric pullgate_feed_unverified_total)
+code=$(curl -s -o /dev/null -w '%{http_code}' "$F/pool/main/pkg-1_1.0_all.deb")
+check "... it lists nothing: a package is passed through, not cached ($code)" \
+    test "$code" = 200 -a "$(metric pullgate_feed_unverified_total)" = $((unv + 1)) \
+    -a ! -e "$PG_CACHE/feeds/deb/data/pool/main/pkg-1_1.0_all.deb#"
+check "daemon logs have no sanitizer report" sanitizer_clean "$PG_LOG"
 finish
