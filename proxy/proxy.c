@@ -164,8 +164,13 @@ proxy_run(struct config *c, const char *upstream, const char *level)
 		log_error("cache: %s", cause);
 		goto out;
 	}
+	/*
+	 * Two threads each: hashing and writing downloads; syncing them,
+	 * re-hashing partial files and parsing package indexes (a large one
+	 * takes most of a second: a sync goes on beside it).
+	 */
 	if ((p.workers = workers_new(p.base, 2)) == NULL ||
-	    (p.syncers = workers_new(p.base, 1)) == NULL ||
+	    (p.syncers = workers_new(p.base, 2)) == NULL ||
 	    (p.tokens = tokens_new(&p)) == NULL ||
 	    (p.credhelpers = credhelpers_new(&p)) == NULL ||
 	    (p.fetcher = fetcher_new(p.base, c)) == NULL ||

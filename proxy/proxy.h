@@ -199,7 +199,7 @@ struct proxy {
 	struct access		*access;	/* who may use it */
 	struct transfer_list	 transfers;	/* downloads in flight */
 	struct workers		*workers;	/* their hashing and writing */
-	struct workers		*syncers;	/* their syncs and re-hashes */
+	struct workers		*syncers;	/* their syncs, re-hashes, parses */
 	struct stream_list	 streams;	/* clients following them */
 	struct upstream_list	 upstreams;	/* upstream requests in flight */
 	struct entryqueue	*queue;		/* their slots per entry */
