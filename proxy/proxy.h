@@ -390,9 +390,10 @@ struct transfer_kind {
 	/*
 	 * Optional, on a worker thread once the verified file is synced,
 	 * before publish, with the file's digest: work of publishing that
-	 * only reads the file and writes files of its own, touching the
-	 * kind's unchanging state only (a package index parsed into its
-	 * lookup), so the loop never waits for it. 0, or -1 with errno: the
+	 * only reads the file and writes files of its own (a package index
+	 * parsed into its lookup), so the loop never waits for it. It reads
+	 * only kind state the loop does not change meanwhile, and may set
+	 * fields of its own that publish reads. 0, or -1 with errno: the
 	 * file cannot be stored.
 	 */
 	int		 (*place)(void *, const struct transfer *,
