@@ -638,6 +638,15 @@ transfer_end(struct transfer *t, enum transfer_state s)
 	transfer_notify(t);
 }
 
+/* The file is published (and durable): every reader gets its end. */
+static void
+transfer_cached(struct transfer *t)
+{
+	log_info("%s sha256:%s: cached, %lld bytes", t->what, t->digest.hex,
+	    (long long)t->written);
+	transfer_end(t, TRANSFER_DONE);
+}
+
 static void	transfer_done_cb(struct fetch *, const char *, void *);
 
 /*
@@ -793,9 +802,7 @@ transfer_durable_done(struct worker_job *j)
 
 	t->job_busy = 0;
 	if (t->state == TRANSFER_PUBLISHING) {
-		log_info("%s sha256:%s: cached, %lld bytes", t->what,
-		    t->digest.hex, (long long)t->written);
-		transfer_end(t, TRANSFER_DONE);
+		transfer_cached(t);
 		transfer_drop_inflight(t);
 	}
 	transfer_unref(t);	/* the job's */
@@ -826,9 +833,7 @@ transfer_sync_done(struct worker_job *j)
 			    transfer_durable_work, transfer_durable_done);
 			goto out;	/* in flight until that job is done */
 		}
-		log_info("%s sha256:%s: cached, %lld bytes", t->what,
-		    t->digest.hex, (long long)t->written);
-		transfer_end(t, TRANSFER_DONE);
+		transfer_cached(t);
 		break;
 	case 1:
 		goto out;	/* in flight until transfer_finish */
@@ -1128,11 +1133,9 @@ transfer_finish(struct transfer *t, int ok, const char *why)
 {
 	if (t->state != TRANSFER_PUBLISHING)
 		return;
-	if (ok) {
-		log_info("%s sha256:%s: cached, %lld bytes", t->what,
-		    t->digest.hex, (long long)t->written);
-		transfer_end(t, TRANSFER_DONE);
-	} else
+	if (ok)
+		transfer_cached(t);
+	else
 		transfer_fail(t, 0, "%s", why);
 	transfer_drop_inflight(t);
 }
